@@ -1,0 +1,100 @@
+// Package report is the vocabulary shared by every stage of trucewatch: the
+// incident report a field partner sends (schema v1), its categories and
+// actor sides, and the one decoder/validator that ingest and the HTTP intake
+// both use, so that a report accepted by one is accepted by the other.
+package report
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// SchemaVersion names the wire format documented in schema/report.v1.json.
+const SchemaVersion = "trucewatch.report/v1"
+
+// Report is one incident report, schema v1. Keys on Kafka are the report id.
+type Report struct {
+	ID            string    // partner-unique report id (required)
+	PartnerID     string    // who sent it; the intake sets it from the API key
+	Revision      uint32    // corrections carry a higher revision; default 1
+	ObservedAt    time.Time // when the incident happened (required)
+	ObservedUntil time.Time // end of the incident, zero when it is a moment
+	TimePrecision TimePrecision
+	Lat, Lon      float64 // WGS 84 (required)
+	AccuracyM     float64 // radius of the location's uncertainty in metres, 0 = unknown
+	GeoPrecision  GeoPrecision
+	Category      Category
+	Perpetrator   Actor
+	Target        Actor
+	Killed        uint32
+	Injured       uint32
+	Description   string
+	Sources       []string
+}
+
+// Actor is a party to an incident.
+type Actor struct {
+	Name string `json:"name,omitempty"`
+	Side Side   `json:"side,omitempty"`
+}
+
+// Key identifies a report across revisions.
+type Key struct {
+	PartnerID string
+	ID        string
+}
+
+// Key returns the identity of r across its revisions.
+func (r *Report) Key() Key { return Key{PartnerID: r.PartnerID, ID: r.ID} }
+
+// wire is the JSON shape of a Report. Encoding goes through it so that the
+// output always matches the schema the decoder enforces.
+type wire struct {
+	ID            string   `json:"id"`
+	PartnerID     string   `json:"partner_id,omitempty"`
+	Revision      uint32   `json:"revision,omitempty"`
+	ObservedAt    string   `json:"observed_at"`
+	ObservedUntil string   `json:"observed_until,omitempty"`
+	TimePrecision string   `json:"time_precision,omitempty"`
+	Lat           float64  `json:"lat"`
+	Lon           float64  `json:"lon"`
+	AccuracyM     float64  `json:"accuracy_m,omitempty"`
+	GeoPrecision  string   `json:"geo_precision,omitempty"`
+	Category      string   `json:"category"`
+	Perpetrator   *Actor   `json:"perpetrator,omitempty"`
+	Target        *Actor   `json:"target,omitempty"`
+	Killed        uint32   `json:"killed,omitempty"`
+	Injured       uint32   `json:"injured,omitempty"`
+	Description   string   `json:"description,omitempty"`
+	Sources       []string `json:"sources,omitempty"`
+}
+
+// MarshalJSON encodes r in schema v1.
+func (r Report) MarshalJSON() ([]byte, error) {
+	w := wire{
+		ID:            r.ID,
+		PartnerID:     r.PartnerID,
+		Revision:      r.Revision,
+		ObservedAt:    r.ObservedAt.UTC().Format(time.RFC3339Nano),
+		TimePrecision: string(r.TimePrecision),
+		Lat:           r.Lat,
+		Lon:           r.Lon,
+		AccuracyM:     r.AccuracyM,
+		GeoPrecision:  string(r.GeoPrecision),
+		Category:      string(r.Category),
+		Killed:        r.Killed,
+		Injured:       r.Injured,
+		Description:   r.Description,
+		Sources:       r.Sources,
+	}
+	if !r.ObservedUntil.IsZero() {
+		w.ObservedUntil = r.ObservedUntil.UTC().Format(time.RFC3339Nano)
+	}
+	if r.Perpetrator != (Actor{}) {
+		w.Perpetrator = &r.Perpetrator
+	}
+	if r.Target != (Actor{}) {
+		w.Target = &r.Target
+	}
+	return json.Marshal(w)
+}
