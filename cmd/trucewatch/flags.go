@@ -1,0 +1,40 @@
+package main
+
+import (
+	"flag"
+	"strings"
+)
+
+// kafkaFlags are the flags every Kafka client subcommand shares.
+type kafkaFlags struct {
+	brokers  string
+	topic    string
+	dlqTopic string
+}
+
+func (k *kafkaFlags) register(fs *flag.FlagSet, dlq bool) {
+	fs.StringVar(&k.brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated host:port")
+	fs.StringVar(&k.topic, "topic", "reports", "topic the reports arrive on")
+	if dlq {
+		fs.StringVar(&k.dlqTopic, "dlq-topic", "reports.dlq", "dead-letter topic for reports that fail decoding or validation")
+	}
+}
+
+func (k *kafkaFlags) brokerList() []string { return splitList(k.brokers) }
+
+// clickhouseFlags are the flags of subcommands that talk to ClickHouse.
+type clickhouseFlags struct {
+	addr     string
+	database string
+	user     string
+	password string
+}
+
+func (c *clickhouseFlags) register(fs *flag.FlagSet, defaultAddr string) {
+	fs.StringVar(&c.addr, "clickhouse", defaultAddr, "ClickHouse native protocol address host:port")
+	fs.StringVar(&c.database, "database", "trucewatch", "ClickHouse database")
+	fs.StringVar(&c.user, "ch-user", "default", "ClickHouse user")
+	fs.StringVar(&c.password, "ch-password", "", "ClickHouse password")
+}
+
+func isStdin(path string) bool { return path == "-" || strings.TrimSpace(path) == "" }

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/trucewatch/trucewatch/geo"
+	"github.com/trucewatch/trucewatch/ingest"
+	"github.com/trucewatch/trucewatch/storage"
+	"github.com/trucewatch/trucewatch/violation"
+)
+
+func init() {
+	register(command{name: "ingest", summary: "consume reports from Kafka into ClickHouse", run: runIngest})
+}
+
+// ingestFlags are the flags of the ingest worker, shared with demo.
+type ingestFlags struct {
+	kafka     kafkaFlags
+	ch        clickhouseFlags
+	group     string
+	zones     string
+	batchSize int
+	batchWait time.Duration
+	logLevel  string
+}
+
+func (f *ingestFlags) register(fs *flag.FlagSet) {
+	f.kafka.register(fs, true)
+	f.ch.register(fs, "127.0.0.1:9000")
+	fs.StringVar(&f.group, "group", ingest.DefaultGroup, "Kafka consumer group of the ingest workers")
+	fs.StringVar(&f.zones, "zones", "", "zone-set GeoJSON file(s), comma-separated (default: the shipped zone sets)")
+	fs.IntVar(&f.batchSize, "batch-size", ingest.DefaultBatchSize, fmt.Sprintf("most reports per ClickHouse insert (1..%d)", ingest.MaxBatchSize))
+	fs.DurationVar(&f.batchWait, "batch-wait", ingest.DefaultBatchWait, "how long a partial batch waits for more reports")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+func (f *ingestFlags) logger(std stdio) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(std.err, &slog.HandlerOptions{Level: lv})), nil
+}
+
+// matcher loads the admin boundaries and the zone sets named by --zones.
+func (f *ingestFlags) matcher() (*geo.Matcher, error) {
+	admin, err := geo.LoadAdmin()
+	if err != nil {
+		return nil, err
+	}
+	var sets []*geo.ZoneSet
+	if files := splitList(f.zones); len(files) > 0 {
+		for _, path := range files {
+			r, err := os.Open(path)
+			if err != nil {
+				return nil, err
+			}
+			zs, err := geo.LoadZoneSet(r, admin)
+			r.Close()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			sets = append(sets, zs)
+		}
+	} else if sets, err = geo.ShippedZoneSets(admin); err != nil {
+		return nil, err
+	}
+	return geo.NewMatcher(admin, sets...)
+}
+
+func (f *ingestFlags) storeOptions(log *slog.Logger) storage.Options {
+	return storage.Options{Addr: f.ch.addr, Database: f.ch.database, Username: f.ch.user, Password: f.ch.password, Logger: log}
+}
+
+func (f *ingestFlags) ingestOptions(log *slog.Logger) ingest.Options {
+	return ingest.Options{
+		Brokers: f.kafka.brokerList(), Topic: f.kafka.topic, DLQTopic: f.kafka.dlqTopic, Group: f.group,
+		BatchSize: f.batchSize, BatchWait: f.batchWait, Logger: log,
+	}
+}
+
+func runIngest(ctx context.Context, args []string, std stdio) error {
+	fs := newFlags("ingest", "[flags]", "Consume reports from Kafka, validate and match them, and write them to ClickHouse.\nInvalid reports go to the dead-letter topic. SIGINT/SIGTERM flushes, commits and exits.", std)
+	var f ingestFlags
+	f.register(fs)
+	idle := fs.Duration("exit-when-idle", 0, "stop after this long without new messages (0: run until signalled)")
+	migrate := fs.Bool("migrate", true, "apply pending schema migrations at start")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log, err := f.logger(std)
+	if err != nil {
+		return err
+	}
+	m, err := f.matcher()
+	if err != nil {
+		return err
+	}
+	store, err := storage.Open(ctx, f.storeOptions(log))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if *migrate {
+		if err := store.Migrate(ctx); err != nil {
+			return err
+		}
+	}
+	o := f.ingestOptions(log)
+	o.ExitWhenIdle = *idle
+	in, err := ingest.New(o, m, violation.DefaultRules(), store)
+	if err != nil {
+		return err
+	}
+	err = in.Run(ctx)
+	s := in.Stats()
+	fmt.Fprintf(std.err, "ingest: consumed %d, written %d, duplicates %d, dead-lettered %d, batches %d\n",
+		s.Consumed, s.Written, s.Duplicates, s.DeadLettered, s.Batches)
+	return err
+}

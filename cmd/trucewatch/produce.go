@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/trucewatch/trucewatch/publish"
+	"github.com/trucewatch/trucewatch/synth"
+)
+
+func init() {
+	register(command{name: "produce", summary: "send NDJSON or synthetic reports to the reports topic", run: runProduce})
+}
+
+// maxLine bounds one NDJSON line: larger than any valid report
+// (report.MaxReportBytes), so an oversized report still reaches the
+// dead-letter topic with its reason instead of being cut here.
+const maxLine = 4 << 20
+
+func runProduce(ctx context.Context, args []string, std stdio) error {
+	fs := newFlags("produce", "[--file FILE | --synthetic N] [flags]",
+		"Send reports to the reports topic, keyed by report id.\nWith --file (or stdin) every NDJSON line is sent as it is, valid or not: ingest\ndead-letters what is invalid. With --synthetic N it generates N reports shaped like\nthe real conflict (Damascus suburbs, Idlib, Aleppo, Daraa...).", std)
+	var kf kafkaFlags
+	kf.register(fs, false)
+	file := fs.String("file", "-", "NDJSON file of reports, - for stdin (ignored with --synthetic)")
+	n := fs.Int("synthetic", 0, "generate this many synthetic reports instead of reading a file")
+	rate := fs.Float64("rate", 0, "reports per second (0: as fast as the broker takes them)")
+	malformed := fs.Float64("malformed", 0, "fraction 0..1 of synthetic messages that are malformed on purpose")
+	seed := fs.Uint64("seed", 1, "seed of the synthetic feed (same seed, same reports)")
+	prefix := fs.String("id-prefix", "syn", "prefix of synthetic report ids")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *malformed < 0 || *malformed > 1 {
+		return fmt.Errorf("--malformed %g outside 0..1", *malformed)
+	}
+	pub := publish.New(publish.Options{Brokers: kf.brokerList(), Topic: kf.topic})
+	defer pub.Close()
+
+	var next func() (publish.Message, bool, error)
+	if *n > 0 {
+		feed := synth.New(synth.Options{Seed: *seed, Malformed: *malformed, IDPrefix: *prefix})
+		left := *n
+		next = func() (publish.Message, bool, error) {
+			if left == 0 {
+				return publish.Message{}, false, nil
+			}
+			left--
+			m := feed.Next()
+			return publish.Message{Key: m.Key, Value: m.Value}, true, nil
+		}
+	} else {
+		in := std.in
+		if !isStdin(*file) {
+			f, err := os.Open(*file)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			in = f
+		}
+		next = ndjson(in)
+	}
+	start := time.Now()
+	sent, err := produce(ctx, pub, next, *rate)
+	el := time.Since(start)
+	fmt.Fprintf(std.err, "produced %d reports to %s in %s (%.0f/s)\n", sent, kf.topic, el.Round(time.Millisecond), float64(sent)/el.Seconds())
+	return err
+}
+
+// ndjson returns messages from r, one per non-empty line, keyed by the
+// line's "id" when it has one.
+func ndjson(r io.Reader) func() (publish.Message, bool, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxLine)
+	line := 0
+	return func() (publish.Message, bool, error) {
+		for sc.Scan() {
+			line++
+			b := sc.Bytes()
+			if len(b) == 0 {
+				continue
+			}
+			var k struct {
+				ID any `json:"id"`
+			}
+			_ = json.Unmarshal(b, &k)
+			var key []byte
+			if s, ok := k.ID.(string); ok {
+				key = []byte(s)
+			}
+			return publish.Message{Key: key, Value: append([]byte(nil), b...)}, true, nil
+		}
+		if err := sc.Err(); err != nil {
+			if errors.Is(err, bufio.ErrTooLong) {
+				return publish.Message{}, false, fmt.Errorf("line %d: longer than %d bytes", line+1, maxLine)
+			}
+			return publish.Message{}, false, err
+		}
+		return publish.Message{}, false, nil
+	}
+}
+
+// produce sends messages in chunks, paced to rate per second when rate > 0.
+func produce(ctx context.Context, pub *publish.Publisher, next func() (publish.Message, bool, error), rate float64) (int, error) {
+	const chunk = 1000
+	sent := 0
+	start := time.Now()
+	buf := make([]publish.Message, 0, chunk)
+	for {
+		size := chunk
+		if rate > 0 {
+			size = max(1, min(chunk, int(rate/20)))
+		}
+		buf = buf[:0]
+		var err error
+		for len(buf) < size {
+			m, ok, e := next()
+			if e != nil {
+				err = e
+				break
+			}
+			if !ok {
+				break
+			}
+			buf = append(buf, m)
+		}
+		if len(buf) > 0 {
+			if werr := pub.Write(ctx, buf...); werr != nil {
+				return sent, werr
+			}
+			sent += len(buf)
+		}
+		if err != nil || len(buf) < size {
+			return sent, err
+		}
+		if rate > 0 {
+			due := start.Add(time.Duration(float64(sent) / rate * float64(time.Second)))
+			if d := time.Until(due); d > 0 {
+				select {
+				case <-ctx.Done():
+					return sent, nil
+				case <-time.After(d):
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			return sent, nil
+		}
+	}
+}

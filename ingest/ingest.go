@@ -1,0 +1,318 @@
+// Package ingest moves reports from Kafka into ClickHouse: a consumer group
+// member takes partitions, reads each one in batches, decodes, validates and
+// matches every report to its zones and admin areas, writes the batch to the
+// store, and only then commits the Kafka offset. What cannot be decoded or
+// validated goes to the dead-letter topic with a reason; nothing stalls the
+// partition and nothing is dropped.
+//
+// Where a partition resumes is decided by the store, not by Kafka's
+// committed offset: the store records the offset span of every batch it
+// accepted, so a crash between the write and the commit neither loses nor
+// double counts a batch. Kafka commits still happen, for lag monitoring.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/paulmach/orb"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/trucewatch/trucewatch/geo"
+	"github.com/trucewatch/trucewatch/report"
+	"github.com/trucewatch/trucewatch/storage"
+)
+
+// Defaults and limits of Options.
+const (
+	DefaultBatchSize = 5000
+	MaxBatchSize     = 100_000
+	DefaultBatchWait = time.Second
+	DefaultTopic     = "reports"
+	DefaultDLQTopic  = "reports.dlq"
+	DefaultGroup     = "trucewatch-ingest"
+	// DefaultShutdownTimeout bounds the flush and commit after a stop.
+	DefaultShutdownTimeout = 30 * time.Second
+)
+
+// Matcher places a point in its zones and admin areas at a time.
+type Matcher interface {
+	Match(p orb.Point, at time.Time, accuracyM float64, dst *geo.Match)
+}
+
+// Classifier decides whether a matched report is a candidate violation.
+type Classifier interface {
+	Classify(r *report.Report, m *geo.Match) (violation bool, reason string)
+}
+
+// Store is where batches go. WriteBatch must be idempotent per span, and
+// Resume must say where a partition continues.
+type Store interface {
+	Resume(ctx context.Context, src storage.Source) (storage.Position, error)
+	WriteBatch(ctx context.Context, b storage.Batch) (storage.WriteResult, error)
+}
+
+// Options configure an Ingester. Brokers is required; other zero values
+// take the defaults above.
+type Options struct {
+	Brokers  []string
+	Topic    string
+	DLQTopic string
+	Group    string
+	// Dialer carries TLS and SASL for the consumer; Transport for the
+	// dead-letter producer. nil means plain TCP.
+	Dialer    *kafka.Dialer
+	Transport *kafka.Transport
+	// BatchSize is the most reports in one write (1..MaxBatchSize);
+	// BatchWait is how long a partial batch waits for more.
+	BatchSize int
+	BatchWait time.Duration
+	// ExitWhenIdle stops Run after this long without a new message, once
+	// every fetched message is written. 0 runs until ctx ends.
+	ExitWhenIdle    time.Duration
+	ShutdownTimeout time.Duration
+	Logger          *slog.Logger
+	// Now is the clock that bounds observed_at (default time.Now).
+	Now func() time.Time
+}
+
+func (o *Options) setDefaults() error {
+	if len(o.Brokers) == 0 {
+		return errors.New("ingest: no brokers")
+	}
+	if o.Topic == "" {
+		o.Topic = DefaultTopic
+	}
+	if o.DLQTopic == "" {
+		o.DLQTopic = DefaultDLQTopic
+	}
+	if o.Group == "" {
+		o.Group = DefaultGroup
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.BatchSize < 1 || o.BatchSize > MaxBatchSize {
+		return fmt.Errorf("ingest: batch size %d outside 1..%d", o.BatchSize, MaxBatchSize)
+	}
+	if o.BatchWait <= 0 {
+		o.BatchWait = DefaultBatchWait
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+// Stats are running totals since start.
+type Stats struct {
+	Consumed     int64 // messages read from Kafka
+	Written      int64 // rows the store accepted (new reports and revisions)
+	Duplicates   int64 // repeated deliveries and stale revisions, counted once
+	DeadLettered int64 // messages sent to the dead-letter topic
+	Batches      int64
+	Retries      int64 // failed writes that were retried
+	Lag          int64 // messages behind the end of the assigned partitions
+}
+
+// Ingester is one member of the ingest consumer group.
+type Ingester struct {
+	o        Options
+	match    Matcher
+	classify Classifier
+	store    Store
+	dlq      *kafka.Writer
+
+	consumed, written, dups, dead, batches, retries atomic.Int64
+	lastActivity                                    atomic.Int64 // unix nanos
+	busy                                            atomic.Int64 // partitions holding unwritten messages
+	lagMu                                           sync.Mutex
+	lag                                             map[int]int64
+}
+
+// New returns an Ingester. It does not connect until Run.
+func New(o Options, m Matcher, c Classifier, s Store) (*Ingester, error) {
+	if err := o.setDefaults(); err != nil {
+		return nil, err
+	}
+	in := &Ingester{o: o, match: m, classify: c, store: s, lag: map[int]int64{}}
+	in.dlq = &kafka.Writer{
+		Addr:                   kafka.TCP(o.Brokers...),
+		Topic:                  o.DLQTopic,
+		Balancer:               &kafka.Hash{},
+		RequiredAcks:           kafka.RequireAll,
+		BatchTimeout:           5 * time.Millisecond,
+		AllowAutoTopicCreation: true,
+		Transport:              o.Transport,
+	}
+	return in, nil
+}
+
+// Stats returns running totals.
+func (in *Ingester) Stats() Stats {
+	s := Stats{
+		Consumed: in.consumed.Load(), Written: in.written.Load(), Duplicates: in.dups.Load(),
+		DeadLettered: in.dead.Load(), Batches: in.batches.Load(), Retries: in.retries.Load(),
+	}
+	in.lagMu.Lock()
+	for _, l := range in.lag {
+		s.Lag += l
+	}
+	in.lagMu.Unlock()
+	return s
+}
+
+// Run consumes until ctx ends (or the idle limit passes), then flushes what
+// it holds, commits, leaves the group and returns. A nil error means a
+// clean stop.
+func (in *Ingester) Run(ctx context.Context) error {
+	defer in.dlq.Close()
+	cluster, err := in.clusterID(ctx)
+	if err != nil {
+		return err
+	}
+	in.o.Logger.Info("ingest starting", "brokers", in.o.Brokers, "topic", in.o.Topic, "group", in.o.Group, "cluster", cluster)
+
+	// stop ends fetching; partitions then flush under their own deadline.
+	stopCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	in.lastActivity.Store(time.Now().UnixNano())
+	if in.o.ExitWhenIdle > 0 {
+		go in.idleWatch(stopCtx, stop)
+	}
+
+	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                    in.o.Group,
+		Brokers:               in.o.Brokers,
+		Dialer:                in.o.Dialer,
+		Topics:                []string{in.o.Topic},
+		StartOffset:           kafka.FirstOffset,
+		HeartbeatInterval:     time.Second,
+		SessionTimeout:        10 * time.Second,
+		RebalanceTimeout:      10 * time.Second,
+		JoinGroupBackoff:      time.Second,
+		WatchPartitionChanges: true,
+		ErrorLogger:           kafka.LoggerFunc(func(msg string, args ...any) { in.o.Logger.Debug("kafka group: " + fmt.Sprintf(msg, args...)) }),
+	})
+	if err != nil {
+		return fmt.Errorf("ingest: join group: %w", err)
+	}
+	var fatal atomic.Pointer[error]
+	var wg sync.WaitGroup
+	for {
+		gen, err := cg.Next(stopCtx)
+		if err != nil {
+			if stopCtx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+				break
+			}
+			in.o.Logger.Warn("consumer group", "err", err)
+			if !sleep(stopCtx, time.Second) {
+				break
+			}
+			continue
+		}
+		in.o.Logger.Info("partitions assigned", "generation", gen.ID, "partitions", partitionIDs(gen.Assignments[in.o.Topic]))
+		for _, a := range gen.Assignments[in.o.Topic] {
+			p := partition{in: in, gen: gen, id: a.ID, committed: a.Offset,
+				src: storage.Source{Cluster: cluster, Topic: in.o.Topic, Partition: a.ID}}
+			wg.Add(1)
+			gen.Start(func(genCtx context.Context) {
+				defer wg.Done()
+				if err := p.run(stopCtx, genCtx); err != nil {
+					in.o.Logger.Error("partition stopped", "partition", p.id, "err", err)
+					fatal.CompareAndSwap(nil, &err)
+					stop()
+				}
+			})
+		}
+	}
+	// Partition loops saw stopCtx end and flushed; wait for them before
+	// leaving the group so that their commits still count.
+	wg.Wait()
+	if err := cg.Close(); err != nil {
+		in.o.Logger.Debug("leave group", "err", err)
+	}
+	if e := fatal.Load(); e != nil {
+		return *e
+	}
+	in.o.Logger.Info("ingest stopped", "stats", fmt.Sprintf("%+v", in.Stats()))
+	return nil
+}
+
+func (in *Ingester) clusterID(ctx context.Context) (string, error) {
+	c := &kafka.Client{Addr: kafka.TCP(in.o.Brokers...), Transport: in.o.Transport, Timeout: 10 * time.Second}
+	for attempt := 0; ; attempt++ {
+		md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{in.o.Topic}})
+		if err == nil {
+			if md.ClusterID == "" {
+				return "", errors.New("ingest: broker reports no cluster id")
+			}
+			return md.ClusterID, nil
+		}
+		in.o.Logger.Warn("broker metadata", "err", err, "attempt", attempt)
+		if !sleep(ctx, backoff(attempt)) {
+			return "", fmt.Errorf("ingest: broker metadata: %w", err)
+		}
+	}
+}
+
+func (in *Ingester) idleWatch(ctx context.Context, stop context.CancelFunc) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			idle := time.Since(time.Unix(0, in.lastActivity.Load()))
+			if idle >= in.o.ExitWhenIdle && in.busy.Load() == 0 {
+				in.o.Logger.Info("idle, stopping", "idle", idle.Round(time.Millisecond))
+				stop()
+				return
+			}
+		}
+	}
+}
+
+func (in *Ingester) setLag(p int, lag int64) {
+	in.lagMu.Lock()
+	in.lag[p] = lag
+	in.lagMu.Unlock()
+}
+
+func partitionIDs(as []kafka.PartitionAssignment) []int {
+	ids := make([]int, len(as))
+	for i, a := range as {
+		ids[i] = a.ID
+	}
+	return ids
+}
+
+// sleep waits d or until ctx ends; it reports whether the wait completed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// backoff is capped exponential: 100ms, 200ms, ... 5s.
+func backoff(attempt int) time.Duration {
+	d := 100 * time.Millisecond << min(attempt, 6)
+	return min(d, 5*time.Second)
+}
