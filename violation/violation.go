@@ -1,0 +1,189 @@
+// Package violation decides whether a matched report is a candidate
+// ceasefire violation, and says why in a short machine-readable reason that
+// storage keeps beside the flag.
+//
+// A report is a candidate violation when
+//
+//  1. it lies in a zone in force at observed_at whose kind is protected
+//     (Rules.Kinds: ceasefire and de_escalation by default), and in no
+//     excluded_area zone;
+//  2. its category is an act of hostilities (report.Category.Hostile);
+//  3. its perpetrator is not excluded from the arrangements: neither of an
+//     excluded side (excluded_group by default) nor named like an excluded
+//     group (ISIS, Jabhat al-Nusra, HTS, al-Qaeda, ... by default).
+//
+// A zone hit that is only Possible (the location's uncertainty crosses the
+// zone boundary) counts unless Rules.IgnorePossible is set; its reason says
+// possibly_in_zone instead of in_zone.
+//
+// Reasons:
+//
+//	in_zone:astana-4,nationwide-2016;hostile:shelling
+//	possibly_in_zone:astana-1;hostile:airstrike
+//	not_violation:no_zone
+//	not_violation:excluded_area:<zone id>
+//	not_violation:possibly_in_zone:<zone ids>     (with IgnorePossible)
+//	not_violation:not_hostile:arrest
+//	not_violation:excluded_perpetrator
+package violation
+
+import (
+	"strings"
+	"unicode"
+
+	"github.com/trucewatch/trucewatch/geo"
+	"github.com/trucewatch/trucewatch/report"
+)
+
+// DefaultKinds are the zone kinds in which hostile acts are violations.
+var DefaultKinds = []string{geo.KindCeasefire, geo.KindDeEscalation}
+
+// DefaultExcludedSides are the perpetrator sides that no Syrian ceasefire
+// covers.
+var DefaultExcludedSides = []report.Side{report.ExcludedGroup}
+
+// DefaultExcludedActors are the names of groups excluded from the
+// 30 December 2016 ceasefire and the Astana zones: ISIS and al-Qaeda-linked
+// groups. A name matches case-insensitively as a sequence of whole words,
+// punctuation ignored ("Hay'at Tahrir al-Sham" matches "hayat tahrir al
+// sham"); a name starting with '=' must be the whole actor name (UCDP calls
+// the Islamic State "IS").
+var DefaultExcludedActors = []string{
+	"ISIS", "ISIL", "=IS", "Islamic State", "Daesh", "Da'esh", "Daish",
+	"Jabhat al-Nusra", "al-Nusra", "Nusra Front", "Jabhat Fateh al-Sham", "Jabhat Fatah al-Sham",
+	"Hayat Tahrir al-Sham", "Hay'at Tahrir al-Sham", "Tahrir al-Sham", "HTS",
+	"al-Qaeda", "al-Qaida", "al Qaeda", "Hurras al-Din", "Hurras ad-Din",
+}
+
+// Rules configure Classify. The zero value uses the defaults.
+type Rules struct {
+	Kinds          []string      // protected zone kinds; nil = DefaultKinds
+	ExcludedSides  []report.Side // nil = DefaultExcludedSides
+	ExcludedActors []string      // nil = DefaultExcludedActors
+	IgnorePossible bool          // Possible zone hits do not make a violation
+}
+
+// DefaultRules returns the default rules, spelled out.
+func DefaultRules() Rules {
+	return Rules{
+		Kinds:          append([]string(nil), DefaultKinds...),
+		ExcludedSides:  append([]report.Side(nil), DefaultExcludedSides...),
+		ExcludedActors: append([]string(nil), DefaultExcludedActors...),
+	}
+}
+
+// Classify says whether rep, matched as m, is a candidate violation, and
+// why.
+func (r Rules) Classify(rep *report.Report, m *geo.Match) (violation bool, reason string) {
+	kinds := r.Kinds
+	if kinds == nil {
+		kinds = DefaultKinds
+	}
+	var in, possible []string
+	for _, h := range m.Zones {
+		if h.Kind == geo.KindExcludedArea && !h.Possible {
+			return false, "not_violation:excluded_area:" + h.ID
+		}
+		if !contains(kinds, h.Kind) {
+			continue
+		}
+		if h.Possible {
+			possible = append(possible, h.ID)
+		} else {
+			in = append(in, h.ID)
+		}
+	}
+	var where string
+	switch {
+	case len(in) > 0:
+		where = "in_zone:" + strings.Join(in, ",")
+	case len(possible) > 0 && r.IgnorePossible:
+		return false, "not_violation:possibly_in_zone:" + strings.Join(possible, ",")
+	case len(possible) > 0:
+		where = "possibly_in_zone:" + strings.Join(possible, ",")
+	default:
+		return false, "not_violation:no_zone"
+	}
+	if !rep.Category.Hostile() {
+		return false, "not_violation:not_hostile:" + string(rep.Category)
+	}
+	if r.Excluded(rep.Perpetrator) {
+		return false, "not_violation:excluded_perpetrator"
+	}
+	return true, where + ";hostile:" + string(rep.Category)
+}
+
+// Excluded reports whether an actor is excluded from the ceasefires, by
+// side or by name.
+func (r Rules) Excluded(a report.Actor) bool {
+	sides := r.ExcludedSides
+	if sides == nil {
+		sides = DefaultExcludedSides
+	}
+	for _, s := range sides {
+		if a.Side == s {
+			return true
+		}
+	}
+	names := r.ExcludedActors
+	if names == nil {
+		names = DefaultExcludedActors
+	}
+	return NameMatches(a.Name, names)
+}
+
+// NameMatches reports whether name matches one of patterns (see
+// DefaultExcludedActors for the rule).
+func NameMatches(name string, patterns []string) bool {
+	n := normalize(name)
+	if n == "" {
+		return false
+	}
+	padded := " " + n + " "
+	for _, p := range patterns {
+		whole := strings.HasPrefix(p, "=")
+		q := normalize(strings.TrimPrefix(p, "="))
+		if q == "" {
+			continue
+		}
+		if whole {
+			if n == q {
+				return true
+			}
+		} else if strings.Contains(padded, " "+q+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+// normalize lowercases s, drops apostrophes and turns every other
+// non-alphanumeric run into one space.
+func normalize(s string) string {
+	var b strings.Builder
+	space := false
+	for _, c := range strings.ToLower(s) {
+		switch {
+		case c == '\'' || c == '’' || c == '‘' || c == 'ʿ' || c == 'ʾ' || c == '`':
+			continue
+		case unicode.IsLetter(c) || unicode.IsDigit(c):
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			b.WriteRune(c)
+		default:
+			space = true
+		}
+	}
+	return b.String()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
