@@ -1,0 +1,28 @@
+package storage
+
+import "context"
+
+// PlannedRow is a row WriteBatch would insert.
+type PlannedRow = outRow
+
+// PlanRows runs steps 2-3 of WriteBatch without inserting: the rows the
+// INSERT of b would carry.
+func PlanRows(ctx context.Context, s *Store, b Batch) ([]PlannedRow, error) {
+	stored, err := s.storedRevisions(ctx, b.Rows, SpanID(b.Span))
+	if err != nil {
+		return nil, err
+	}
+	var res WriteResult
+	return plan(b.Rows, stored, &res), nil
+}
+
+// InsertPlanned inserts planned rows of span sp, as an interrupted
+// WriteBatch would have.
+func InsertPlanned(ctx context.Context, s *Store, sp Span, rows []PlannedRow) error {
+	return s.insertRows(ctx, sp, SpanID(sp), rows)
+}
+
+// MarkPending writes a pending ledger entry for sp, as step 1 of WriteBatch.
+func MarkPending(ctx context.Context, s *Store, sp Span) error {
+	return s.writeLedger(ctx, sp, statePending, 0, WriteResult{})
+}

@@ -1,0 +1,455 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
+	"github.com/cespare/xxhash/v2"
+)
+
+// Row is one report as stored, flattened, with the result of zone matching
+// and violation classification.
+type Row struct {
+	PartnerID, ReportID string
+	Revision            uint32
+	ObservedAt          time.Time // stored to the second, UTC
+	ObservedUntil       time.Time // zero = none
+	TimePrecision       string
+	Lat, Lon            float64
+	AccuracyM           float32
+	GeoPrecision        string
+	Category            string
+	PerpetratorName     string
+	PerpetratorSide     string
+	TargetName          string
+	TargetSide          string
+	Killed, Injured     uint32
+	Description         string
+	Sources             []string
+	ZoneSet             string
+	Zones               []string // zones whose area contains the report
+	PossibleZones       []string // zones the report's accuracy circle only overlaps
+	Adm1, Adm2, Adm3    string
+	AdmApprox           bool
+	Violation           bool
+	ViolationReason     string
+	// ReceivedAt should come from the Kafka record (its timestamp), not the
+	// clock: a redone span must produce the same rows.
+	ReceivedAt time.Time
+}
+
+// Source is one Kafka partition of one topic incarnation. Cluster is the
+// Kafka cluster id; a re-created topic must get a distinct Source (e.g. the
+// topic id in Topic), otherwise its offsets collide with the old topic's.
+type Source struct {
+	Cluster, Topic string
+	Partition      int
+}
+
+// Span is the inclusive offset range of one batch of a Source.
+type Span struct {
+	Source
+	First, Last int64
+}
+
+func (s Span) String() string {
+	return fmt.Sprintf("%s/%s/%d@%d-%d", s.Cluster, s.Topic, s.Partition, s.First, s.Last)
+}
+
+// Batch is the valid reports of one span (poison records excluded), in
+// offset order.
+type Batch struct {
+	Span
+	Rows []Row
+}
+
+// Position is where a Source resumes.
+type Position struct {
+	// Next is the offset to fetch next: after the last done span, or
+	// Pending.First. -1 means nothing is stored for the source.
+	Next int64
+	// Pending, if set, is a span whose write started but never finished:
+	// fetch exactly its offsets again and WriteBatch them with this Span
+	// before anything else.
+	Pending *Span
+}
+
+// WriteResult says what WriteBatch did with a batch's rows.
+type WriteResult struct {
+	Inserted    int  // reports stored as new or as a higher revision (+1 rows)
+	Retracted   int  // earlier revisions cancelled by a higher one (-1 rows)
+	Duplicates  int  // same report and revision already stored or earlier in the batch
+	Stale       int  // a lower revision than the one stored or earlier in the batch
+	Superseded  int  // replaced by a higher revision later in the same batch
+	Redo        bool // the span was pending: a previous attempt was interrupted
+	AlreadyDone bool // the span was done before: nothing written
+}
+
+// Errors.
+var (
+	ErrSpanMismatch = errors.New("storage: span overlaps a stored span with other bounds")
+	ErrBatchTooBig  = fmt.Errorf("storage: batch has more than %d rows", MaxBatchRows)
+	ErrInvalidSpan  = errors.New("storage: invalid span")
+	ErrNotFound     = errors.New("storage: not found")
+)
+
+const (
+	statePending uint8 = 0
+	stateDone    uint8 = 1
+)
+
+// SpanID is the identity of a span stored on every row it wrote and on
+// every aggregate row computed from it.
+func SpanID(s Span) uint64 {
+	d := xxhash.New()
+	d.WriteString(s.Cluster)
+	d.Write([]byte{0})
+	d.WriteString(s.Topic)
+	d.Write([]byte{0})
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(int64(s.Partition)))
+	binary.BigEndian.PutUint64(b[8:], uint64(s.First))
+	d.Write(b[:])
+	return d.Sum64()
+}
+
+// Resume returns where src resumes, from the ledger.
+func (s *Store) Resume(ctx context.Context, src Source) (Position, error) {
+	row := s.conn.QueryRow(ctx, s.sql(`SELECT first_offset, argMax(last_offset, state), max(state)
+FROM {db}.ledger
+WHERE kafka_cluster = ? AND kafka_topic = ? AND kafka_partition = ?
+GROUP BY first_offset ORDER BY first_offset DESC LIMIT 1`), src.Cluster, src.Topic, int32(src.Partition))
+	var (
+		first, last int64
+		state       uint8
+	)
+	if err := row.Scan(&first, &last, &state); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return Position{Next: -1}, nil
+		}
+		return Position{}, fmt.Errorf("storage: resume %s/%s/%d: %w", src.Cluster, src.Topic, src.Partition, err)
+	}
+	if state == stateDone {
+		return Position{Next: last + 1}, nil
+	}
+	return Position{Next: first, Pending: &Span{Source: src, First: first, Last: last}}, nil
+}
+
+// ledgerEntry reads the ledger entry of span's first offset, if any.
+func (s *Store) ledgerEntry(ctx context.Context, sp Span) (found bool, last int64, state uint8, res WriteResult, err error) {
+	rows, err := s.conn.Query(ctx, s.sql(`SELECT argMax(last_offset, state), max(state),
+    argMax(inserted, state), argMax(retracted, state), argMax(duplicates, state), argMax(stale, state)
+FROM {db}.ledger
+WHERE kafka_cluster = ? AND kafka_topic = ? AND kafka_partition = ? AND first_offset = ?
+GROUP BY first_offset`), sp.Cluster, sp.Topic, int32(sp.Partition), sp.First)
+	if err != nil {
+		return false, 0, 0, res, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ins, ret, dup, stale uint32
+		if err := rows.Scan(&last, &state, &ins, &ret, &dup, &stale); err != nil {
+			return false, 0, 0, res, err
+		}
+		found = true
+		res = WriteResult{Inserted: int(ins), Retracted: int(ret), Duplicates: int(dup), Stale: int(stale)}
+	}
+	return found, last, state, res, rows.Err()
+}
+
+func (s *Store) writeLedger(ctx context.Context, sp Span, state uint8, n int, r WriteResult) error {
+	b, err := s.conn.PrepareBatch(ctx, s.sql(`INSERT INTO {db}.ledger (kafka_cluster, kafka_topic, kafka_partition,
+    first_offset, last_offset, state, row_count, inserted, retracted, duplicates, stale, written_at)`))
+	if err != nil {
+		return err
+	}
+	if err := b.Append(sp.Cluster, sp.Topic, int32(sp.Partition), sp.First, sp.Last, state, uint32(n),
+		uint32(r.Inserted), uint32(r.Retracted), uint32(r.Duplicates), uint32(r.Stale), time.Now().UTC()); err != nil {
+		b.Abort()
+		return err
+	}
+	return b.Send()
+}
+
+// WriteBatch stores a batch exactly once (see the package documentation):
+//
+//  1. a ledger entry marks the span pending;
+//  2. the stored revision of each report in the batch is read, ignoring
+//     rows this same span wrote before (a redo decides as the first try);
+//  3. one INSERT writes a +1 row per new report or higher revision, and a
+//     -1 copy of each revision it replaces; duplicates and lower revisions
+//     are dropped;
+//  4. the ledger entry is marked done.
+//
+// Writing a span again is harmless: a done span is skipped, a pending one
+// is redone and writes rows identical to the first attempt's, which the
+// tables fold. The caller may retry a failed WriteBatch with the same
+// batch. Rows of one report must always come from the same Source
+// partition (Kafka key = the report key) so two spans never race on it.
+func (s *Store) WriteBatch(ctx context.Context, b Batch) (WriteResult, error) {
+	var res WriteResult
+	if b.First < 0 || b.Last < b.First || b.Topic == "" {
+		return res, fmt.Errorf("%w: %s", ErrInvalidSpan, b.Span)
+	}
+	if len(b.Rows) > MaxBatchRows {
+		return res, ErrBatchTooBig
+	}
+	found, last, state, prev, err := s.ledgerEntry(ctx, b.Span)
+	if err != nil {
+		return res, fmt.Errorf("storage: write batch %s: ledger: %w", b.Span, err)
+	}
+	if found && last != b.Last {
+		return res, fmt.Errorf("%w: %s, stored last offset %d", ErrSpanMismatch, b.Span, last)
+	}
+	if found && state == stateDone {
+		prev.AlreadyDone = true
+		return prev, nil
+	}
+	res.Redo = found
+	if !found {
+		if err := s.writeLedger(ctx, b.Span, statePending, len(b.Rows), res); err != nil {
+			return res, fmt.Errorf("storage: write batch %s: ledger pending: %w", b.Span, err)
+		}
+	}
+	spanID := SpanID(b.Span)
+	if len(b.Rows) > 0 {
+		stored, err := s.storedRevisions(ctx, b.Rows, spanID)
+		if err != nil {
+			return res, fmt.Errorf("storage: write batch %s: read revisions: %w", b.Span, err)
+		}
+		out := plan(b.Rows, stored, &res)
+		if err := s.insertRows(ctx, b.Span, spanID, out); err != nil {
+			return res, fmt.Errorf("storage: write batch %s: insert: %w", b.Span, err)
+		}
+	}
+	if err := s.writeLedger(ctx, b.Span, stateDone, len(b.Rows), res); err != nil {
+		return res, fmt.Errorf("storage: write batch %s: ledger done: %w", b.Span, err)
+	}
+	return res, nil
+}
+
+type reportKey struct{ partner, report string }
+
+// outRow is a row to insert: a report with its sign.
+type outRow struct {
+	row  *Row
+	tile uint64
+	sign int8
+}
+
+// plan decides, in batch order, what each row becomes given the stored
+// current revisions. The result depends only on its inputs, so a redo
+// inserts the same rows in the same order.
+func plan(rows []Row, stored map[reportKey]*storedRow, res *WriteResult) []outRow {
+	type keyState struct {
+		rev    uint32
+		exists bool
+		minus  *storedRow // stored revision to retract
+		plus   *Row       // revision to insert
+	}
+	states := make(map[reportKey]*keyState, len(rows))
+	order := make([]reportKey, 0, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		k := reportKey{r.PartnerID, r.ReportID}
+		st := states[k]
+		if st == nil {
+			st = &keyState{}
+			if sr := stored[k]; sr != nil {
+				st.exists, st.rev = true, sr.Revision
+				st.minus = sr // retracted only if a higher revision arrives
+			}
+			states[k] = st
+			order = append(order, k)
+		}
+		switch {
+		case !st.exists:
+			st.exists, st.rev, st.plus = true, r.Revision, r
+			st.minus = nil
+		case r.Revision > st.rev:
+			if st.plus != nil {
+				res.Superseded++
+			}
+			st.rev, st.plus = r.Revision, r
+		case r.Revision == st.rev:
+			res.Duplicates++
+		default:
+			res.Stale++
+		}
+	}
+	out := make([]outRow, 0, len(order)+len(order)/8)
+	for _, k := range order {
+		st := states[k]
+		if st.plus == nil {
+			continue
+		}
+		if st.minus != nil {
+			out = append(out, outRow{row: &st.minus.Row, tile: st.minus.tile, sign: -1})
+			res.Retracted++
+		}
+		out = append(out, outRow{row: st.plus, tile: TileKey(st.plus.Lon, st.plus.Lat), sign: 1})
+		res.Inserted++
+	}
+	return out
+}
+
+// reportColumns are the columns of a report written and read by this
+// package, in the order of rowValues.
+const reportColumns = `partner_id, report_id, revision, observed_at, observed_until, time_precision,
+    lat, lon, accuracy_m, geo_precision, tile, category, perpetrator_name, perpetrator_side,
+    target_name, target_side, killed, injured, description, sources, zone_set, zones,
+    possible_zones, adm1, adm2, adm3, adm_approx, violation, violation_reason, received_at`
+
+var epoch = time.Unix(0, 0).UTC()
+
+func dbTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return epoch
+	}
+	return t.UTC().Truncate(time.Second)
+}
+
+func goTime(t time.Time) time.Time {
+	if t.Unix() == 0 {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func b2u(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (s *Store) insertRows(ctx context.Context, sp Span, spanID uint64, out []outRow) error {
+	if len(out) == 0 {
+		return nil
+	}
+	// One batch = one block = one INSERT: every materialized view sees the
+	// whole batch, and a redo sends the very same block.
+	b, err := s.conn.PrepareBatch(ctx, s.sql(`INSERT INTO {db}.reports (`+reportColumns+`, sign,
+    kafka_cluster, kafka_topic, kafka_partition, first_offset, last_offset, span_id)`))
+	if err != nil {
+		return err
+	}
+	defer b.Abort()
+	part := int32(sp.Partition)
+	for _, o := range out {
+		r := o.row
+		if err := b.Append(r.PartnerID, r.ReportID, r.Revision, dbTime(r.ObservedAt), dbTime(r.ObservedUntil),
+			r.TimePrecision, r.Lat, r.Lon, r.AccuracyM, r.GeoPrecision, o.tile, r.Category,
+			r.PerpetratorName, r.PerpetratorSide, r.TargetName, r.TargetSide, r.Killed, r.Injured,
+			r.Description, nonNil(r.Sources), r.ZoneSet, nonNil(r.Zones), nonNil(r.PossibleZones),
+			r.Adm1, r.Adm2, r.Adm3, b2u(r.AdmApprox), b2u(r.Violation), r.ViolationReason,
+			dbTime(r.ReceivedAt), o.sign,
+			sp.Cluster, sp.Topic, part, sp.First, sp.Last, spanID); err != nil {
+			return err
+		}
+	}
+	return b.Send()
+}
+
+// storedRow is a stored revision, as read back.
+type storedRow struct {
+	Row
+	tile uint64
+}
+
+func scanReport(sc interface{ Scan(...any) error }) (*storedRow, error) {
+	var (
+		sr                   storedRow
+		r                    = &sr.Row
+		obs, until, received time.Time
+		admApprox, violation uint8
+	)
+	if err := sc.Scan(&r.PartnerID, &r.ReportID, &r.Revision, &obs, &until, &r.TimePrecision,
+		&r.Lat, &r.Lon, &r.AccuracyM, &r.GeoPrecision, &sr.tile, &r.Category,
+		&r.PerpetratorName, &r.PerpetratorSide, &r.TargetName, &r.TargetSide, &r.Killed, &r.Injured,
+		&r.Description, &r.Sources, &r.ZoneSet, &r.Zones, &r.PossibleZones,
+		&r.Adm1, &r.Adm2, &r.Adm3, &admApprox, &violation, &r.ViolationReason, &received); err != nil {
+		return nil, err
+	}
+	r.ObservedAt, r.ObservedUntil, r.ReceivedAt = goTime(obs), goTime(until), goTime(received)
+	r.AdmApprox, r.Violation = admApprox == 1, violation == 1
+	return &sr, nil
+}
+
+// storedRevisions returns, for each report key of rows, its highest stored
+// revision, ignoring rows written by span spanID.
+func (s *Store) storedRevisions(ctx context.Context, rows []Row, spanID uint64) (map[reportKey]*storedRow, error) {
+	keys, err := ext.NewTable("batch_keys",
+		ext.Column("partner_id", "String"),
+		ext.Column("report_id", "String"))
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[reportKey]bool, len(rows))
+	for i := range rows {
+		k := reportKey{rows[i].PartnerID, rows[i].ReportID}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if err := keys.Append(k.partner, k.report); err != nil {
+			return nil, err
+		}
+	}
+	qctx := clickhouse.Context(ctx, clickhouse.WithExternalTable(keys))
+	res, err := s.conn.Query(qctx, s.sql(`SELECT `+reportColumns+`
+FROM {db}.report_revisions
+WHERE (partner_id, report_id) IN (SELECT partner_id, report_id FROM batch_keys)
+  AND span_id != ?`), spanID)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Close()
+	out := make(map[reportKey]*storedRow)
+	for res.Next() {
+		sr, err := scanReport(res)
+		if err != nil {
+			return nil, err
+		}
+		k := reportKey{sr.PartnerID, sr.ReportID}
+		if cur := out[k]; cur == nil || sr.Revision > cur.Revision {
+			out[k] = sr
+		}
+	}
+	return out, res.Err()
+}
+
+// Current returns the current revision of a report, from reports_current.
+// ErrNotFound if the report is not stored.
+func (s *Store) Current(ctx context.Context, partnerID, reportID string) (Row, error) {
+	rows, err := s.conn.Query(ctx, s.sql(`SELECT `+reportColumns+`
+FROM {db}.reports_current WHERE partner_id = ? AND report_id = ?`), partnerID, reportID)
+	if err != nil {
+		return Row{}, fmt.Errorf("storage: current report: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		sr, err := scanReport(rows)
+		if err != nil {
+			return Row{}, fmt.Errorf("storage: current report: %w", err)
+		}
+		return sr.Row, nil
+	}
+	if err := rows.Err(); err != nil {
+		return Row{}, fmt.Errorf("storage: current report: %w", err)
+	}
+	return Row{}, ErrNotFound
+}
