@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,13 +29,8 @@ type Holder struct {
 
 	mu       sync.Mutex // serialises reloads
 	lastSum  [sha256.Size]byte
-	lastStat fileStamp
+	lastStat string
 	lastErr  error
-}
-
-type fileStamp struct {
-	mod  time.Time
-	size int64
 }
 
 // NewHolder returns a holder whose matcher uses a and the base zone sets
@@ -64,53 +60,76 @@ func (h *Holder) Match(p orb.Point, at time.Time, accuracyM float64, dst *Match)
 // Store makes m the matcher in use.
 func (h *Holder) Store(m *Matcher) { h.cur.Store(m) }
 
-// Reload reads the zone-set file at path, builds a matcher from the base
-// sets and it, and swaps it in. changed is false when the file's content
+// Reload reads the zone-set files at paths, builds a matcher from the base
+// sets and them, and swaps it in. changed is false when the files' content
 // is what was loaded last. On error the matcher in use stays.
-func (h *Holder) Reload(path string) (changed bool, err error) {
+func (h *Holder) Reload(paths ...string) (changed bool, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	st, _ := os.Stat(path)
-	if st != nil {
-		h.lastStat = fileStamp{st.ModTime(), st.Size()}
-	}
-	changed, err = h.reload(path)
+	h.lastStat = stamps(paths)
+	changed, err = h.reload(paths)
 	h.lastErr = err
 	return changed, err
 }
 
-func (h *Holder) reload(path string) (bool, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return false, fmt.Errorf("geo: reload zones: %w", err)
+func (h *Holder) reload(paths []string) (bool, error) {
+	var raws [][]byte
+	all := sha256.New()
+	for _, path := range paths {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return false, fmt.Errorf("geo: reload zones: %w", err)
+		}
+		raws = append(raws, raw)
+		sum := sha256.Sum256(raw)
+		all.Write(sum[:])
 	}
-	sum := sha256.Sum256(raw)
+	var sum [sha256.Size]byte
+	all.Sum(sum[:0])
 	if sum == h.lastSum && h.lastErr == nil {
 		return false, nil
 	}
-	zs, err := LoadZoneSet(bytes.NewReader(raw), h.admin)
-	if err != nil {
-		return false, fmt.Errorf("geo: reload zones %s: %w", path, err)
+	sets := append([]*ZoneSet(nil), h.base...)
+	for i, raw := range raws {
+		zs, err := LoadZoneSet(bytes.NewReader(raw), h.admin)
+		if err != nil {
+			return false, fmt.Errorf("geo: reload zones %s: %w", paths[i], err)
+		}
+		sets = append(sets, zs)
 	}
-	m, err := NewMatcher(h.admin, append(append([]*ZoneSet(nil), h.base...), zs)...)
+	m, err := NewMatcher(h.admin, sets...)
 	if err != nil {
-		return false, fmt.Errorf("geo: reload zones %s: %w", path, err)
+		return false, fmt.Errorf("geo: reload zones: %w", err)
 	}
 	old := h.cur.Swap(m)
 	h.lastSum = sum
-	h.log.Info("geo: zones reloaded", "path", path, "set", zs.Name, "zones", len(zs.Zones),
+	h.log.Info("geo: zones reloaded", "paths", paths, "sets", len(sets),
 		"version", m.Version(), "previous", old.Version())
 	return true, nil
+}
+
+// stamps returns the modification time and size of every file, as a
+// string (a missing file gives "-").
+func stamps(paths []string) string {
+	var b strings.Builder
+	for _, p := range paths {
+		if st, err := os.Stat(p); err == nil {
+			fmt.Fprintf(&b, "%d/%d;", st.ModTime().UnixNano(), st.Size())
+		} else {
+			b.WriteString("-;")
+		}
+	}
+	return b.String()
 }
 
 // DefaultWatchInterval is how often Watch looks at the file by default.
 const DefaultWatchInterval = 5 * time.Second
 
-// Watch reloads path whenever its modification time or size changes (and
-// after a failed load, until one succeeds), checking every interval
-// (DefaultWatchInterval if <= 0), until ctx ends. Load errors are logged
-// and retried; Watch returns ctx's error.
-func (h *Holder) Watch(ctx context.Context, path string, interval time.Duration) error {
+// Watch reloads the files whenever the modification time or size of one
+// changes (and after a failed load, until one succeeds), checking every
+// interval (DefaultWatchInterval if <= 0), until ctx ends. Load errors are
+// logged and retried; Watch returns ctx's error.
+func (h *Holder) Watch(ctx context.Context, interval time.Duration, paths ...string) error {
 	if interval <= 0 {
 		interval = DefaultWatchInterval
 	}
@@ -122,20 +141,15 @@ func (h *Holder) Watch(ctx context.Context, path string, interval time.Duration)
 			return ctx.Err()
 		case <-t.C:
 		}
-		st, err := os.Stat(path)
-		if err != nil {
-			h.log.Warn("geo: watch zones", "path", path, "err", err)
-			continue
-		}
+		st := stamps(paths)
 		h.mu.Lock()
-		stamp := fileStamp{st.ModTime(), st.Size()}
-		retry := stamp != h.lastStat || h.lastErr != nil
+		retry := st != h.lastStat || h.lastErr != nil
 		h.mu.Unlock()
 		if !retry {
 			continue
 		}
-		if _, err := h.Reload(path); err != nil {
-			h.log.Error("geo: zones not reloaded, keeping the current ones", "path", path, "err", err)
+		if _, err := h.Reload(paths...); err != nil {
+			h.log.Error("geo: zones not reloaded, keeping the current ones", "paths", paths, "err", err)
 		}
 	}
 }

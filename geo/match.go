@@ -40,8 +40,9 @@ type ZoneHit struct {
 	Possible bool
 	// DepthM is the distance in metres from the point to the zone
 	// boundary: positive inside, negative outside (for Possible hits).
-	// Match computes it only for Possible hits (else 0); MatchDistances
-	// always does.
+	// MatchDistances always computes it. Match only for Possible hits,
+	// and then only as the distance to some part of the boundary within
+	// accuracyM (not necessarily the nearest); else it leaves 0.
 	DepthM float64
 	Set    string // name of the zone set
 }
@@ -283,11 +284,14 @@ func (m *Matcher) MatchDistances(p orb.Point, at time.Time, accuracyM float64, d
 	}
 	for i := range dst.Zones {
 		h := &dst.Zones[i]
-		if h.Possible {
-			continue // DepthM already set
+		if dst.AdmApprox && h.Possible && h.DepthM == -dst.AdmDistM {
+			continue // outside Syria: the distance to the nearest sub-district
 		}
 		z := m.zoneByID(h.ID)
 		if d, ok := z.boundary.nearest(x, y, math.Inf(1), false); ok {
+			if h.DepthM < 0 {
+				d = -d
+			}
 			h.DepthM = d
 		}
 	}

@@ -242,7 +242,7 @@ func TestHolderReload(t *testing.T) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		_ = h.Watch(ctx, path, 10*time.Millisecond)
+		_ = h.Watch(ctx, 10*time.Millisecond, path)
 	}()
 	go func() {
 		defer wg.Done()

@@ -23,7 +23,7 @@
 //	not_violation:no_zone
 //	not_violation:excluded_area:<zone id>
 //	not_violation:possibly_in_zone:<zone ids>     (with IgnorePossible)
-//	not_violation:not_hostile:arrest
+//	not_violation:not_hostile:arrest             (or :none without a category)
 //	not_violation:excluded_perpetrator
 package violation
 
@@ -105,7 +105,11 @@ func (r Rules) Classify(rep *report.Report, m *geo.Match) (violation bool, reaso
 		return false, "not_violation:no_zone"
 	}
 	if !rep.Category.Hostile() {
-		return false, "not_violation:not_hostile:" + string(rep.Category)
+		c := string(rep.Category)
+		if c == "" {
+			c = "none"
+		}
+		return false, "not_violation:not_hostile:" + c
 	}
 	if r.Excluded(rep.Perpetrator) {
 		return false, "not_violation:excluded_perpetrator"
