@@ -195,6 +195,7 @@ func (s *Server) writeConfig() error {
     <uncompressed_cache_size>268435456</uncompressed_cache_size>
     <mark_cache_size>268435456</mark_cache_size>
     <timezone>UTC</timezone>
+    <shutdown_wait_unfinished>2</shutdown_wait_unfinished>
 </yandex>
 `, d, s.ports[0], s.ports[1], s.ports[2])
 	users := `<?xml version="1.0"?>
@@ -202,6 +203,9 @@ func (s *Server) writeConfig() error {
     <profiles>
         <default>
             <max_memory_usage>4000000000</max_memory_usage>
+            <!-- an idle connection notices shutdown after poll_interval
+                 seconds (default 10): keep stops quick -->
+            <poll_interval>1</poll_interval>
         </default>
     </profiles>
     <users>
