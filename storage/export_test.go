@@ -26,3 +26,8 @@ func InsertPlanned(ctx context.Context, s *Store, sp Span, rows []PlannedRow) er
 func MarkPending(ctx context.Context, s *Store, sp Span) error {
 	return s.writeLedger(ctx, sp, statePending, 0, WriteResult{})
 }
+
+// InsertPlannedInto is InsertPlanned into another table of the database.
+func InsertPlannedInto(ctx context.Context, s *Store, table string, sp Span, rows []PlannedRow) error {
+	return s.insertInto(ctx, table, sp, SpanID(sp), rows)
+}

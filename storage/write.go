@@ -337,12 +337,16 @@ func b2u(b bool) uint8 {
 }
 
 func (s *Store) insertRows(ctx context.Context, sp Span, spanID uint64, out []outRow) error {
+	return s.insertInto(ctx, "reports", sp, spanID, out)
+}
+
+func (s *Store) insertInto(ctx context.Context, table string, sp Span, spanID uint64, out []outRow) error {
 	if len(out) == 0 {
 		return nil
 	}
 	// One batch = one block = one INSERT: every materialized view sees the
 	// whole batch, and a redo sends the very same block.
-	b, err := s.conn.PrepareBatch(ctx, s.sql(`INSERT INTO {db}.reports (`+reportColumns+`, sign,
+	b, err := s.conn.PrepareBatch(ctx, s.sql(`INSERT INTO {db}.`+table+` (`+reportColumns+`, sign,
     kafka_cluster, kafka_topic, kafka_partition, first_offset, last_offset, span_id)`))
 	if err != nil {
 		return err
