@@ -3,6 +3,9 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"flag"
+	"log/slog"
+	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -27,7 +30,7 @@ func openStore(t testing.TB, srv *chtest.Server) *storage.Store {
 		srv = chtest.Shared(t)
 	}
 	ctx := ctxT(t)
-	s, err := storage.Open(ctx, storage.Options{Addr: srv.Addr(), Database: chtest.Database(t)})
+	s, err := storage.Open(ctx, storage.Options{Addr: srv.Addr(), Database: chtest.Database(t), Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,4 +425,13 @@ func TestRestart(t *testing.T) {
 	}
 	write(t, s, span(1, 1), row("b", 1, 1))
 	wantTotals(t, s, 2, 3)
+}
+
+var debugLog = flag.Bool("debuglog", false, "log storage debug messages")
+
+func testLogger(t testing.TB) *slog.Logger {
+	if !*debugLog {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

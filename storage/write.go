@@ -200,6 +200,7 @@ func (s *Store) WriteBatch(ctx context.Context, b Batch) (WriteResult, error) {
 	if len(b.Rows) > MaxBatchRows {
 		return res, ErrBatchTooBig
 	}
+	start := time.Now()
 	found, last, state, prev, err := s.ledgerEntry(ctx, b.Span)
 	if err != nil {
 		return res, fmt.Errorf("storage: write batch %s: ledger: %w", b.Span, err)
@@ -218,19 +219,28 @@ func (s *Store) WriteBatch(ctx context.Context, b Batch) (WriteResult, error) {
 		}
 	}
 	spanID := SpanID(b.Span)
+	tLedger := time.Since(start)
+	var tLookup, tInsert time.Duration
 	if len(b.Rows) > 0 {
+		t := time.Now()
 		stored, err := s.storedRevisions(ctx, b.Rows, spanID)
 		if err != nil {
 			return res, fmt.Errorf("storage: write batch %s: read revisions: %w", b.Span, err)
 		}
 		out := plan(b.Rows, stored, &res)
+		tLookup = time.Since(t)
+		t = time.Now()
 		if err := s.insertRows(ctx, b.Span, spanID, out); err != nil {
 			return res, fmt.Errorf("storage: write batch %s: insert: %w", b.Span, err)
 		}
+		tInsert = time.Since(t)
 	}
 	if err := s.writeLedger(ctx, b.Span, stateDone, len(b.Rows), res); err != nil {
 		return res, fmt.Errorf("storage: write batch %s: ledger done: %w", b.Span, err)
 	}
+	s.log.Debug("wrote batch", "span", b.Span.String(), "rows", len(b.Rows), "inserted", res.Inserted,
+		"retracted", res.Retracted, "duplicates", res.Duplicates, "stale", res.Stale, "redo", res.Redo,
+		"ledger", tLedger, "lookup", tLookup, "insert", tInsert, "total", time.Since(start))
 	return res, nil
 }
 
@@ -436,11 +446,12 @@ WHERE (partner_id, report_id) IN (SELECT partner_id, report_id FROM batch_keys)
 	return out, res.Err()
 }
 
-// Current returns the current revision of a report, from reports_current.
-// ErrNotFound if the report is not stored.
+// Current returns the current (highest stored) revision of a report, or
+// ErrNotFound. It reads report_revisions, ordered by report key.
 func (s *Store) Current(ctx context.Context, partnerID, reportID string) (Row, error) {
 	rows, err := s.conn.Query(ctx, s.sql(`SELECT `+reportColumns+`
-FROM {db}.reports_current WHERE partner_id = ? AND report_id = ?`), partnerID, reportID)
+FROM {db}.report_revisions WHERE partner_id = ? AND report_id = ?
+ORDER BY revision DESC LIMIT 1`), partnerID, reportID)
 	if err != nil {
 		return Row{}, fmt.Errorf("storage: current report: %w", err)
 	}
