@@ -93,7 +93,11 @@ func Shared(t testing.TB) *Server {
 
 // Main runs the package's tests, then stops the shared server (if one was
 // started) and removes its directory, and exits. Call it from TestMain.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main without the exit: it returns m.Run's code, for a TestMain
+// that checks more (goleak) after the shared server is gone.
+func Run(m *testing.M) int {
 	code := m.Run()
 	shared.mu.Lock()
 	if shared.srv != nil {
@@ -102,8 +106,9 @@ func Main(m *testing.M) {
 	if shared.dir != "" {
 		os.RemoveAll(shared.dir)
 	}
+	shared.srv, shared.dir, shared.err = nil, "", nil
 	shared.mu.Unlock()
-	os.Exit(code)
+	return code
 }
 
 var dbSeq atomic.Int64
