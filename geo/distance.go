@@ -2,6 +2,7 @@ package geo
 
 import (
 	"math"
+	"slices"
 
 	"github.com/paulmach/orb"
 )
@@ -24,7 +25,7 @@ func Haversine(a, b orb.Point) float64 {
 	dlat := lat2 - lat1
 	dlon := (b[0] - a[0]) * degToRad
 	h := math.Sin(dlat/2)*math.Sin(dlat/2) + math.Cos(lat1)*math.Cos(lat2)*math.Sin(dlon/2)*math.Sin(dlon/2)
-	return 2 * EarthRadius * math.Asin(math.Min(1, math.Sqrt(h)))
+	return 2 * EarthRadius * math.Asin(min(1, math.Sqrt(h)))
 }
 
 // segDist2M is the squared distance in metres from (x, y) to e in the
@@ -34,7 +35,7 @@ func segDist2M(e *seg, x, y, kx, ky float64) float64 {
 	vx, vy := (e.bx-e.ax)*kx, (e.by-e.ay)*ky
 	t := 0.0
 	if l2 := vx*vx + vy*vy; l2 > 0 {
-		t = math.Max(0, math.Min(1, -(ax*vx+ay*vy)/l2))
+		t = max(0, min(1, -(ax*vx+ay*vy)/l2))
 	}
 	dx, dy := ax+t*vx, ay+t*vy
 	return dx*dx + dy*dy
@@ -49,48 +50,92 @@ func segDistM(e *seg, x, y float64) float64 {
 	vx, vy := (e.bx-e.ax)*kx, (e.by-e.ay)*ky
 	t := 0.0
 	if l2 := vx*vx + vy*vy; l2 > 0 {
-		t = math.Max(0, math.Min(1, -(ax*vx+ay*vy)/l2))
+		t = max(0, min(1, -(ax*vx+ay*vy)/l2))
 	}
 	n := orb.Point{e.ax + t*(e.bx-e.ax), e.ay + t*(e.by-e.ay)}
 	return Haversine(orb.Point{x, y}, n)
 }
 
 // boundary is a bounding-volume hierarchy over the edges of a zone's
-// boundary, for distances: runs of chunkSize consecutive edges (consecutive
-// edges of a ring are close to each other) under groups of chunkSize runs.
+// boundary, for distances. The edges are sorted along a Morton (Z-order)
+// curve of their midpoints, so that runs of leafSize edges are compact;
+// each level above bounds runs of fanout nodes of the level below.
 type boundary struct {
 	segs   []seg
-	chunks []orb.Bound
-	groups []orb.Bound
+	levels [][]orb.Bound // levels[0] bounds leaves; the last level has <= fanout nodes
 }
 
-const chunkSize = 16
+const (
+	leafSize = 8
+	fanout   = 8
+)
 
 func newBoundary(segs []seg) *boundary {
 	b := &boundary{segs: segs}
-	for i := 0; i < len(segs); i += chunkSize {
-		j := min(i+chunkSize, len(segs))
-		bb := orb.Bound{Min: orb.Point{segs[i].ax, segs[i].ay}, Max: orb.Point{segs[i].ax, segs[i].ay}}
-		for _, s := range segs[i:j] {
-			bb = bb.Extend(orb.Point{s.ax, s.ay}).Extend(orb.Point{s.bx, s.by})
-		}
-		b.chunks = append(b.chunks, bb)
+	if len(segs) == 0 {
+		return b
 	}
-	for i := 0; i < len(b.chunks); i += chunkSize {
-		j := min(i+chunkSize, len(b.chunks))
-		bb := b.chunks[i]
-		for _, c := range b.chunks[i+1 : j] {
-			bb = bb.Union(c)
+	bb := orb.Bound{Min: orb.Point{segs[0].ax, segs[0].ay}, Max: orb.Point{segs[0].ax, segs[0].ay}}
+	for _, s := range segs {
+		bb = bb.Extend(orb.Point{s.ax, s.ay}).Extend(orb.Point{s.bx, s.by})
+	}
+	w := max(bb.Max[0]-bb.Min[0], 1e-12)
+	h := max(bb.Max[1]-bb.Min[1], 1e-12)
+	codes := make([]uint64, len(segs))
+	for i, s := range segs {
+		x := uint32(((s.ax+s.bx)/2 - bb.Min[0]) / w * 65535)
+		y := uint32(((s.ay+s.by)/2 - bb.Min[1]) / h * 65535)
+		codes[i] = uint64(morton(x, y))<<32 | uint64(i)
+	}
+	slices.Sort(codes)
+	sorted := make([]seg, len(segs))
+	for i, c := range codes {
+		sorted[i] = segs[uint32(c)]
+	}
+	b.segs = sorted
+	var leaves []orb.Bound
+	for i := 0; i < len(sorted); i += leafSize {
+		j := min(i+leafSize, len(sorted))
+		lb := orb.Bound{Min: orb.Point{sorted[i].ax, sorted[i].ay}, Max: orb.Point{sorted[i].ax, sorted[i].ay}}
+		for _, s := range sorted[i:j] {
+			lb = lb.Extend(orb.Point{s.ax, s.ay}).Extend(orb.Point{s.bx, s.by})
 		}
-		b.groups = append(b.groups, bb)
+		leaves = append(leaves, lb)
+	}
+	b.levels = append(b.levels, leaves)
+	for cur := leaves; len(cur) > fanout; {
+		var up []orb.Bound
+		for i := 0; i < len(cur); i += fanout {
+			j := min(i+fanout, len(cur))
+			ub := cur[i]
+			for _, c := range cur[i+1 : j] {
+				ub = ub.Union(c)
+			}
+			up = append(up, ub)
+		}
+		b.levels = append(b.levels, up)
+		cur = up
 	}
 	return b
 }
 
+// morton interleaves the bits of x and y (16 bits each).
+func morton(x, y uint32) uint32 {
+	spread := func(v uint32) uint32 {
+		v &= 0xffff
+		v = (v | v<<8) & 0x00ff00ff
+		v = (v | v<<4) & 0x0f0f0f0f
+		v = (v | v<<2) & 0x33333333
+		v = (v | v<<1) & 0x55555555
+		return v
+	}
+	return spread(x) | spread(y)<<1
+}
+
 // boundDist2M is the squared projected distance in metres from (x, y) to bb.
 func boundDist2M(bb *orb.Bound, x, y, kx, ky float64) float64 {
-	dx := math.Max(0, math.Max(bb.Min[0]-x, x-bb.Max[0])) * kx
-	dy := math.Max(0, math.Max(bb.Min[1]-y, y-bb.Max[1])) * ky
+	dx := max(0, bb.Min[0]-x, x-bb.Max[0]) * kx
+	dy := max(0, bb.Min[1]-y, y-bb.Max[1]) * ky
 	return dx*dx + dy*dy
 }
 
@@ -106,27 +151,58 @@ func (b *boundary) nearest(x, y, limitM float64, any bool) (distM float64, ok bo
 	if math.IsInf(limitM, 1) {
 		best = math.Inf(1)
 	}
-	var bestSeg *seg
-	for g := range b.groups {
-		if boundDist2M(&b.groups[g], x, y, kx, ky) > best {
+	bestSeg := -1
+	type node struct{ level, idx int32 }
+	var stack [8 * fanout]node
+	sp := 0
+	top := len(b.levels) - 1
+	for i := len(b.levels[top]) - 1; i >= 0; i-- {
+		stack[sp] = node{int32(top), int32(i)}
+		sp++
+	}
+	for sp > 0 {
+		sp--
+		n := stack[sp]
+		if boundDist2M(&b.levels[n.level][n.idx], x, y, kx, ky) > best {
 			continue
 		}
-		for c := g * chunkSize; c < min((g+1)*chunkSize, len(b.chunks)); c++ {
-			if boundDist2M(&b.chunks[c], x, y, kx, ky) > best {
-				continue
-			}
-			for i := c * chunkSize; i < min((c+1)*chunkSize, len(b.segs)); i++ {
+		if n.level == 0 {
+			for i := int(n.idx) * leafSize; i < min(int(n.idx+1)*leafSize, len(b.segs)); i++ {
 				if d := segDist2M(&b.segs[i], x, y, kx, ky); d <= best {
-					best, bestSeg = d, &b.segs[i]
+					best, bestSeg = d, i
 					if any {
-						return segDistM(bestSeg, x, y), true
+						return segDistM(&b.segs[i], x, y), true
 					}
 				}
 			}
+			continue
+		}
+		// Push the children farthest first, so that the nearest is
+		// searched first and tightens best early.
+		lo := int(n.idx) * fanout
+		hi := min(lo+fanout, len(b.levels[n.level-1]))
+		var ds [fanout]float64
+		var cs [fanout]int32
+		k := 0
+		for c := lo; c < hi; c++ {
+			d := boundDist2M(&b.levels[n.level-1][c], x, y, kx, ky)
+			if d > best {
+				continue
+			}
+			j := k
+			for ; j > 0 && ds[j-1] < d; j-- {
+				ds[j], cs[j] = ds[j-1], cs[j-1]
+			}
+			ds[j], cs[j] = d, int32(c)
+			k++
+		}
+		for j := 0; j < k; j++ {
+			stack[sp] = node{n.level - 1, cs[j]}
+			sp++
 		}
 	}
-	if bestSeg == nil {
+	if bestSeg < 0 {
 		return 0, false
 	}
-	return segDistM(bestSeg, x, y), true
+	return segDistM(&b.segs[bestSeg], x, y), true
 }

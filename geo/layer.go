@@ -128,10 +128,10 @@ func buildLayer(shapes [][]orb.Ring, cellsPerEdge float64) (*layer, error) {
 	}
 	l.bound = b
 	// Pad so that no vertex lies on the outer border of the grid.
-	pad := 1e-6 + 1e-9*math.Max(b.Max[0]-b.Min[0], b.Max[1]-b.Min[1])
+	pad := 1e-6 + 1e-9*max(b.Max[0]-b.Min[0], b.Max[1]-b.Min[1])
 	l.minX, l.minY = b.Min[0]-pad, b.Min[1]-pad
 	w, h := b.Max[0]+pad-l.minX, b.Max[1]+pad-l.minY
-	target := math.Max(16, math.Min(8<<20, cellsPerEdge*float64(nEdges)))
+	target := max(16, min(8<<20, cellsPerEdge*float64(nEdges)))
 	cs := math.Sqrt(w * h / target)
 	l.nx = max(1, int(math.Ceil(w/cs)))
 	l.ny = max(1, int(math.Ceil(h/cs)))
@@ -158,7 +158,7 @@ func buildLayer(shapes [][]orb.Ring, cellsPerEdge float64) (*layer, error) {
 			e := &edges[ei]
 			keys = l.rasterize(e, uint32(ei), keys)
 			// Scanline crossings at the row centres, half-open in y.
-			lo, hi := math.Min(e.ay, e.by), math.Max(e.ay, e.by)
+			lo, hi := min(e.ay, e.by), max(e.ay, e.by)
 			ra := l.rowOf(lo)
 			rb := l.rowOf(hi)
 			if lo == hi {
@@ -278,27 +278,27 @@ func (l *layer) colOf(x float64) int {
 // rasterize appends cell<<32|ei for every cell that the edge touches
 // (cells widened by cellEps).
 func (l *layer) rasterize(e *seg, ei uint32, keys []uint64) []uint64 {
-	lo, hi := math.Min(e.ay, e.by), math.Max(e.ay, e.by)
+	lo, hi := min(e.ay, e.by), max(e.ay, e.by)
 	ra, rb := l.rowOf(lo-cellEps), l.rowOf(hi+cellEps)
 	for r := ra; r <= rb; r++ {
 		ylo := l.minY + float64(r)*l.dy - cellEps
 		yhi := ylo + l.dy + 2*cellEps
 		var xlo, xhi float64
 		if e.ay == e.by {
-			xlo, xhi = math.Min(e.ax, e.bx), math.Max(e.ax, e.bx)
+			xlo, xhi = min(e.ax, e.bx), max(e.ax, e.bx)
 		} else {
 			t0 := (ylo - e.ay) / (e.by - e.ay)
 			t1 := (yhi - e.ay) / (e.by - e.ay)
 			if t0 > t1 {
 				t0, t1 = t1, t0
 			}
-			t0, t1 = math.Max(t0, 0), math.Min(t1, 1)
+			t0, t1 = max(t0, 0), min(t1, 1)
 			if t0 > t1 {
 				continue
 			}
 			x0 := e.ax + t0*(e.bx-e.ax)
 			x1 := e.ax + t1*(e.bx-e.ax)
-			xlo, xhi = math.Min(x0, x1), math.Max(x0, x1)
+			xlo, xhi = min(x0, x1), max(x0, x1)
 		}
 		ca, cb := l.colOf(xlo-cellEps), l.colOf(xhi+cellEps)
 		for c := ca; c <= cb; c++ {
@@ -319,7 +319,7 @@ func (l *layer) reference(en *entry, c, r int, yc float64, rowXs []float64, edge
 		x := x0 + (0.5+float64((k+1)/2)*float64(1-2*(k%2))/9)*l.dx
 		d := math.Inf(1)
 		for i := range segs {
-			d = math.Min(d, segDist2Deg(&segs[i], x, yc))
+			d = min(d, segDist2Deg(&segs[i], x, yc))
 		}
 		if d > bestD {
 			best, bestD = x, d
@@ -342,7 +342,7 @@ func (l *layer) reference(en *entry, c, r int, yc float64, rowXs []float64, edge
 			x, y := x0+float64(i)*l.dx/16, y0+float64(j)*l.dy/16
 			d := math.Inf(1)
 			for k := range segs {
-				d = math.Min(d, segDist2Deg(&segs[k], x, y))
+				d = min(d, segDist2Deg(&segs[k], x, y))
 			}
 			if math.Sqrt(d) > 100*boundaryEps {
 				en.refX, en.refY = x, y
@@ -376,7 +376,7 @@ func segDist2Deg(e *seg, x, y float64) float64 {
 	wx, wy := x-e.ax, y-e.ay
 	t := 0.0
 	if l2 := vx*vx + vy*vy; l2 > 0 {
-		t = math.Max(0, math.Min(1, (wx*vx+wy*vy)/l2))
+		t = max(0, min(1, (wx*vx+wy*vy)/l2))
 	}
 	dx, dy := wx-t*vx, wy-t*vy
 	return dx*dx + dy*dy
@@ -423,8 +423,8 @@ func (l *layer) inside(e *entry, x, y float64) bool {
 		ex, ey := s.bx-s.ax, s.by-s.ay
 		o2 := ex*(y-s.ay) - ey*(x-s.ax)
 		if math.Abs(o2) <= boundaryEps*(math.Abs(ex)+math.Abs(ey)) &&
-			x >= math.Min(s.ax, s.bx)-boundaryEps && x <= math.Max(s.ax, s.bx)+boundaryEps &&
-			y >= math.Min(s.ay, s.by)-boundaryEps && y <= math.Max(s.ay, s.by)+boundaryEps {
+			x >= min(s.ax, s.bx)-boundaryEps && x <= max(s.ax, s.bx)+boundaryEps &&
+			y >= min(s.ay, s.by)-boundaryEps && y <= max(s.ay, s.by)+boundaryEps {
 			return true // on the boundary
 		}
 		sa := qx*(s.ay-ry)-qy*(s.ax-rx) > 0
