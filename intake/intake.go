@@ -1,0 +1,376 @@
+package intake
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/trucewatch/trucewatch/ingest"
+	"github.com/trucewatch/trucewatch/partners"
+	"github.com/trucewatch/trucewatch/publish"
+	"github.com/trucewatch/trucewatch/report"
+)
+
+// Defaults of Options. Every limit is per request except Rate and Burst,
+// which are per partner.
+const (
+	// DefaultMaxBodyBytes bounds a request body (413 above it).
+	DefaultMaxBodyBytes = 8 << 20
+	// DefaultMaxItems bounds the reports in one request (413 above it).
+	DefaultMaxItems = 1000
+	// DefaultRate is the sustained reports per second of one partner;
+	// DefaultBurst how many it may send at once after a quiet spell
+	// (429 beyond them). Burst must be at least MaxItems.
+	DefaultRate  = 100
+	DefaultBurst = 2000
+	// DefaultPublishTimeout bounds the wait for the brokers'
+	// acknowledgement of one request's reports (503 after it).
+	DefaultPublishTimeout = 15 * time.Second
+	// DefaultRetryAfter is the Retry-After of a 503.
+	DefaultRetryAfter = 5 * time.Second
+)
+
+// Media types of request bodies.
+const (
+	ContentTypeJSON   = "application/json"     // one report object, or an array of them
+	ContentTypeNDJSON = "application/x-ndjson" // one report object per line
+)
+
+// Publisher puts messages on the reports topic; Write returns nil only
+// when every message is acknowledged. *publish.Publisher is one.
+type Publisher interface {
+	Write(ctx context.Context, msgs ...publish.Message) error
+}
+
+var _ Publisher = (*publish.Publisher)(nil)
+
+// Options configure a Handler. Keys and Publisher are required; zero
+// values of the others take the defaults above.
+type Options struct {
+	Keys      *partners.Keys
+	Publisher Publisher
+	// MaxBodyBytes bounds a request body; MaxItems the reports in it.
+	MaxBodyBytes int64
+	MaxItems     int
+	// Rate is the sustained reports per second of one partner and Burst
+	// its bucket size (at least MaxItems). A negative Rate switches the
+	// limit off.
+	Rate  float64
+	Burst int
+	// PublishTimeout bounds the wait for the brokers; RetryAfter is what
+	// a 503 asks the partner to wait.
+	PublishTimeout time.Duration
+	RetryAfter     time.Duration
+	// Now is the clock that bounds observed_at and drives the rate
+	// limits (default time.Now).
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() error {
+	if o.Keys == nil {
+		return errors.New("intake: no partner keys")
+	}
+	if o.Publisher == nil {
+		return errors.New("intake: no publisher")
+	}
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.MaxItems == 0 {
+		o.MaxItems = DefaultMaxItems
+	}
+	if o.MaxBodyBytes < 0 || o.MaxItems < 0 {
+		return fmt.Errorf("intake: negative limit (max body %d bytes, max items %d)", o.MaxBodyBytes, o.MaxItems)
+	}
+	if o.Rate == 0 {
+		o.Rate = DefaultRate
+	}
+	if o.Burst == 0 {
+		o.Burst = max(DefaultBurst, o.MaxItems)
+	}
+	if o.Rate > 0 && o.Burst < o.MaxItems {
+		return fmt.Errorf("intake: burst %d is below max items %d: a full request could never pass the rate limit", o.Burst, o.MaxItems)
+	}
+	if o.PublishTimeout <= 0 {
+		o.PublishTimeout = DefaultPublishTimeout
+	}
+	if o.RetryAfter <= 0 {
+		o.RetryAfter = DefaultRetryAfter
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Handler serves POST /v1/reports. See the package documentation.
+type Handler struct {
+	o Options
+
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter
+
+	requests, accepted, rejected, unauthorized, throttled, tooLarge, failed atomic.Int64
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New returns a Handler.
+func New(o Options) (*Handler, error) {
+	if err := o.setDefaults(); err != nil {
+		return nil, err
+	}
+	return &Handler{o: o, limiters: map[string]*rate.Limiter{}}, nil
+}
+
+// Stats are running totals since New.
+type Stats struct {
+	Requests      int64 // every request
+	Accepted      int64 // reports produced and acknowledged
+	Rejected      int64 // reports that failed validation
+	Unauthorized  int64 // requests without a valid key (401)
+	Throttled     int64 // requests over a partner's rate (429)
+	TooLarge      int64 // requests over the body or item limit (413)
+	PublishFailed int64 // requests whose reports the brokers did not take (503)
+}
+
+// Stats returns the running totals.
+func (h *Handler) Stats() Stats {
+	return Stats{
+		Requests: h.requests.Load(), Accepted: h.accepted.Load(), Rejected: h.rejected.Load(),
+		Unauthorized: h.unauthorized.Load(), Throttled: h.throttled.Load(), TooLarge: h.tooLarge.Load(),
+		PublishFailed: h.failed.Load(),
+	}
+}
+
+// Response is the body of a 202 (some reports accepted) or of a 400 that
+// rejected every report.
+type Response struct {
+	PartnerID string     `json:"partner_id"` // from the API key; on every accepted report
+	Accepted  []Accepted `json:"accepted"`
+	Rejected  []Rejected `json:"rejected"`
+}
+
+// Accepted is a report now on the reports topic.
+type Accepted struct {
+	Index    int    `json:"index"` // 0-based position in the request
+	ID       string `json:"id"`
+	Revision uint32 `json:"revision"`
+}
+
+// Rejected is a report that failed validation, with every field at fault.
+type Rejected struct {
+	Index  int                 `json:"index"`          // 0-based position in the request
+	Line   int                 `json:"line,omitempty"` // 1-based line of an NDJSON body
+	ID     string              `json:"id,omitempty"`   // when the item has a readable id
+	Errors []report.FieldError `json:"errors"`
+}
+
+// Problem is the body of every other error response.
+type Problem struct {
+	Error string `json:"error"`
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.requests.Add(1)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		problem(w, http.StatusMethodNotAllowed, "use POST")
+		return
+	}
+	partner, ok := h.authenticate(r)
+	if !ok {
+		h.unauthorized.Add(1)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="trucewatch", error="invalid_token"`)
+		problem(w, http.StatusUnauthorized, "missing, unknown or revoked API key (Authorization: Bearer KEY)")
+		return
+	}
+	kind, ok := mediaKind(r.Header.Get("Content-Type"))
+	if !ok {
+		problem(w, http.StatusUnsupportedMediaType, "Content-Type must be "+ContentTypeJSON+" (a report or an array of reports) or "+ContentTypeNDJSON+" (one report per line)")
+		return
+	}
+	log := h.o.Logger.With("partner", partner)
+	if r.ContentLength > h.o.MaxBodyBytes {
+		h.tooLarge.Add(1)
+		problem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is %d bytes, the limit is %d: split it into several requests", r.ContentLength, h.o.MaxBodyBytes))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.o.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			h.tooLarge.Add(1)
+			problem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is over the limit of %d bytes: split it into several requests", h.o.MaxBodyBytes))
+			return
+		}
+		log.Debug("intake: read body", "err", err)
+		problem(w, http.StatusBadRequest, "could not read the request body")
+		return
+	}
+	items, err := split(kind, body, h.o.MaxItems)
+	switch {
+	case errors.Is(err, errTooMany):
+		h.tooLarge.Add(1)
+		problem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("more than %d reports in one request: split it into several requests", h.o.MaxItems))
+		return
+	case err != nil:
+		problem(w, http.StatusBadRequest, err.Error())
+		return
+	}
+
+	now := h.o.Now()
+	res := h.limiter(partner).ReserveN(now, len(items))
+	if !res.OK() || res.DelayFrom(now) > 0 {
+		wait := h.o.RetryAfter
+		if res.OK() {
+			wait = res.DelayFrom(now)
+			res.CancelAt(now)
+		}
+		h.throttled.Add(1)
+		w.Header().Set("Retry-After", seconds(wait))
+		problem(w, http.StatusTooManyRequests, fmt.Sprintf("over the rate of %g reports per second (burst %d) of this partner; retry after %s seconds", h.o.Rate, h.o.Burst, seconds(wait)))
+		return
+	}
+
+	resp, msgs := h.decode(partner, items, now)
+	if len(msgs) > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), h.o.PublishTimeout)
+		err := h.o.Publisher.Write(ctx, msgs...)
+		cancel()
+		if err != nil {
+			// Nothing is reported as accepted: the partner retries the
+			// whole request, and whatever part of it did land is counted
+			// once (same partner_id, id and revision).
+			res.CancelAt(now)
+			h.failed.Add(1)
+			log.Warn("intake: publish failed; request refused with 503", "reports", len(msgs), "err", err)
+			w.Header().Set("Retry-After", seconds(h.o.RetryAfter))
+			problem(w, http.StatusServiceUnavailable, "the reports could not be stored right now and none of this request was accepted; retry the same request later")
+			return
+		}
+	}
+	h.accepted.Add(int64(len(resp.Accepted)))
+	h.rejected.Add(int64(len(resp.Rejected)))
+	log.Debug("intake: request", "accepted", len(resp.Accepted), "rejected", len(resp.Rejected))
+	status := http.StatusAccepted
+	if len(resp.Accepted) == 0 {
+		status = http.StatusBadRequest
+	}
+	writeJSON(w, status, resp)
+}
+
+// authenticate returns the partner of the request's bearer key.
+func (h *Handler) authenticate(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return h.o.Keys.Authenticate(strings.TrimSpace(token))
+}
+
+func (h *Handler) limiter(partner string) *rate.Limiter {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	l, ok := h.limiters[partner]
+	if !ok {
+		lim := rate.Limit(h.o.Rate)
+		if h.o.Rate < 0 {
+			lim = rate.Inf
+		}
+		l = rate.NewLimiter(lim, h.o.Burst) // starts full
+		h.limiters[partner] = l
+	}
+	return l
+}
+
+// decode validates every item with report.Decode (the code ingest uses),
+// and encodes the valid ones as messages that carry the partner's id.
+func (h *Handler) decode(partner string, items []item, now time.Time) (Response, []publish.Message) {
+	resp := Response{PartnerID: partner, Accepted: []Accepted{}, Rejected: []Rejected{}}
+	msgs := make([]publish.Message, 0, len(items))
+	headers := map[string]string{ingest.HeaderPartner: partner}
+	for i, it := range items {
+		rep, err := decodeItem(it.data, now)
+		if err != nil {
+			resp.Rejected = append(resp.Rejected, Rejected{Index: i, Line: it.line, ID: readableID(it.data), Errors: fieldErrors(err)})
+			continue
+		}
+		rep.PartnerID = partner
+		value, err := json.Marshal(rep)
+		if err != nil { // cannot happen for a decoded report
+			resp.Rejected = append(resp.Rejected, Rejected{Index: i, Line: it.line, ID: rep.ID, Errors: []report.FieldError{{Rule: "encode", Msg: "report could not be re-encoded"}}})
+			continue
+		}
+		msgs = append(msgs, publish.Message{Key: []byte(rep.ID), Value: value, Headers: headers})
+		resp.Accepted = append(resp.Accepted, Accepted{Index: i, ID: rep.ID, Revision: rep.Revision})
+	}
+	return resp, msgs
+}
+
+func fieldErrors(err error) []report.FieldError {
+	var es report.Errors
+	if errors.As(err, &es) && len(es) > 0 {
+		return es
+	}
+	return []report.FieldError{{Rule: "invalid", Msg: "report is invalid"}}
+}
+
+// readableID returns the item's id when it is a plain short string, to
+// help the partner find a rejected item.
+func readableID(data []byte) string {
+	var v struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(data, &v) != nil {
+		return ""
+	}
+	var id string
+	if json.Unmarshal(v.ID, &id) != nil || len(id) > report.MaxIDLen || !safeID(id) {
+		return ""
+	}
+	return id
+}
+
+func mediaKind(ct string) (kind, bool) {
+	mt, _, _ := strings.Cut(ct, ";")
+	switch strings.ToLower(strings.TrimSpace(mt)) {
+	case ContentTypeJSON:
+		return kindJSON, true
+	case ContentTypeNDJSON, "application/jsonl", "application/jsonlines", "application/x-jsonlines":
+		return kindNDJSON, true
+	}
+	return 0, false
+}
+
+func seconds(d time.Duration) string {
+	return strconv.Itoa(int(math.Max(1, math.Ceil(d.Seconds()))))
+}
+
+func problem(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, Problem{Error: msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
