@@ -1,0 +1,530 @@
+package serve_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/paulmach/orb/encoding/mvt"
+	"github.com/paulmach/orb/geojson"
+
+	"github.com/trucewatch/trucewatch/serve"
+	"github.com/trucewatch/trucewatch/storage"
+	"github.com/trucewatch/trucewatch/storage/chtest"
+)
+
+type cellProps struct {
+	Cell                                 string
+	Reports, Killed, Injured, Violations int64
+}
+
+func tileCells(t *testing.T, f *fixture, path string) (map[string]cellProps, string) {
+	t.Helper()
+	resp, body := get(t, f.http.URL+path)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
+	}
+	fc, err := geojson.UnmarshalFeatureCollection(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]cellProps{}
+	for _, ft := range fc.Features {
+		p := cellProps{Cell: ft.Properties.MustString("cell")}
+		p.Reports = int64(ft.Properties.MustFloat64("reports"))
+		p.Killed = int64(ft.Properties.MustFloat64("killed"))
+		p.Injured = int64(ft.Properties.MustFloat64("injured"))
+		p.Violations = int64(ft.Properties.MustFloat64("violations"))
+		out[p.Cell] = p
+	}
+	return out, resp.Header.Get("X-Trucewatch-Source")
+}
+
+// The tile counts are those of the current revisions of the reports that
+// were written, computed here from the rows themselves.
+func TestTileCountsMatchData(t *testing.T) {
+	f := newFixture(t)
+	for _, z := range []uint32{0, 4, 6, 9, 12, 16, 17, 19} {
+		tl := storage.TileOf(ghoutaLon, ghoutaLat, z)
+		want := map[string]cellProps{}
+		for _, r := range f.current {
+			if !(!r.ObservedAt.Before(from) && r.ObservedAt.Before(to)) || storage.TileOf(r.Lon, r.Lat, z) != tl {
+				continue
+			}
+			c := storage.TileOf(r.Lon, r.Lat, z+serve.GridBits)
+			key := fmt.Sprintf("%d/%d/%d", c.Z, c.X, c.Y)
+			p := want[key]
+			p.Cell = key
+			p.Reports++
+			p.Killed += int64(r.Killed)
+			p.Injured += int64(r.Injured)
+			if r.Violation {
+				p.Violations++
+			}
+			want[key] = p
+		}
+		path := fmt.Sprintf("/v1/tiles/%d/%d/%d.geojson?%s", z, tl.X, tl.Y, win)
+		got, src := tileCells(t, f, path)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("z%d (%s): got %d cells, want %d\ngot  %v\nwant %v", z, src, len(got), len(want), got, want)
+		}
+		// The same tile from the raw table (a filter that keeps everything).
+		raw, src2 := tileCells(t, f, path+"&side=government,opposition,excluded_group,unknown")
+		if src2 != "reports" || fmt.Sprint(raw) != fmt.Sprint(want) {
+			t.Errorf("z%d raw (%s) differs from the data", z, src2)
+		}
+		if z <= 16 && src != "agg_tile_day" {
+			t.Errorf("z%d: source %s, want agg_tile_day", z, src)
+		}
+	}
+}
+
+func TestMVT(t *testing.T) {
+	f := newFixture(t)
+	path := tilePath(ghoutaLon, ghoutaLat, 8, "mvt") + "?" + win
+	resp, body := get(t, f.http.URL+path)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/vnd.mapbox-vector-tile" {
+		t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	layers, err := mvt.Unmarshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells, _ := tileCells(t, f, strings.Replace(path, ".mvt", ".geojson", 1))
+	if len(layers) != 1 || layers[0].Name != serve.MVTLayer || len(layers[0].Features) != len(cells) || len(cells) == 0 {
+		t.Fatalf("mvt has %d layers, %d features; geojson %d cells", len(layers), len(layers[0].Features), len(cells))
+	}
+	var total int64
+	for _, ft := range layers[0].Features {
+		total += int64(ft.Properties.MustFloat64("reports"))
+	}
+	var want int64
+	for _, c := range cells {
+		want += c.Reports
+	}
+	if total != want {
+		t.Errorf("mvt reports %d, geojson %d", total, want)
+	}
+}
+
+// ogrinfo (GDAL) is a real map client: it must read the GeoJSON endpoints
+// straight from the server and an MVT tile from disk.
+func TestOgrinfo(t *testing.T) {
+	if _, err := exec.LookPath("ogrinfo"); err != nil {
+		t.Fatal("ogrinfo not found: run make deps (gdal-bin)")
+	}
+	f := newFixture(t)
+	dir := t.TempDir()
+	count := func(args ...string) int {
+		t.Helper()
+		out, err := exec.Command("ogrinfo", append([]string{"-ro", "-so", "-al"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ogrinfo %v: %v\n%s", args, err, out)
+		}
+		m := regexp.MustCompile(`Feature Count: (\d+)`).FindSubmatch(out)
+		if m == nil {
+			t.Fatalf("ogrinfo %v: no feature count\n%s", args, out)
+		}
+		n, _ := strconv.Atoi(string(m[1]))
+		return n
+	}
+	// GeoJSON over HTTP.
+	for _, c := range []struct {
+		path string
+		want int
+	}{
+		{"/v1/admin/adm3.geojson?zoom=6&" + win, 272},
+		{"/v1/admin/adm1.geojson?" + win, 14},
+		{"/v1/zones.geojson?set=astana-2017&" + win, 4},
+		{"/v1/reports?bbox=36.3,33.5,36.5,33.6&limit=7&" + win, 7},
+	} {
+		if n := count(f.http.URL + c.path); n != c.want {
+			t.Errorf("%s: ogrinfo counts %d features, want %d", c.path, n, c.want)
+		}
+	}
+	// A tile, saved to disk in both formats.
+	tl := storage.TileOf(idlibLon, idlibLat, 9)
+	base := fmt.Sprintf("/v1/tiles/9/%d/%d", tl.X, tl.Y)
+	cells, _ := tileCells(t, f, base+".geojson?"+win)
+	_, gj := get(t, f.http.URL+base+".geojson?"+win)
+	_, mv := get(t, f.http.URL+base+".mvt?"+win)
+	gjPath, mvPath := filepath.Join(dir, "tile.geojson"), filepath.Join(dir, "tile.mvt")
+	os.WriteFile(gjPath, gj, 0o644)
+	os.WriteFile(mvPath, mv, 0o644)
+	if n := count(gjPath); n != len(cells) || n == 0 {
+		t.Errorf("tile.geojson: ogrinfo %d features, want %d", n, len(cells))
+	}
+	if n := count("-oo", fmt.Sprintf("Z=%d", 9), "-oo", fmt.Sprintf("X=%d", tl.X), "-oo", fmt.Sprintf("Y=%d", tl.Y), mvPath); n != len(cells) {
+		t.Errorf("tile.mvt: ogrinfo %d features, want %d", n, len(cells))
+	}
+}
+
+func TestValidation(t *testing.T) {
+	f := newFixture(t)
+	ok := tilePath(ghoutaLon, ghoutaLat, 8, "geojson")
+	for _, c := range []struct {
+		path, param string
+		status      int
+	}{
+		{"/v1/tiles/23/0/0.geojson", "z", 400},
+		{"/v1/tiles/-1/0/0.geojson", "z", 400},
+		{"/v1/tiles/a/0/0.geojson", "z", 400},
+		{"/v1/tiles/3/8/0.geojson", "x", 400},
+		{"/v1/tiles/3/0/8.mvt", "y", 400},
+		{"/v1/tiles/3/0/1e2.mvt", "y", 400},
+		{"/v1/tiles/3/0/0.png", "format", 400},
+		{"/v1/tiles/3/0/0", "format", 400},
+		{ok + "?from=yesterday", "from", 400},
+		{ok + "?to=2017-13-01", "to", 400},
+		{ok + "?from=2017-03-01&to=2017-01-01", "to", 400},
+		{ok + "?from=2016-01-01&to=2017-03-01", "to", 400},
+		{ok + "?category=picnic", "category", 400},
+		{ok + "?category=shelling,", "category", 400},
+		{ok + "?side=martians", "side", 400},
+		{ok + "?violation=maybe", "violation", 400},
+		{ok + "?zone=atlantis", "zone", 400},
+		{ok + "?partner=a%20b", "partner", 400},
+		{ok + "?by=side", "by", 400},
+		{ok + "?bogus=1", "bogus", 400},
+		{ok + "?from=2017-01-01&from=2017-01-02", "from", 400},
+		{ok + "?partner=x'%20OR%201=1--", "partner", 400},
+		{"/v1/zones.geojson?set=nope", "set", 400},
+		{"/v1/zones.geojson?zoom=19", "zoom", 400},
+		{"/v1/zones.geojson?from=2017-01-01T00:30:00Z&to=2017-01-02", "from", 400},
+		{"/v1/zones/nope/series", "id", 404},
+		{"/v1/zones/astana-1/series?bucket=month", "bucket", 400},
+		{"/v1/admin/adm4.geojson", "level", 404},
+		{"/v1/admin/adm3.geojson?from=2017-01-01T12:00:00Z", "from", 400},
+		{"/v1/admin/adm3.geojson?zoom=-1", "zoom", 400},
+		{"/v1/reports?bbox=1,2,3", "bbox", 400},
+		{"/v1/reports?bbox=10,2,3,4", "bbox", 400},
+		{"/v1/reports?bbox=1,2,3,95", "bbox", 400},
+		{"/v1/reports?bbox=1,2,x,4", "bbox", 400},
+		{"/v1/reports?limit=0", "limit", 400},
+		{"/v1/reports?limit=1001", "limit", 400},
+		{"/v1/reports?cursor=!!", "cursor", 400},
+		{"/v1/reports?cursor=e30", "cursor", 400},
+		{"/healthz?x=1", "x", 400},
+		{"/v2/nothing", "path", 404},
+	} {
+		resp, body := get(t, f.http.URL+c.path)
+		var e struct {
+			Error struct {
+				Status  int
+				Param   string
+				Message string
+			}
+		}
+		if err := json.Unmarshal(body, &e); err != nil || resp.StatusCode != c.status || e.Error.Param != c.param ||
+			e.Error.Status != c.status || e.Error.Message == "" {
+			t.Errorf("%s: %d %s, want %d naming %q", c.path, resp.StatusCode, body, c.status, c.param)
+			continue
+		}
+		if strings.Contains(strings.ToLower(string(body)), "select") || strings.Contains(string(body), ".go:") {
+			t.Errorf("%s: error body leaks internals: %s", c.path, body)
+		}
+	}
+}
+
+// Every route is documented with exactly the parameters it accepts, and
+// every documented operation answers.
+func TestOpenAPI(t *testing.T) {
+	f := newFixture(t)
+	_, body := get(t, f.http.URL+"/openapi.json")
+	var doc struct {
+		OpenAPI string
+		Paths   map[string]map[string]struct {
+			OperationID string
+			Parameters  []struct{ Name, In string }
+			Responses   map[string]any
+		}
+	}
+	if err := json.Unmarshal(body, &doc); err != nil || !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi: %v %q", err, doc.OpenAPI)
+	}
+	examples := map[string]string{
+		"/v1/tiles/{z}/{x}/{y}.{format}": tilePath(ghoutaLon, ghoutaLat, 7, "geojson"),
+		"/v1/zones/{id}/series":          "/v1/zones/astana-1/series",
+		"/v1/admin/{level}.geojson":      "/v1/admin/adm1.geojson",
+	}
+	want := []string{"/healthz", "/metrics", "/openapi.json", "/readyz", "/v1/admin/{level}.geojson",
+		"/v1/reports", "/v1/tiles/{z}/{x}/{y}.{format}", "/v1/zones.geojson", "/v1/zones/{id}/series"}
+	var got []string
+	for p := range doc.Paths {
+		got = append(got, p)
+	}
+	sort.Strings(got)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("paths %v, want %v", got, want)
+	}
+	for p, ops := range doc.Paths {
+		for method, op := range ops {
+			if method != "get" {
+				continue
+			}
+			u := p
+			if ex, ok := examples[p]; ok {
+				u = ex
+			}
+			resp, body := get(t, f.http.URL+u)
+			if resp.StatusCode != 200 {
+				t.Errorf("%s (%s): %d %s", p, u, resp.StatusCode, body)
+			}
+			if _, ok := op.Responses["200"]; !ok {
+				t.Errorf("%s: no 200 response documented", p)
+			}
+			if p == "/metrics" {
+				continue
+			}
+			// Every documented query parameter is accepted (a bad value is
+			// reported as that parameter, not as unknown), and an
+			// undocumented one is rejected.
+			for _, prm := range op.Parameters {
+				if prm.In != "query" {
+					continue
+				}
+				resp, body := get(t, f.http.URL+u+"?"+prm.Name+"=%00")
+				if strings.Contains(string(body), "unknown parameter") {
+					t.Errorf("%s: documented parameter %s rejected as unknown: %s", p, prm.Name, body)
+				}
+				_ = resp
+			}
+			resp, body = get(t, f.http.URL+u+"?undocumented=1")
+			if resp.StatusCode != 400 || !strings.Contains(string(body), `"param":"undocumented"`) {
+				t.Errorf("%s: undocumented parameter not rejected: %d %s", p, resp.StatusCode, body)
+			}
+		}
+	}
+}
+
+func TestCORSGzipETag(t *testing.T) {
+	f := newFixture(t)
+	path := f.http.URL + tilePath(idlibLon, idlibLat, 7, "geojson") + "?" + win
+	resp, body := get(t, path, "Origin", "https://map.example.org")
+	if resp.Header.Get("Access-Control-Allow-Origin") != "https://map.example.org" {
+		t.Errorf("allowed origin: %q", resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "max-age=60") {
+		t.Errorf("Cache-Control %q", cc)
+	}
+	etag := resp.Header.Get("ETag")
+	if etag == "" {
+		t.Fatal("no ETag")
+	}
+	resp, _ = get(t, path, "Origin", "https://evil.example")
+	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("origin not in the allow-list got %q", resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	resp, b304 := get(t, path, "If-None-Match", etag)
+	if resp.StatusCode != 304 || len(b304) != 0 {
+		t.Errorf("If-None-Match: %d, %d bytes", resp.StatusCode, len(b304))
+	}
+	resp, gz := get(t, path, "Accept-Encoding", "gzip")
+	if resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("no gzip: %v", resp.Header)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := io.ReadAll(zr)
+	if !bytes.Equal(plain, body) || len(gz) >= len(body) {
+		t.Errorf("gzip body: %d bytes -> %d, equal %v", len(body), len(gz), bytes.Equal(plain, body))
+	}
+	// Preflight.
+	req, _ := http.NewRequest("OPTIONS", path, nil)
+	req.Header.Set("Origin", "https://map.example.org")
+	req.Header.Set("Access-Control-Request-Method", "GET")
+	pr, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr.Body.Close()
+	if pr.StatusCode != 204 || !strings.Contains(pr.Header.Get("Access-Control-Allow-Methods"), "GET") {
+		t.Errorf("preflight: %d %v", pr.StatusCode, pr.Header)
+	}
+}
+
+// Paging through the reports of a bbox returns each current revision once.
+func TestReportsPagination(t *testing.T) {
+	f := newFixture(t)
+	bbox := [4]float64{36.2, 33.4, 36.6, 33.7}
+	want := map[string]uint32{}
+	for _, r := range f.current {
+		if r.Lon >= bbox[0] && r.Lon <= bbox[2] && r.Lat >= bbox[1] && r.Lat <= bbox[3] {
+			want[r.PartnerID+"/"+r.ReportID] = r.Revision
+		}
+	}
+	got := map[string]uint32{}
+	next := fmt.Sprintf("/v1/reports?bbox=%g,%g,%g,%g&limit=97&%s", bbox[0], bbox[1], bbox[2], bbox[3], win)
+	pages := 0
+	for next != "" {
+		pages++
+		resp, body := get(t, f.http.URL+next)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", next, resp.StatusCode, body)
+		}
+		fc, err := geojson.UnmarshalFeatureCollection(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ft := range fc.Features {
+			id := ft.ID.(string)
+			if _, dup := got[id]; dup {
+				t.Fatalf("%s on two pages", id)
+			}
+			got[id] = uint32(ft.Properties.MustFloat64("revision"))
+		}
+		next = ""
+		if link := resp.Header.Get("Link"); link != "" {
+			u, err := url.Parse(strings.TrimSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			next = u.String()
+		}
+	}
+	if len(want) < 200 || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("%d pages, %d reports, want %d (revisions must be current)", pages, len(got), len(want))
+	}
+}
+
+// The adm3 choropleth shrinks with the zoom; the sizes are logged for the
+// record (see doc.go).
+func TestChoroplethSize(t *testing.T) {
+	f := newFixture(t)
+	sizes := map[string]int{}
+	for _, z := range []string{"", "&zoom=6", "&zoom=8", "&zoom=10"} {
+		_, body := get(t, f.http.URL+"/v1/admin/adm3.geojson?"+win+z)
+		_, gz := get(t, f.http.URL+"/v1/admin/adm3.geojson?"+win+z, "Accept-Encoding", "gzip")
+		sizes[z] = len(body)
+		t.Logf("adm3.geojson%s: %d bytes, %d gzipped", z, len(body), len(gz))
+	}
+	if sizes["&zoom=6"]*10 > sizes[""] {
+		t.Errorf("zoom 6 (%d bytes) is not a tenth of full detail (%d)", sizes["&zoom=6"], sizes[""])
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	ch := chtest.New(t)
+	ctx := context.Background()
+	store, err := storage.Open(ctx, storage.Options{Addr: ch.Addr(), Database: chtest.Database(t), ReadTimeout: 2 * time.Second, DialTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	admin, sets, _ := matcher(t)
+	s, err := serve.New(serve.Options{Conn: store.Conn(), Database: store.Database(), Admin: admin, ZoneSets: sets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	defer hs.Close()
+	if resp, body := get(t, hs.URL+"/readyz"); resp.StatusCode != 200 {
+		t.Fatalf("ready: %d %s", resp.StatusCode, body)
+	}
+	if err := ch.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := get(t, hs.URL+"/readyz"); resp.StatusCode != 503 {
+		t.Errorf("with ClickHouse down: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := get(t, hs.URL+"/healthz"); resp.StatusCode != 200 {
+		t.Errorf("healthz with ClickHouse down: %d", resp.StatusCode)
+	}
+	if resp, body := get(t, hs.URL+"/v1/admin/adm1.geojson"); resp.StatusCode != 503 || strings.Contains(string(body), "dial") {
+		t.Errorf("query with ClickHouse down: %d %s", resp.StatusCode, body)
+	}
+	if err := ch.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, _ := get(t, hs.URL+"/readyz")
+		if resp.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready again after restart: %d", resp.StatusCode)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// slowConn is the real connection with a query of a few seconds in ClickHouse
+// before every query, so that a client can give up while the server-side
+// query is still running.
+type slowConn struct{ driver.Conn }
+
+func (c slowConn) Query(ctx context.Context, q string, args ...any) (driver.Rows, error) {
+	if err := c.Conn.Exec(ctx, "SELECT count() FROM numbers(400000000) WHERE sipHash64(number) = 1"); err != nil {
+		return nil, err
+	}
+	return c.Conn.Query(ctx, q, args...)
+}
+
+// A request abandoned by its client cancels its query in ClickHouse.
+func TestCancelledRequestCancelsQuery(t *testing.T) {
+	f := newFixture(t)
+	admin, sets, _ := matcher(t)
+	s, err := serve.New(serve.Options{Conn: slowConn{f.store.Conn()}, Database: f.store.Database(), Admin: admin, ZoneSets: sets,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	defer hs.Close()
+	running := func() int {
+		var n uint64
+		err := f.store.Conn().QueryRow(context.Background(),
+			"SELECT count() FROM system.processes WHERE query LIKE '%numbers(400000000)%' AND query NOT LIKE '%system.processes%'").Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int(n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", hs.URL+tilePath(ghoutaLon, ghoutaLat, 6, "geojson")+"?"+win, nil)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	deadline := time.Now().Add(2 * time.Second)
+	for running() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the query never showed up in system.processes")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	start := time.Now()
+	cancel()
+	<-done
+	for running() > 0 {
+		if time.Since(start) > 2*time.Second {
+			t.Fatal("the query still runs in ClickHouse 2 s after the client went away")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("query gone from system.processes %v after the client cancelled", time.Since(start).Round(time.Millisecond))
+}

@@ -1,0 +1,455 @@
+package serve
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geojson"
+	"github.com/paulmach/orb/simplify"
+
+	"github.com/trucewatch/trucewatch/geo"
+)
+
+// MaxSimplifyZoom is the highest `zoom` of the choropleth endpoints; above
+// it, and without `zoom`, geometries are sent at full detail.
+const MaxSimplifyZoom = 18
+
+var (
+	zonesParams  = []string{"set", "from", "to", "zoom"}
+	seriesParams = []string{"bucket", "from", "to"}
+	adminParams  = []string{"from", "to", "zoom"}
+)
+
+// counts are the aggregates of an area over a window.
+type counts struct {
+	Reports, Killed, Injured, Violations, Possible int64
+}
+
+func (c counts) props(p geojson.Properties, possible bool) {
+	p["reports"] = c.Reports
+	p["killed"] = c.Killed
+	p["injured"] = c.Injured
+	p["violations"] = c.Violations
+	if possible {
+		p["possible_reports"] = c.Possible
+	}
+}
+
+// zoomParam reads the simplification zoom; -1 = full detail.
+func zoomParam(q *query) (int, error) { return q.intRange("zoom", -1, 0, MaxSimplifyZoom) }
+
+// geomKey identifies a simplified geometry.
+type geomKey struct {
+	id   string // "adm:PCODE" or "zone:ID"
+	zoom int
+}
+
+type geomEntry struct {
+	once sync.Once
+	g    orb.Geometry
+}
+
+// simplified returns g simplified for display at zoom (Douglas-Peucker
+// with a tolerance of one 256-pixel tile pixel at that zoom, at the
+// equator, in degrees) and rounded to a tenth of that pixel; cached.
+func (s *Server) simplified(id string, zoom int, g func() orb.Geometry) orb.Geometry {
+	v, _ := s.geoms.LoadOrStore(geomKey{id, zoom}, &geomEntry{})
+	e := v.(*geomEntry)
+	e.once.Do(func() {
+		full := g()
+		if zoom < 0 {
+			e.g = full
+			return
+		}
+		e.g = simplifyFor(full, zoom)
+	})
+	return e.g
+}
+
+// pixelDegrees is the width of one pixel of a 256-pixel tile at zoom z.
+func pixelDegrees(z int) float64 { return 360 / (256 * math.Exp2(float64(z))) }
+
+func simplifyFor(full orb.Geometry, zoom int) orb.Geometry {
+	tol := pixelDegrees(zoom)
+	g := simplify.DouglasPeucker(tol).Simplify(orb.Clone(full))
+	decimals := int(math.Ceil(-math.Log10(tol / 10)))
+	if decimals < 1 {
+		decimals = 1
+	}
+	if decimals < 9 {
+		g = orb.Round(g, int(math.Pow10(decimals)))
+	}
+	g = dropDegenerate(g)
+	if g == nil {
+		// Too small to show at this zoom: keep a minimal outline (its
+		// bound) so that the area is still there to hover and click.
+		return full.Bound().ToPolygon()
+	}
+	return g
+}
+
+// dropDegenerate removes rings with fewer than 4 points and polygons whose
+// outer ring is gone. nil when nothing is left.
+func dropDegenerate(g orb.Geometry) orb.Geometry {
+	cleanPoly := func(p orb.Polygon) orb.Polygon {
+		if len(p) == 0 || len(p[0]) < 4 {
+			return nil
+		}
+		out := orb.Polygon{p[0]}
+		for _, r := range p[1:] {
+			if len(r) >= 4 {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	switch g := g.(type) {
+	case orb.Polygon:
+		if p := cleanPoly(g); p != nil {
+			return p
+		}
+	case orb.MultiPolygon:
+		var out orb.MultiPolygon
+		for _, p := range g {
+			if p := cleanPoly(p); p != nil {
+				out = append(out, p)
+			}
+		}
+		if len(out) == 1 {
+			return out[0]
+		}
+		if len(out) > 1 {
+			return out
+		}
+	}
+	return nil
+}
+
+// zoneGeometry is a zone's area: its inline geometry, or the admin areas
+// its pcodes name, as one MultiPolygon.
+func (s *Server) zoneGeometry(z *geo.Zone) orb.Geometry {
+	if z.Geometry != nil {
+		return z.Geometry
+	}
+	var mp orb.MultiPolygon
+	add := func(g orb.Geometry) {
+		switch g := g.(type) {
+		case orb.Polygon:
+			mp = append(mp, g)
+		case orb.MultiPolygon:
+			mp = append(mp, g...)
+		}
+	}
+	for _, pc := range z.PCodes {
+		if a, ok := s.o.Admin.Area(pc); ok {
+			add(a.Geometry)
+			continue
+		}
+		// "SY" (all of Syria) or a prefix that is not an area itself:
+		// the governorates or sub-districts under it.
+		level := 3
+		if pc == "SY" {
+			level = 1
+		}
+		for _, a := range s.o.Admin.Areas(level) {
+			if strings.HasPrefix(a.PCode, pc) {
+				add(a.Geometry)
+			}
+		}
+	}
+	return mp
+}
+
+func (s *Server) handleZones(w http.ResponseWriter, r *http.Request) error {
+	q, err := newQuery(r.URL, zonesParams)
+	if err != nil {
+		return err
+	}
+	set, hasSet := q.get("set")
+	if hasSet {
+		found := false
+		for _, zs := range s.o.ZoneSets {
+			found = found || zs.Name == set
+		}
+		if !found {
+			return badParam("set", "unknown zone set %q (known: %s)", set, strings.Join(s.setNames(), ", "))
+		}
+	}
+	win, err := q.window(s.o.Now(), s.o.Window, s.o.MaxWindow)
+	if err != nil {
+		return err
+	}
+	if !win.hourAligned() {
+		return badParam("from", "zone aggregates are hourly: from and to must be whole hours (UTC)")
+	}
+	zoom, err := zoomParam(q)
+	if err != nil {
+		return err
+	}
+	var zs []*zoneInfo
+	var ids []string
+	for _, zi := range s.zoneList {
+		if !hasSet || zi.set.Name == set {
+			zs = append(zs, zi)
+			ids = append(ids, zi.zone.ID)
+		}
+	}
+	agg, err := s.zoneCounts(r, ids, win)
+	if err != nil {
+		return err
+	}
+	fc := geojson.NewFeatureCollection()
+	for _, zi := range zs {
+		z := zi.zone
+		f := geojson.NewFeature(s.simplified("zone:"+z.ID, zoom, func() orb.Geometry { return s.zoneGeometry(z) }))
+		f.ID = z.ID
+		f.Properties = geojson.Properties{
+			"id": z.ID, "name": z.Name, "kind": z.Kind, "set": zi.set.Name,
+			"valid_from": z.ValidFrom.UTC().Format(time.RFC3339),
+		}
+		if !z.ValidTo.IsZero() {
+			f.Properties["valid_to"] = z.ValidTo.UTC().Format(time.RFC3339)
+		}
+		agg[z.ID].props(f.Properties, true)
+		fc.Append(f)
+	}
+	fc.ExtraMembers = geojson.Properties{"from": win.From.Format(time.RFC3339), "to": win.To.Format(time.RFC3339)}
+	return s.sendFC(w, r, "zones", fc)
+}
+
+func (s *Server) setNames() []string {
+	var out []string
+	for _, zs := range s.o.ZoneSets {
+		out = append(out, zs.Name)
+	}
+	return out
+}
+
+func (s *Server) sendFC(w http.ResponseWriter, r *http.Request, route string, fc *geojson.FeatureCollection) error {
+	b, err := json.Marshal(fc)
+	if err != nil {
+		return fmt.Errorf("serve: encode %s: %w", route, err)
+	}
+	cache := fmt.Sprintf("public, max-age=%d", int(defaultChoroplethAge/time.Second))
+	return s.send(w, r, response{ctype: "application/geo+json", body: append(b, '\n'), cache: cache, route: route})
+}
+
+// zoneCounts sums agg_zone_hour per zone over the window.
+func (s *Server) zoneCounts(r *http.Request, ids []string, win window) (map[string]counts, error) {
+	out := map[string]counts{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	sql := fmt.Sprintf(`SELECT zone,
+    sumIf(n_reports, possible = 0), sumIf(n_killed, possible = 0), sumIf(n_injured, possible = 0),
+    sumIf(n_reports, possible = 0 AND violation = 1), sumIf(n_reports, possible = 1)
+FROM %s.agg_zone_hour FINAL
+WHERE zone IN ? AND hour >= toDateTime(?) AND hour < toDateTime(?)
+GROUP BY zone`, s.db)
+	err := s.each(r, "zones", "agg_zone_hour", sql, []any{set(ids), win.From.Unix(), win.To.Unix()}, func(sc scanner) error {
+		var id string
+		var c counts
+		if err := sc.Scan(&id, &c.Reports, &c.Killed, &c.Injured, &c.Violations, &c.Possible); err != nil {
+			return err
+		}
+		out[id] = c
+		return nil
+	})
+	return out, err
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+// each runs a query and calls fn for every row.
+func (s *Server) each(r *http.Request, name, table, sql string, args []any, fn func(scanner) error) error {
+	ctx, cancel := s.queryCtx(r)
+	defer cancel()
+	start := time.Now()
+	rows, err := s.o.Conn.Query(ctx, sql, args...)
+	if err != nil {
+		s.observe(name, table, start, err)
+		return fmt.Errorf("serve: %s query: %w", name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			s.observe(name, table, start, err)
+			return fmt.Errorf("serve: %s scan: %w", name, err)
+		}
+	}
+	err = rows.Err()
+	s.observe(name, table, start, err)
+	if err != nil {
+		return fmt.Errorf("serve: %s rows: %w", name, err)
+	}
+	return nil
+}
+
+// seriesPoint is one bucket of a zone's time series.
+type seriesPoint struct {
+	T          string `json:"t"`
+	Reports    int64  `json:"reports"`
+	Killed     int64  `json:"killed"`
+	Injured    int64  `json:"injured"`
+	Violations int64  `json:"violations"`
+	Possible   int64  `json:"possible_reports"`
+}
+
+type seriesBody struct {
+	Zone   string        `json:"zone"`
+	Bucket string        `json:"bucket"`
+	From   string        `json:"from"`
+	To     string        `json:"to"`
+	Points []seriesPoint `json:"points"`
+}
+
+// bucketStart truncates t to its bucket (UTC; weeks start on Monday).
+func bucketStart(t time.Time, bucket string) time.Time {
+	t = t.UTC()
+	switch bucket {
+	case "day":
+		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	case "week":
+		d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+		return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7))
+	}
+	return t.Truncate(time.Hour)
+}
+
+func nextBucket(t time.Time, bucket string) time.Time {
+	switch bucket {
+	case "day":
+		return t.AddDate(0, 0, 1)
+	case "week":
+		return t.AddDate(0, 0, 7)
+	}
+	return t.Add(time.Hour)
+}
+
+func (s *Server) handleSeries(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	zi, ok := s.zones[id]
+	if !ok {
+		return &paramError{Status: http.StatusNotFound, Param: "id", Message: fmt.Sprintf("unknown zone %q", id)}
+	}
+	q, err := newQuery(r.URL, seriesParams)
+	if err != nil {
+		return err
+	}
+	bucket, err := q.enum("bucket", "day", "hour", "day", "week")
+	if err != nil {
+		return err
+	}
+	win, err := q.window(s.o.Now(), s.o.Window, s.o.MaxWindow)
+	if err != nil {
+		return err
+	}
+	if !win.hourAligned() {
+		return badParam("from", "zone aggregates are hourly: from and to must be whole hours (UTC)")
+	}
+	// Every bucket of the window, zeros included, so that a time slider
+	// gets a dense series.
+	idx := map[int64]int{}
+	var pts []seriesPoint
+	for t := bucketStart(win.From, bucket); t.Before(win.To); t = nextBucket(t, bucket) {
+		idx[t.Unix()] = len(pts)
+		pts = append(pts, seriesPoint{T: t.Format(time.RFC3339)})
+	}
+	sql := fmt.Sprintf(`SELECT toUInt32(hour),
+    sumIf(n_reports, possible = 0), sumIf(n_killed, possible = 0), sumIf(n_injured, possible = 0),
+    sumIf(n_reports, possible = 0 AND violation = 1), sumIf(n_reports, possible = 1)
+FROM %s.agg_zone_hour FINAL
+WHERE zone = ? AND hour >= toDateTime(?) AND hour < toDateTime(?)
+GROUP BY hour
+ORDER BY hour`, s.db)
+	err = s.each(r, "series", "agg_zone_hour", sql, []any{zi.zone.ID, win.From.Unix(), win.To.Unix()}, func(sc scanner) error {
+		var h uint32
+		var c counts
+		if err := sc.Scan(&h, &c.Reports, &c.Killed, &c.Injured, &c.Violations, &c.Possible); err != nil {
+			return err
+		}
+		i, ok := idx[bucketStart(time.Unix(int64(h), 0), bucket).Unix()]
+		if !ok {
+			return nil
+		}
+		p := &pts[i]
+		p.Reports += c.Reports
+		p.Killed += c.Killed
+		p.Injured += c.Injured
+		p.Violations += c.Violations
+		p.Possible += c.Possible
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	body := seriesBody{Zone: zi.zone.ID, Bucket: bucket, From: win.From.Format(time.RFC3339), To: win.To.Format(time.RFC3339), Points: pts}
+	return s.sendJSON(w, r, "series", "application/json", fmt.Sprintf("public, max-age=%d", int(defaultChoroplethAge/time.Second)), body)
+}
+
+func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) error {
+	var level int
+	switch r.PathValue("level") {
+	case "adm1.geojson":
+		level = 1
+	case "adm2.geojson":
+		level = 2
+	case "adm3.geojson":
+		level = 3
+	default:
+		return &paramError{Status: http.StatusNotFound, Param: "level", Message: "want adm1.geojson, adm2.geojson or adm3.geojson"}
+	}
+	q, err := newQuery(r.URL, adminParams)
+	if err != nil {
+		return err
+	}
+	win, err := q.window(s.o.Now(), s.o.Window, s.o.MaxWindow)
+	if err != nil {
+		return err
+	}
+	if !win.dayAligned() {
+		return badParam("from", "admin aggregates are daily: from and to must be dates or UTC midnights")
+	}
+	zoom, err := zoomParam(q)
+	if err != nil {
+		return err
+	}
+	col := fmt.Sprintf("adm%d", level)
+	sql := fmt.Sprintf(`SELECT %s, sum(n_reports), sum(n_killed), sum(n_injured), sumIf(n_reports, violation = 1)
+FROM %s.agg_adm_day FINAL
+WHERE day >= toDate(?) AND day < toDate(?)
+GROUP BY %s`, col, s.db, col)
+	agg := map[string]counts{}
+	err = s.each(r, "admin", "agg_adm_day", sql, []any{win.From.Format("2006-01-02"), win.To.Format("2006-01-02")}, func(sc scanner) error {
+		var pc string
+		var c counts
+		if err := sc.Scan(&pc, &c.Reports, &c.Killed, &c.Injured, &c.Violations); err != nil {
+			return err
+		}
+		agg[pc] = c
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fc := geojson.NewFeatureCollection()
+	for _, a := range s.o.Admin.Areas(level) {
+		a := a
+		f := geojson.NewFeature(s.simplified("adm:"+a.PCode, zoom, func() orb.Geometry { return a.Geometry }))
+		f.ID = a.PCode
+		f.Properties = geojson.Properties{"pcode": a.PCode, "name": a.Name, "name_ar": a.NameAR, "adm1": a.Adm1}
+		if level == 3 {
+			f.Properties["adm2"] = a.Adm2
+		}
+		agg[a.PCode].props(f.Properties, false)
+		fc.Append(f)
+	}
+	fc.ExtraMembers = geojson.Properties{"from": win.From.Format(time.RFC3339), "to": win.To.Format(time.RFC3339)}
+	return s.sendFC(w, r, "admin", fc)
+}

@@ -1,0 +1,318 @@
+package serve
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/paulmach/orb"
+
+	"github.com/trucewatch/trucewatch/report"
+)
+
+// paramError is a client error that names the parameter at fault.
+type paramError struct {
+	Status  int    // HTTP status, 400 unless set
+	Param   string // the parameter (query or path) at fault
+	Message string
+}
+
+func (e *paramError) Error() string { return e.Param + ": " + e.Message }
+
+func badParam(param, format string, args ...any) *paramError {
+	return &paramError{Status: 400, Param: param, Message: fmt.Sprintf(format, args...)}
+}
+
+// query wraps the query string of one request: it rejects parameters the
+// endpoint does not take, and repeated parameters.
+type query struct {
+	v url.Values
+}
+
+func newQuery(u *url.URL, allowed []string) (*query, error) {
+	v, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return nil, badParam("query", "malformed query string")
+	}
+	var unknown []string
+	for k, vs := range v {
+		if !contains(allowed, k) {
+			unknown = append(unknown, k)
+			continue
+		}
+		if len(vs) > 1 {
+			return nil, badParam(k, "given %d times; give it once (lists are comma-separated)", len(vs))
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return nil, badParam(unknown[0], "unknown parameter (this endpoint takes: %s)", strings.Join(allowed, ", "))
+	}
+	return &query{v: v}, nil
+}
+
+func contains[T comparable](xs []T, x T) bool {
+	for _, y := range xs {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}
+
+func (q *query) get(name string) (string, bool) {
+	vs, ok := q.v[name]
+	if !ok || len(vs) == 0 {
+		return "", false
+	}
+	return vs[0], true
+}
+
+// window is a half-open time window [From, To).
+type window struct {
+	From, To time.Time
+}
+
+// dayAligned reports whether both ends are UTC midnights.
+func (w window) dayAligned() bool { return isMidnight(w.From) && isMidnight(w.To) }
+
+func (w window) hourAligned() bool {
+	return w.From.Equal(w.From.Truncate(time.Hour)) && w.To.Equal(w.To.Truncate(time.Hour))
+}
+
+func isMidnight(t time.Time) bool {
+	t = t.UTC()
+	return t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0
+}
+
+// parseTime accepts RFC 3339 (seconds precision) or a date YYYY-MM-DD
+// (midnight UTC).
+func parseTime(param, s string) (time.Time, error) {
+	if len(s) == len("2006-01-02") {
+		t, err := time.Parse("2006-01-02", s)
+		if err == nil {
+			return t, nil
+		}
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, badParam(param, "want a date (2017-03-01) or an RFC 3339 time (2017-03-01T12:00:00Z), got %q", s)
+	}
+	if t.Nanosecond() != 0 {
+		return time.Time{}, badParam(param, "sub-second times are not supported")
+	}
+	if t.Year() < 1971 || t.Year() > 2105 {
+		return time.Time{}, badParam(param, "year %d out of range 1971..2105", t.Year())
+	}
+	return t.UTC(), nil
+}
+
+// window reads from and to. Both are optional: to defaults to the next UTC
+// midnight after now, from to DefaultWindow before to.
+func (q *query) window(now time.Time, defaultWindow, maxWindow time.Duration) (window, error) {
+	var w window
+	var err error
+	fs, hasFrom := q.get("from")
+	ts, hasTo := q.get("to")
+	if hasTo {
+		if w.To, err = parseTime("to", ts); err != nil {
+			return w, err
+		}
+	}
+	if hasFrom {
+		if w.From, err = parseTime("from", fs); err != nil {
+			return w, err
+		}
+	}
+	switch {
+	case !hasTo && !hasFrom:
+		w.To = now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+		w.From = w.To.Add(-defaultWindow)
+	case !hasTo:
+		w.To = w.From.Add(defaultWindow)
+	case !hasFrom:
+		w.From = w.To.Add(-defaultWindow)
+	}
+	if !w.To.After(w.From) {
+		return w, badParam("to", "must be after from (%s)", w.From.Format(time.RFC3339))
+	}
+	if w.To.Sub(w.From) > maxWindow {
+		return w, badParam("to", "window from %s to %s is longer than the maximum of %s",
+			w.From.Format(time.RFC3339), w.To.Format(time.RFC3339), fmtDays(maxWindow))
+	}
+	return w, nil
+}
+
+func fmtDays(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	}
+	return d.String()
+}
+
+// list reads a comma-separated list; each item must satisfy ok.
+func (q *query) list(name string, ok func(string) bool, want string) ([]string, error) {
+	s, has := q.get(name)
+	if !has {
+		return nil, nil
+	}
+	var out []string
+	for _, it := range strings.Split(s, ",") {
+		it = strings.TrimSpace(it)
+		if it == "" || !ok(it) {
+			return nil, badParam(name, "%q is not %s", it, want)
+		}
+		if !contains(out, it) {
+			out = append(out, it)
+		}
+	}
+	if len(out) > 32 {
+		return nil, badParam(name, "at most 32 values")
+	}
+	return out, nil
+}
+
+func (q *query) boolean(name string) (*bool, error) {
+	s, has := q.get(name)
+	if !has {
+		return nil, nil
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return nil, badParam(name, "want true or false, got %q", s)
+	}
+	return &b, nil
+}
+
+func (q *query) intRange(name string, def, lo, hi int) (int, error) {
+	s, has := q.get(name)
+	if !has {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, badParam(name, "want an integer from %d to %d, got %q", lo, hi, s)
+	}
+	return n, nil
+}
+
+// enum reads a parameter that takes one of a fixed set of values.
+func (q *query) enum(name, def string, values ...string) (string, error) {
+	s, has := q.get(name)
+	if !has {
+		return def, nil
+	}
+	if !contains(values, s) {
+		return "", badParam(name, "want one of %s, got %q", strings.Join(values, ", "), s)
+	}
+	return s, nil
+}
+
+var partnerRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+func validCategory(s string) bool { return report.Category(s).Valid() }
+func validSide(s string) bool     { return report.Side(s).Valid() }
+func validPartner(s string) bool  { return partnerRe.MatchString(s) }
+
+// filters are the report filters shared by the tile and drill-down
+// endpoints.
+type filters struct {
+	Categories []string
+	Sides      []string // perpetrator side
+	Violation  *bool
+	Zones      []string // zone ids the report lies in (not "possibly")
+	Partners   []string
+}
+
+// needsRaw reports whether the filters need the raw reports table: the
+// tile aggregate only has category and violation.
+func (f *filters) needsRaw() bool {
+	return len(f.Sides) > 0 || len(f.Zones) > 0 || len(f.Partners) > 0
+}
+
+func (q *query) filters(knownZone func(string) bool) (filters, error) {
+	var f filters
+	var err error
+	if f.Categories, err = q.list("category", validCategory, "a report category"); err != nil {
+		return f, err
+	}
+	if f.Sides, err = q.list("side", validSide, "a side (government, opposition, excluded_group, unknown)"); err != nil {
+		return f, err
+	}
+	if f.Violation, err = q.boolean("violation"); err != nil {
+		return f, err
+	}
+	if f.Zones, err = q.list("zone", knownZone, "a known zone id"); err != nil {
+		return f, err
+	}
+	if f.Partners, err = q.list("partner", validPartner, "a partner id"); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+// bbox parses "minLon,minLat,maxLon,maxLat".
+func (q *query) bbox(name string, required bool) (orb.Bound, bool, error) {
+	s, has := q.get(name)
+	if !has {
+		if required {
+			return orb.Bound{}, false, badParam(name, "required")
+		}
+		return orb.Bound{}, false, nil
+	}
+	parts := strings.Split(s, ",")
+	if len(parts) != 4 {
+		return orb.Bound{}, false, badParam(name, "want minLon,minLat,maxLon,maxLat")
+	}
+	var v [4]float64
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return orb.Bound{}, false, badParam(name, "coordinate %d (%q) is not a number", i+1, p)
+		}
+		v[i] = f
+	}
+	switch {
+	case v[0] < -180 || v[2] > 180:
+		return orb.Bound{}, false, badParam(name, "longitudes must be within -180..180")
+	case v[1] < -90 || v[3] > 90:
+		return orb.Bound{}, false, badParam(name, "latitudes must be within -90..90")
+	case v[0] > v[2]:
+		return orb.Bound{}, false, badParam(name, "minLon is greater than maxLon")
+	case v[1] > v[3]:
+		return orb.Bound{}, false, badParam(name, "minLat is greater than maxLat")
+	}
+	return orb.Bound{Min: orb.Point{v[0], v[1]}, Max: orb.Point{v[2], v[3]}}, true, nil
+}
+
+// cursor is the keyset position after the last report of a page.
+type cursor struct {
+	T int64  `json:"t"` // observed_at, Unix seconds
+	P string `json:"p"` // partner id
+	R string `json:"r"` // report id
+}
+
+func (c cursor) encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (q *query) cursor() (*cursor, error) {
+	s, has := q.get("cursor")
+	if !has {
+		return nil, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	var c cursor
+	if err != nil || len(raw) > 512 || json.Unmarshal(raw, &c) != nil || c.P == "" || c.R == "" {
+		return nil, badParam("cursor", "not a cursor returned by this endpoint")
+	}
+	return &c, nil
+}

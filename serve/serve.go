@@ -1,0 +1,449 @@
+package serve
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/trucewatch/trucewatch/geo"
+)
+
+// Defaults and limits for Options.
+const (
+	DefaultMaxWindow     = 366 * 24 * time.Hour // longest from..to window
+	DefaultWindow        = 30 * 24 * time.Hour  // window when from and to are omitted
+	DefaultQueryTimeout  = 10 * time.Second     // per ClickHouse query
+	DefaultTileMaxAge    = 60 * time.Second     // Cache-Control max-age of tiles
+	DefaultReportsLimit  = 100                  // reports per page
+	MaxReportsLimit      = 1000                 //
+	MaxZoom              = 22                   // highest tile zoom served
+	GridBits             = 4                    // a tile is a 2^4 x 2^4 grid of cells
+	maxRawTileRows       = 200000               // reports binned in Go for tiles finer than the storage key
+	minGzipBytes         = 512                  // smaller responses are sent uncompressed
+	readyTimeout         = 2 * time.Second
+	defaultChoroplethAge = 60 * time.Second
+)
+
+// Options configure New. Conn, Database and Admin are required.
+type Options struct {
+	Conn     driver.Conn // ClickHouse, e.g. storage.Store.Conn()
+	Database string      // the database the storage tables are in
+	Admin    *geo.Admin  // admin boundaries (geo.LoadAdmin)
+	ZoneSets []*geo.ZoneSet
+
+	// AllowOrigins is the CORS allow-list: exact origins
+	// ("https://map.example.org") or "*". Empty = no CORS headers.
+	AllowOrigins []string
+	// Intake, if set, serves POST /v1/reports (the partner intake).
+	Intake http.Handler
+
+	MaxWindow    time.Duration // default DefaultMaxWindow
+	Window       time.Duration // default DefaultWindow
+	QueryTimeout time.Duration // default DefaultQueryTimeout
+	TileMaxAge   time.Duration // default DefaultTileMaxAge
+
+	// Registry receives the metrics and is what /metrics serves; nil = a
+	// new registry with the Go and process collectors.
+	Registry *prometheus.Registry
+	Logger   *slog.Logger     // nil = discard
+	Now      func() time.Time // default time.Now
+}
+
+func (o *Options) setDefaults() error {
+	if o.Conn == nil || o.Database == "" || o.Admin == nil {
+		return errors.New("serve: Conn, Database and Admin are required")
+	}
+	if !validDB(o.Database) {
+		return fmt.Errorf("serve: invalid database name %q", o.Database)
+	}
+	if o.MaxWindow <= 0 {
+		o.MaxWindow = DefaultMaxWindow
+	}
+	if o.Window <= 0 {
+		o.Window = DefaultWindow
+	}
+	if o.Window > o.MaxWindow {
+		o.Window = o.MaxWindow
+	}
+	if o.QueryTimeout <= 0 {
+		o.QueryTimeout = DefaultQueryTimeout
+	}
+	if o.TileMaxAge <= 0 {
+		o.TileMaxAge = DefaultTileMaxAge
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+		o.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+func validDB(s string) bool {
+	for i, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// Server serves the map API. It is an http.Handler.
+type Server struct {
+	o      Options
+	db     string // quoted database name
+	log    *slog.Logger
+	mux    *http.ServeMux
+	routes []*route
+
+	zones    map[string]*zoneInfo // by zone id
+	zoneList []*zoneInfo          // in set order
+	geoms    sync.Map             // geomKey -> *geomEntry: simplified geometries
+
+	mReq     *prometheus.HistogramVec
+	mQuery   *prometheus.HistogramVec
+	mErrors  *prometheus.CounterVec
+	mRespLen *prometheus.HistogramVec
+}
+
+type zoneInfo struct {
+	set  *geo.ZoneSet
+	zone *geo.Zone
+}
+
+// New returns a server.
+func New(o Options) (*Server, error) {
+	if err := o.setDefaults(); err != nil {
+		return nil, err
+	}
+	s := &Server{o: o, db: "`" + o.Database + "`", log: o.Logger, mux: http.NewServeMux(), zones: map[string]*zoneInfo{}}
+	for _, zs := range o.ZoneSets {
+		for i := range zs.Zones {
+			z := &zs.Zones[i]
+			if _, dup := s.zones[z.ID]; dup {
+				return nil, fmt.Errorf("serve: zone id %q in two zone sets", z.ID)
+			}
+			zi := &zoneInfo{set: zs, zone: z}
+			s.zones[z.ID] = zi
+			s.zoneList = append(s.zoneList, zi)
+		}
+	}
+	s.mReq = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "trucewatch", Subsystem: "serve", Name: "request_duration_seconds",
+		Help:    "HTTP request latency by route and status code.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"route", "code"})
+	s.mQuery = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "trucewatch", Subsystem: "serve", Name: "query_duration_seconds",
+		Help:    "ClickHouse query latency by query name and source table.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"query", "table"})
+	s.mErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "trucewatch", Subsystem: "serve", Name: "query_errors_total",
+		Help: "ClickHouse queries that failed, by query name and kind (canceled, timeout, unavailable, error).",
+	}, []string{"query", "kind"})
+	s.mRespLen = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "trucewatch", Subsystem: "serve", Name: "response_bytes",
+		Help:    "Response body size before compression, by route.",
+		Buckets: prometheus.ExponentialBuckets(256, 4, 10),
+	}, []string{"route"})
+	for _, c := range []prometheus.Collector{s.mReq, s.mQuery, s.mErrors, s.mRespLen} {
+		if err := o.Registry.Register(c); err != nil {
+			return nil, fmt.Errorf("serve: register metrics: %w", err)
+		}
+	}
+	s.routes = s.routeTable()
+	for _, rt := range s.routes {
+		if rt.handler == nil {
+			continue
+		}
+		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
+	}
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, &paramError{Status: http.StatusNotFound, Param: "path", Message: "no such endpoint; see /openapi.json"})
+	})
+	return s, nil
+}
+
+// ServeHTTP serves a request, answering CORS preflights itself.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.cors(w, r)
+	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if origin == "" || len(s.o.AllowOrigins) == 0 {
+		return
+	}
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	switch {
+	case contains(s.o.AllowOrigins, "*"):
+		h.Set("Access-Control-Allow-Origin", "*")
+	case contains(s.o.AllowOrigins, origin):
+		h.Set("Access-Control-Allow-Origin", origin)
+	default:
+		return
+	}
+	h.Set("Access-Control-Expose-Headers", "ETag, Link")
+	if r.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-None-Match")
+		h.Set("Access-Control-Max-Age", "600")
+	}
+}
+
+// handlerFunc is an endpoint: it writes a response or returns an error,
+// which wrap turns into a JSON error response.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (sw *statusWriter) WriteHeader(code int) {
+	if sw.code == 0 {
+		sw.code = code
+	}
+	sw.ResponseWriter.WriteHeader(code)
+}
+
+func (sw *statusWriter) Write(b []byte) (int, error) {
+	if sw.code == 0 {
+		sw.code = http.StatusOK
+	}
+	return sw.ResponseWriter.Write(b)
+}
+
+func (s *Server) wrap(rt *route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		if err := rt.handler(sw, r); err != nil {
+			s.writeError(sw, r, err)
+		}
+		code := sw.code
+		if code == 0 {
+			code = http.StatusOK
+		}
+		s.mReq.WithLabelValues(rt.name, strconv.Itoa(code)).Observe(time.Since(start).Seconds())
+	})
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Status  int    `json:"status"`
+	Param   string `json:"param,omitempty"`
+	Message string `json:"message"`
+}
+
+// StatusClientClosed is logged (and counted) for requests whose client
+// went away before the answer was ready.
+const StatusClientClosed = 499
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var pe *paramError
+	d := errorDetail{Status: http.StatusInternalServerError, Message: "internal error"}
+	switch {
+	case errors.As(err, &pe):
+		d = errorDetail{Status: pe.Status, Param: pe.Param, Message: pe.Message}
+		if d.Status == 0 {
+			d.Status = http.StatusBadRequest
+		}
+	case r.Context().Err() != nil:
+		d = errorDetail{Status: StatusClientClosed, Message: "client closed request"}
+	case errors.Is(err, context.DeadlineExceeded):
+		d = errorDetail{Status: http.StatusServiceUnavailable, Message: "query took too long; narrow the window or the area"}
+		s.log.Warn("query timeout", "path", r.URL.Path, "err", err)
+	case isUnavailable(err):
+		d = errorDetail{Status: http.StatusServiceUnavailable, Message: "database unavailable"}
+		s.log.Error("database unavailable", "path", r.URL.Path, "err", err)
+	default:
+		s.log.Error("request failed", "path", r.URL.Path, "query", r.URL.RawQuery, "err", err)
+	}
+	b, _ := json.Marshal(errorBody{Error: d})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(d.Status)
+	w.Write(append(b, '\n'))
+}
+
+func isUnavailable(err error) bool {
+	var ne net.Error
+	var oe *net.OpError
+	return errors.As(err, &ne) || errors.As(err, &oe) ||
+		strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "acquire conn timeout")
+}
+
+// response is a complete body to send.
+type response struct {
+	ctype string
+	body  []byte
+	// cache is the Cache-Control value; "" = no-cache (revalidate).
+	cache string
+	route string
+	// link, if set, is sent as a Link header.
+	link string
+}
+
+// send writes resp with an ETag (a hash of the body), answers
+// If-None-Match with 304, and gzips bodies when the client accepts it.
+func (s *Server) send(w http.ResponseWriter, r *http.Request, resp response) error {
+	h := w.Header()
+	h.Set("Content-Type", resp.ctype)
+	h.Set("X-Content-Type-Options", "nosniff")
+	if resp.cache == "" {
+		resp.cache = "no-cache"
+	}
+	h.Set("Cache-Control", resp.cache)
+	if resp.link != "" {
+		h.Set("Link", resp.link)
+	}
+	f := fnv.New64a()
+	f.Write(resp.body)
+	etag := fmt.Sprintf(`"%016x"`, f.Sum64())
+	h.Set("ETag", etag)
+	h.Add("Vary", "Accept-Encoding")
+	if resp.route != "" {
+		s.mRespLen.WithLabelValues(resp.route).Observe(float64(len(resp.body)))
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	body := resp.body
+	if len(body) >= minGzipBytes && acceptsGzip(r) {
+		var buf bytes.Buffer
+		buf.Grow(len(body) / 4)
+		zw := gzipPool.Get().(*gzip.Writer)
+		zw.Reset(&buf)
+		zw.Write(body)
+		zw.Close()
+		gzipPool.Put(zw)
+		body = buf.Bytes()
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
+	return nil
+}
+
+var gzipPool = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return zw
+}}
+
+func etagMatch(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for _, p := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		name, q, _ := strings.Cut(strings.TrimSpace(p), ";")
+		if strings.TrimSpace(name) == "gzip" {
+			q = strings.ReplaceAll(strings.TrimSpace(q), " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
+}
+
+func (s *Server) sendJSON(w http.ResponseWriter, r *http.Request, route, ctype, cache string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("serve: encode %s: %w", route, err)
+	}
+	return s.send(w, r, response{ctype: ctype, body: append(b, '\n'), cache: cache, route: route})
+}
+
+// queryCtx bounds a ClickHouse query by the request's context (so that a
+// client that goes away cancels the query in ClickHouse too) and by
+// QueryTimeout.
+func (s *Server) queryCtx(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), s.o.QueryTimeout)
+}
+
+// observe records a query's latency, or its failure.
+func (s *Server) observe(name, table string, start time.Time, err error) {
+	if err == nil {
+		s.mQuery.WithLabelValues(name, table).Observe(time.Since(start).Seconds())
+		return
+	}
+	kind := "error"
+	switch {
+	case errors.Is(err, context.Canceled):
+		kind = "canceled"
+	case errors.Is(err, context.DeadlineExceeded):
+		kind = "timeout"
+	case isUnavailable(err):
+		kind = "unavailable"
+	}
+	s.mErrors.WithLabelValues(name, kind).Inc()
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	if _, err := newQuery(r.URL, nil); err != nil {
+		return err
+	}
+	return s.send(w, r, response{ctype: "application/json", body: []byte(`{"status":"ok"}` + "\n"), cache: "no-store"})
+}
+
+// readyz is ready when ClickHouse answers a ping.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if _, err := newQuery(r.URL, nil); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	if err := s.o.Conn.Ping(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"status":"unavailable","reason":"clickhouse unreachable"}` + "\n"))
+		return nil
+	}
+	return s.send(w, r, response{ctype: "application/json", body: []byte(`{"status":"ready"}` + "\n"), cache: "no-store"})
+}
