@@ -1,77 +1,131 @@
 // Package storage keeps trucewatch's reports in ClickHouse: schema and
 // migrations, an exactly-once batch writer fed by Kafka, and the queries of
-// the aggregates.
+// the aggregates. The schema runs on ClickHouse 18.16 and on current
+// releases (see migrations/0001_reports.sql for the constraints).
 //
 // # Exactly once
 //
 // A report is counted once, in its latest revision, whatever happens:
 // SIGKILL at any moment, partition rebalances, ClickHouse restarts.
-// ClickHouse makes only one part atomic; an INSERT whose rows fall in
-// several partitions, and the materialized views (MVs) fed by it, are
+// ClickHouse makes only one part atomic: an INSERT whose rows fall into
+// several partitions, and the materialized views (MVs) it feeds, are
 // written as separate parts, so a crash can leave a batch half-written.
-// The design therefore never relies on atomicity, only on idempotent redo:
+// The design never relies on atomicity, only on an idempotent redo.
 //
-//   - Ingest writes one Batch per Kafka partition and span of offsets.
-//     WriteBatch (1) marks the span pending in the ledger, (2) reads the
-//     stored revisions of the batch's reports from report_revisions,
-//     ignoring rows written by this same span, (3) sends ONE INSERT (one
-//     native block) into reports: a +1 row per new report or higher
-//     revision, a -1 copy of each revision it replaces (same columns, the
-//     new span's identity); equal or lower revisions are dropped, also
-//     within the batch; (4) marks the span done.
-//   - Resume tells a partition's new owner where to start: after the last
-//     done span, and, if the last span is pending, that span to redo with
-//     exactly the same offsets.
-//   - A redo decides exactly as the first attempt (step 2 excludes the
-//     span's own rows, and report_revisions keeps every revision so merges
-//     cannot change what it sees), so it inserts the same block. Every
-//     table is a ReplacingMergeTree whose ORDER BY ends with the identity
-//     of what a row came from: reports and report_revisions with (partner_id,
-//     report_id, revision[, sign]); each aggregate with (dims..., span_id),
-//     its MV grouping one INSERT block by the same columns. The rows a redo
-//     writes again are identical to those the first attempt wrote and fold
-//     into them; rows of different spans add up.
+// Ingest writes one Batch per Kafka partition and offset span.
+// WriteBatch:
 //
-// Conditions on the caller (ingest): the rows of a redo must be the same
-// (derive ReceivedAt from the Kafka record, match with the same zone-set
-// version); one report key always comes from one partition (Kafka key =
-// partner_id/report_id) and a partition has one writer at a time, so two
-// spans never decide on the same report concurrently; a re-created topic
-// must get a Source distinct from the old one. Batches hold at most
-// MaxBatchRows rows, so that the INSERT is a single block for every MV.
+//  1. marks the span pending in the ledger (a done span is skipped);
+//  2. reads the stored revisions of the batch's reports from
+//     report_revisions (ordered by report key), ignoring rows written by
+//     this same span;
+//  3. decides per row, in offset order: a new report or a higher revision
+//     is inserted with sign +1, and the revision it replaces is copied with
+//     sign -1 (its own columns, the new span's identity); the same revision
+//     again is a duplicate, a lower one is stale: both are dropped; within
+//     the batch only the highest revision of a report is kept;
+//  4. sends the result as ONE INSERT, one native block, into reports; the
+//     MVs fill report_revisions and the three aggregates from that block;
+//  5. marks the span done.
+//
+// Resume gives a partition's new owner its position: after the last done
+// span and, if the last span is pending, that span, which must be fetched
+// again with exactly the same offsets and written again first.
+//
+// Why a redo is exact: step 2 ignores the span's own rows and
+// report_revisions keeps every revision (merges cannot change what it
+// shows), so the redo takes the same decisions and sends the same block.
+// Every table is a ReplacingMergeTree whose ORDER BY ends with the
+// identity of what the row came from:
+//
+//   - reports: (..., partner_id, report_id, revision, sign): a report
+//     revision is +1'd once and -1'd at most once, ever;
+//   - report_revisions: (partner_id, report_id, revision);
+//   - each aggregate: (dims..., span_id), its MV grouping one INSERT block
+//     by exactly those columns, so a span yields one row per cell.
+//
+// The rows a redo writes again are identical to what the first attempt
+// wrote, whichever of its parts had landed, and fold into them (at merge,
+// or at read with FINAL); rows of different spans add up. A -1 row carries
+// the replaced revision's own dimensions (zones, admin area, tile, hour,
+// category, violation), so it takes back exactly what that revision added.
+//
+// What ingest must guarantee:
+//   - a redo carries the same rows: ReceivedAt from the Kafka record, not
+//     the clock, and the same zone-set version (else a redone cell moves);
+//   - a report key always comes from one partition (Kafka key =
+//     partner_id/report_id) and a partition has one writer at a time (let a
+//     revoked partition finish its write before the rebalance completes):
+//     two spans must never decide on the same report concurrently;
+//   - a pending span is redone with exactly its offsets before anything
+//     else (WriteBatch returns ErrSpanMismatch for other bounds at the same
+//     first offset); a re-created topic gets a new Source.
+//
+// Permanent errors (retrying cannot help): ErrInvalidSpan, ErrBatchTooBig,
+// ErrSpanMismatch. Any other error may be retried with the same batch.
 //
 // # Tables
 //
-//	reports           ReplacingMergeTree  PARTITION BY toYYYYMM(observed_at)
+//	reports           ReplacingMergeTree PARTITION BY toYYYYMM(observed_at)
 //	                  ORDER BY (toDate(observed_at), tile, partner_id, report_id, revision, sign)
-//	report_revisions  ReplacingMergeTree  ORDER BY (partner_id, report_id, revision)   (MV: sign = +1 rows)
+//	report_revisions  ReplacingMergeTree ORDER BY (partner_id, report_id, revision)
+//	                  all columns of reports; MV report_revisions_mv: the sign = +1 rows
 //	ledger            ReplacingMergeTree(state) ORDER BY (kafka_cluster, kafka_topic, kafka_partition, first_offset)
-//	agg_zone_hour     ReplacingMergeTree  ORDER BY (zone, hour, category, violation, possible, span_id)
-//	agg_adm_day       ReplacingMergeTree  ORDER BY (adm1, adm2, adm3, day, category, violation, span_id)
-//	agg_tile_day      ReplacingMergeTree  ORDER BY (tile, day, category, violation, span_id)
-//	reports_current   VIEW: the current revision of each report
-//	schema_migrations ReplacingMergeTree  ORDER BY version
+//	agg_zone_hour     ReplacingMergeTree PARTITION BY toYYYYMM(hour)
+//	                  ORDER BY (zone, hour, category, violation, possible, span_id)
+//	agg_adm_day       ReplacingMergeTree PARTITION BY toYYYYMM(day)
+//	                  ORDER BY (adm1, adm2, adm3, day, category, violation, span_id)
+//	agg_tile_day      ReplacingMergeTree PARTITION BY toYYYYMM(day)
+//	                  ORDER BY (tile, day, category, violation, span_id)
+//	reports_current   VIEW: one row per report, its current revision
+//	schema_migrations ReplacingMergeTree ORDER BY version
 //
-// tile is the Web-Mercator quadkey at TileZoom; a tile of any coarser zoom
-// is the key range TileRange returns.
+// Aggregates carry n_reports = sum(sign), n_killed = sum(sign*killed),
+// n_injured = sum(sign*injured). agg_zone_hour has one row per zone a
+// report lies in (possible = 0) or whose accuracy circle only overlaps it
+// (possible = 1): a report in two zones counts in each.
+// tile is the Web-Mercator quadkey at TileZoom (20) of the report's point;
+// the tile (x, y) at zoom z is the key range [qk<<2(20-z), (qk+1)<<2(20-z)),
+// TileRange.
 //
 // # Querying correctly
 //
-// Never count raw rows. Either read reports_current, or sum signs:
+// Never count raw rows of reports: a replaced revision is still there
+// (with its -1 copy), and a redone span may be there twice until merged.
+// Read reports_current, or sum signs with FINAL:
 //
-//	SELECT count() FROM reports_current WHERE observed_at >= '2024-03-01'
-//	SELECT sum(sign), sum(sign * killed) FROM reports FINAL WHERE ...
+//	SELECT count(), sum(killed) FROM reports_current WHERE observed_at >= '2024-03-01 00:00:00'
+//	SELECT sum(sign), sum(sign * killed) FROM reports FINAL WHERE observed_at >= '2024-03-01 00:00:00'
 //
-// Aggregates hold one row per dimensions and span; sum them with FINAL
-// (which folds redone spans not yet merged) and group by the dimensions you
-// want, never by span_id:
+// Aggregates: FINAL (folds rows of a redone span not yet merged), sum the
+// measures, group by the dimensions wanted, never by span_id:
 //
 //	SELECT zone, sum(n_reports), sum(n_killed)
 //	FROM agg_zone_hour FINAL
-//	WHERE hour >= '2024-03-01 00:00:00' AND hour < '2024-03-08 00:00:00' AND violation = 1
+//	WHERE hour >= '2024-03-01 00:00:00' AND hour < '2024-03-08 00:00:00'
+//	  AND violation = 1 AND possible = 0
 //	GROUP BY zone
 //
-// A tile at zoom z: WHERE tile >= lo AND tile < hi with TileRange; per
-// sub-tile at zoom z2 >= z: GROUP BY bitShiftRight(tile, 2*(TileZoom-z2)).
-// The query methods of Store (ZoneHours, AdmDays, TileDays) do this.
+//	-- per zoom-12 tile inside zoom-8 tile (x, y): lo, hi from TileRange
+//	SELECT bitShiftRight(tile, 2 * (20 - 12)) AS qk12, sum(n_reports)
+//	FROM agg_tile_day FINAL
+//	WHERE tile >= lo AND tile < hi AND day >= '2024-03-01'
+//	GROUP BY qk12
+//
+// A cell may sum to zero (every report in it moved elsewhere by a
+// revision): filter with HAVING. FINAL on 18.16 reads 3M aggregate rows in
+// about 1.6 s single-threaded, 0.1 s for one zone; faster than grouping by
+// span_id first. Store.ZoneHours, AdmDays and TileDays run these queries.
+//
+// Until a pending span is redone, the tables may show part of it (e.g. a
+// revision's +1 without the -1 of the one it replaces). Aggregates keep a
+// row per cell and span; they are not rolled up further (a future
+// maintenance job could replace old partitions by their sums).
+//
+// # Migrations
+//
+// migrations/NNNN_name.sql, embedded, applied in order by Migrate and
+// recorded in schema_migrations. Every statement must be idempotent (IF
+// NOT EXISTS; "already exists" errors are ignored) since two processes may
+// apply the same migration at once. {db} stands for the database.
 package storage
