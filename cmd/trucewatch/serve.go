@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/trucewatch/trucewatch/geo"
+	"github.com/trucewatch/trucewatch/intake"
+	"github.com/trucewatch/trucewatch/partners"
+	"github.com/trucewatch/trucewatch/publish"
+	"github.com/trucewatch/trucewatch/serve"
+	"github.com/trucewatch/trucewatch/storage"
+)
+
+func init() {
+	register(command{name: "serve", summary: "serve map tiles, choropleths and reports over HTTP", run: runServe})
+}
+
+// serveFlags are the flags of the HTTP API.
+type serveFlags struct {
+	listen       string
+	ch           clickhouseFlags
+	zones        string
+	cors         string
+	maxWindow    time.Duration
+	queryTimeout time.Duration
+	tileMaxAge   time.Duration
+	keys         string
+	kafka        kafkaFlags
+	logLevel     string
+}
+
+func (f *serveFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.listen, "listen", ":8080", "HTTP listen address")
+	f.ch.register(fs, "127.0.0.1:9000")
+	fs.StringVar(&f.zones, "zones", "", "zone-set GeoJSON file(s), comma-separated (default: the shipped zone sets); use the ingest workers' files")
+	fs.StringVar(&f.cors, "cors-origins", "", "CORS allow-list: origins (https://map.example.org) or *, comma-separated; empty = no CORS")
+	fs.DurationVar(&f.maxWindow, "max-window", serve.DefaultMaxWindow, "longest from..to window a request may ask for")
+	fs.DurationVar(&f.queryTimeout, "query-timeout", serve.DefaultQueryTimeout, "longest a ClickHouse query may run")
+	fs.DurationVar(&f.tileMaxAge, "tile-max-age", serve.DefaultTileMaxAge, "Cache-Control max-age of tiles")
+	fs.StringVar(&f.keys, "keys", "", "partner key file: when set, also accept reports at POST /v1/reports and publish them to Kafka")
+	f.kafka.register(fs, false)
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+func loadZoneSets(admin *geo.Admin, files []string) ([]*geo.ZoneSet, error) {
+	if len(files) == 0 {
+		return geo.ShippedZoneSets(admin)
+	}
+	var sets []*geo.ZoneSet
+	for _, path := range files {
+		r, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		zs, err := geo.LoadZoneSet(r, admin)
+		r.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		sets = append(sets, zs)
+	}
+	return sets, nil
+}
+
+func runServe(ctx context.Context, args []string, std stdio) error {
+	fs := newFlags("serve", "[flags]", "Serve the map API: tiles (GeoJSON, MVT), zone and admin choropleths, zone series and\n"+
+		"report drill-down from ClickHouse; see /openapi.json. With --keys, also the partner intake.\n"+
+		"SIGINT/SIGTERM stops accepting connections and finishes the requests under way.", std)
+	var f serveFlags
+	f.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(std.err, &slog.HandlerOptions{Level: lv}))
+	admin, err := geo.LoadAdmin()
+	if err != nil {
+		return err
+	}
+	sets, err := loadZoneSets(admin, splitList(f.zones))
+	if err != nil {
+		return err
+	}
+	store, err := storage.Open(ctx, storage.Options{Addr: f.ch.addr, Database: f.ch.database,
+		Username: f.ch.user, Password: f.ch.password, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	o := serve.Options{
+		Conn: store.Conn(), Database: store.Database(), Admin: admin, ZoneSets: sets,
+		AllowOrigins: splitList(f.cors), MaxWindow: f.maxWindow, QueryTimeout: f.queryTimeout,
+		TileMaxAge: f.tileMaxAge, Logger: log,
+	}
+	if f.keys != "" {
+		keys, err := partners.Open(f.keys)
+		if err != nil {
+			return err
+		}
+		keys.SetLogger(log)
+		pub := publish.New(publish.Options{Brokers: f.kafka.brokerList(), Topic: f.kafka.topic})
+		defer pub.Close()
+		h, err := intake.New(intake.Options{Keys: keys, Publisher: pub, Logger: log})
+		if err != nil {
+			return err
+		}
+		o.Intake = h
+	}
+	s, err := serve.New(o)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "database", store.Database(), "zone_sets", len(sets), "intake", o.Intake != nil)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err = hs.Shutdown(sctx)
+	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	return err
+}
