@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/paulmach/orb"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trucewatch/trucewatch/geo"
@@ -77,8 +78,11 @@ type Options struct {
 	ExitWhenIdle    time.Duration
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
-	// Now is the clock that bounds observed_at (default time.Now).
+	// Now is the clock for messages without a Kafka timestamp (default
+	// time.Now); otherwise the message's timestamp bounds observed_at.
 	Now func() time.Time
+	// Registerer receives the Prometheus metrics; nil keeps them private.
+	Registerer prometheus.Registerer
 }
 
 func (o *Options) setDefaults() error {
@@ -133,10 +137,12 @@ type Ingester struct {
 	classify Classifier
 	store    Store
 	dlq      *kafka.Writer
+	metrics  *metrics
 
 	consumed, written, dups, dead, batches, retries atomic.Int64
 	lastActivity                                    atomic.Int64 // unix nanos
 	busy                                            atomic.Int64 // partitions holding unwritten messages
+	joined, failing                                 atomic.Bool
 	lagMu                                           sync.Mutex
 	lag                                             map[int]int64
 }
@@ -146,16 +152,8 @@ func New(o Options, m Matcher, c Classifier, s Store) (*Ingester, error) {
 	if err := o.setDefaults(); err != nil {
 		return nil, err
 	}
-	in := &Ingester{o: o, match: m, classify: c, store: s, lag: map[int]int64{}}
-	in.dlq = &kafka.Writer{
-		Addr:                   kafka.TCP(o.Brokers...),
-		Topic:                  o.DLQTopic,
-		Balancer:               &kafka.Hash{},
-		RequiredAcks:           kafka.RequireAll,
-		BatchTimeout:           5 * time.Millisecond,
-		AllowAutoTopicCreation: true,
-		Transport:              o.Transport,
-	}
+	in := &Ingester{o: o, match: m, classify: c, store: s, lag: map[int]int64{}, metrics: newMetrics(o.Registerer)}
+	in.dlq = newDLQWriter(o)
 	return in, nil
 }
 
@@ -222,6 +220,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		in.joined.Store(true)
 		in.o.Logger.Info("partitions assigned", "generation", gen.ID, "partitions", partitionIDs(gen.Assignments[in.o.Topic]))
 		for _, a := range gen.Assignments[in.o.Topic] {
 			p := partition{in: in, gen: gen, id: a.ID, committed: a.Offset,
@@ -251,7 +250,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 }
 
 func (in *Ingester) clusterID(ctx context.Context) (string, error) {
-	c := &kafka.Client{Addr: kafka.TCP(in.o.Brokers...), Transport: in.o.Transport, Timeout: 10 * time.Second}
+	c := &kafka.Client{Addr: kafka.TCP(in.o.Brokers...), Transport: roundTripper(in.o.Transport), Timeout: 10 * time.Second}
 	for attempt := 0; ; attempt++ {
 		md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{in.o.Topic}})
 		if err == nil {
@@ -289,7 +288,12 @@ func (in *Ingester) setLag(p int, lag int64) {
 	in.lagMu.Lock()
 	in.lag[p] = lag
 	in.lagMu.Unlock()
+	in.metrics.lag.WithLabelValues(partLabel(p)).Set(float64(lag))
 }
+
+// Ready reports whether the worker can make progress: it has joined the
+// group and its last write did not fail.
+func (in *Ingester) Ready() bool { return in.joined.Load() && !in.failing.Load() }
 
 func partitionIDs(as []kafka.PartitionAssignment) []int {
 	ids := make([]int, len(as))
@@ -315,4 +319,13 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func backoff(attempt int) time.Duration {
 	d := 100 * time.Millisecond << min(attempt, 6)
 	return min(d, 5*time.Second)
+}
+
+// roundTripper keeps a nil *kafka.Transport from becoming a non-nil
+// interface, which kafka-go would call.
+func roundTripper(t *kafka.Transport) kafka.RoundTripper {
+	if t == nil {
+		return nil
+	}
+	return t
 }

@@ -42,7 +42,7 @@ func (p *partition) run(stopCtx, genCtx context.Context) error {
 		}
 	}()
 
-	pos, err := p.resume(fetchCtx)
+	pos, err := p.locate(fetchCtx)
 	if err != nil {
 		return nil // stopping before we began
 	}
@@ -70,7 +70,7 @@ func (p *partition) run(stopCtx, genCtx context.Context) error {
 		if err != nil {
 			return nil
 		}
-		if err := p.flush(writeCtx, *sp, msgs); err != nil {
+		if err := p.flush(writeCtx, *sp, msgs, true); err != nil {
 			return nil
 		}
 	}
@@ -90,7 +90,7 @@ func (p *partition) run(stopCtx, genCtx context.Context) error {
 		msgs := p.collect(fetchCtx, reader)
 		if len(msgs) > 0 {
 			span := storage.Span{Source: p.src, First: msgs[0].Offset, Last: msgs[len(msgs)-1].Offset}
-			err := p.flush(writeCtx, span, msgs)
+			err := p.flush(writeCtx, span, msgs, false)
 			in.busy.Add(-1)
 			if err != nil {
 				return nil // stopping; the next owner resumes from the store
@@ -102,10 +102,74 @@ func (p *partition) run(stopCtx, genCtx context.Context) error {
 	}
 }
 
-// resume asks the store where to continue, retrying while it is down.
-func (p *partition) resume(ctx context.Context) (storage.Position, error) {
+// locate finds where the partition resumes, and under which source.
+//
+// Stored spans are tied to the cluster id, so a wiped broker starts afresh.
+// A topic deleted and re-created under the same name on the same cluster
+// shows as a stored position beyond the partition's end: its offsets
+// start again from zero and must not be mistaken for the old topic's, so
+// each such incarnation gets its own source (topic "reports~1", "~2"...;
+// '~' cannot occur in a Kafka topic name). All members of the group
+// derive the same incarnation from the same store and log.
+func (p *partition) locate(ctx context.Context) (storage.Position, error) {
+	end, err := p.highWatermark(ctx)
+	if err != nil {
+		return storage.Position{}, err
+	}
+	base := p.src.Topic
+	for n := 0; ; n++ {
+		src := p.src
+		if n > 0 {
+			src.Topic = base + "~" + itoa(int64(n))
+		}
+		pos, err := p.resume(ctx, src)
+		if err != nil {
+			return pos, err
+		}
+		stale := pos.Next > end || (pos.Pending != nil && pos.Pending.Last >= end)
+		if !stale {
+			if n > 0 && pos.Next < 0 {
+				p.in.o.Logger.Warn("topic was re-created: stored offsets are beyond the partition's end; starting a new incarnation",
+					"partition", p.id, "topic", base, "incarnation", n, "end", end)
+				p.committed = -1 // the group's committed offset belongs to the old topic too
+			}
+			p.src = src
+			return pos, nil
+		}
+	}
+}
+
+// highWatermark is the offset the next message of the partition will get.
+func (p *partition) highWatermark(ctx context.Context) (int64, error) {
+	in := p.in
+	c := &kafka.Client{Addr: kafka.TCP(in.o.Brokers...), Transport: roundTripper(in.o.Transport), Timeout: 10 * time.Second}
 	for attempt := 0; ; attempt++ {
-		pos, err := p.in.store.Resume(ctx, p.src)
+		resp, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{
+			Topics: map[string][]kafka.OffsetRequest{p.src.Topic: {kafka.LastOffsetOf(p.id)}},
+		})
+		if err == nil {
+			for _, po := range resp.Topics[p.src.Topic] {
+				if po.Partition == p.id && po.Error == nil {
+					return po.LastOffset, nil
+				} else if po.Partition == p.id {
+					err = po.Error
+				}
+			}
+			if err == nil {
+				err = errors.New("no offsets in response")
+			}
+		}
+		in.o.Logger.Warn("list offsets", "partition", p.id, "err", err, "attempt", attempt)
+		if !sleep(ctx, backoff(attempt)) {
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// resume asks the store where src continues, retrying while it is down.
+func (p *partition) resume(ctx context.Context, src storage.Source) (storage.Position, error) {
+	for attempt := 0; ; attempt++ {
+		pos, err := p.in.store.Resume(ctx, src)
 		if err == nil {
 			return pos, nil
 		}
@@ -146,6 +210,8 @@ func (p *partition) collect(ctx context.Context, r *kafka.Reader) []kafka.Messag
 		}
 		in.lastActivity.Store(time.Now().UnixNano())
 		in.consumed.Add(1)
+		in.metrics.consumed.Inc()
+		in.metrics.inFlight.Inc()
 		in.setLag(p.id, max(m.HighWaterMark-m.Offset-1, 0))
 		msgs = append(msgs, m)
 	}
@@ -177,16 +243,45 @@ func (p *partition) collectSpan(ctx context.Context, r *kafka.Reader, first, las
 // Kafka commit. Each step retries with capped backoff until it succeeds or
 // ctx ends; until then the partition fetches nothing more, which bounds
 // memory while ClickHouse or the broker is down.
-func (p *partition) flush(ctx context.Context, span storage.Span, msgs []kafka.Message) error {
+func (p *partition) flush(ctx context.Context, span storage.Span, msgs []kafka.Message, redo bool) error {
 	in := p.in
-	rows, dead := in.process(p.src.Topic, msgs)
+	defer in.metrics.inFlight.Sub(float64(len(msgs)))
+	rows, dead := in.process(in.o.Topic, msgs)
 	if len(dead) > 0 {
-		if err := retry(ctx, in, "dead-letter write", func() error { return in.dlq.WriteMessages(ctx, dead...) }); err != nil {
+		// A redone batch, or a retry after a failed produce, may find some
+		// of its dead letters already written: send only the others, so
+		// that each poison message is on the dead-letter topic once.
+		check := redo
+		err := retry(ctx, in, "dead-letter write", func() error {
+			todo := dead
+			if check {
+				landed, err := in.deadLettered(ctx, p.id, span.First, span.Last)
+				if err != nil {
+					return err
+				}
+				todo = todo[:0:0]
+				for _, d := range dead {
+					if !landed[sourceOffset(d)] {
+						todo = append(todo, d)
+					}
+				}
+			}
+			check = true
+			if len(todo) == 0 {
+				return nil
+			}
+			return in.dlq.WriteMessages(ctx, todo...)
+		})
+		if err != nil {
 			return err
 		}
 		in.dead.Add(int64(len(dead)))
+		for _, d := range dead {
+			in.metrics.deadLettered.WithLabelValues(header(d.Headers, HeaderRule)).Inc()
+		}
 	}
 	var res storage.WriteResult
+	start := time.Now()
 	err := retry(ctx, in, "write batch", func() error {
 		var err error
 		res, err = in.store.WriteBatch(ctx, storage.Batch{Span: span, Rows: rows})
@@ -195,12 +290,23 @@ func (p *partition) flush(ctx context.Context, span storage.Span, msgs []kafka.M
 	if err != nil {
 		return err
 	}
+	in.metrics.insertLatency.Observe(time.Since(start).Seconds())
+	in.o.Logger.Debug("batch written", "partition", p.id, "first", span.First, "last", span.Last,
+		"rows", len(rows), "dead", len(dead), "took", time.Since(start).Round(time.Millisecond), "result", fmt.Sprintf("%+v", res))
+	in.metrics.batchSize.Observe(float64(len(msgs)))
+	in.metrics.inserted.Add(float64(res.Inserted))
+	in.metrics.retracted.Add(float64(res.Retracted))
+	in.metrics.duplicates.Add(float64(res.Duplicates))
+	in.metrics.stale.Add(float64(res.Stale))
+	if res.Redo {
+		in.metrics.redos.Inc()
+	}
 	in.batches.Add(1)
 	in.written.Add(int64(res.Inserted))
-	in.dups.Add(int64(res.Duplicates))
+	in.dups.Add(int64(res.Duplicates + res.Stale))
 	// The store holds the truth; the Kafka commit is for lag monitoring
 	// and for consumers that do not ask the store.
-	if err := p.gen.CommitOffsets(map[string]map[int]int64{span.Topic: {p.id: span.Last + 1}}); err != nil {
+	if err := p.gen.CommitOffsets(map[string]map[int]int64{in.o.Topic: {p.id: span.Last + 1}}); err != nil {
 		in.o.Logger.Debug("commit offset", "partition", p.id, "offset", span.Last+1, "err", err)
 	}
 	return nil
@@ -210,12 +316,15 @@ func retry(ctx context.Context, in *Ingester, op string, fn func() error) error 
 	for attempt := 0; ; attempt++ {
 		err := fn()
 		if err == nil {
+			in.failing.Store(false)
 			return nil
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		in.failing.Store(true)
 		in.retries.Add(1)
+		in.metrics.retries.WithLabelValues(op).Inc()
 		in.o.Logger.Warn(op+" failed, retrying", "err", err, "attempt", attempt)
 		if !sleep(ctx, backoff(attempt)) {
 			return ctx.Err()
@@ -224,3 +333,8 @@ func retry(ctx context.Context, in *Ingester, op string, fn func() error) error 
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func sourceOffset(m kafka.Message) int64 {
+	off, _ := strconv.ParseInt(header(m.Headers, HeaderSourceOffset), 10, 64)
+	return off
+}

@@ -30,12 +30,18 @@ const (
 // process turns fetched messages into rows and dead letters.
 func (in *Ingester) process(topic string, msgs []kafka.Message) ([]storage.Row, []kafka.Message) {
 	now := in.o.Now()
-	received := time.Now().UTC().Truncate(time.Second)
 	rows := make([]storage.Row, 0, len(msgs))
 	var dead []kafka.Message
 	var m geo.Match
 	for _, msg := range msgs {
-		r, err := report.Decode(msg.Value, now)
+		// Everything a row holds derives from the message, never from the
+		// clock, so that a redone span writes identical rows: the Kafka
+		// timestamp is both the receive time and the bound of observed_at.
+		received := msg.Time.UTC().Truncate(time.Second)
+		if msg.Time.IsZero() {
+			received = now.UTC().Truncate(time.Second)
+		}
+		r, err := report.Decode(msg.Value, received)
 		if err != nil {
 			dead = append(dead, deadLetter(topic, msg, err))
 			continue

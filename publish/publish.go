@@ -42,7 +42,7 @@ func New(o Options) *Publisher {
 		BatchBytes:             16 << 20,
 		BatchTimeout:           5 * time.Millisecond,
 		AllowAutoTopicCreation: true,
-		Transport:              o.Transport,
+		Transport:              roundTripper(o.Transport),
 		MaxAttempts:            5,
 	}}
 }
@@ -71,3 +71,12 @@ func (p *Publisher) Write(ctx context.Context, msgs ...Message) error {
 
 // Close flushes and closes the connection pool.
 func (p *Publisher) Close() error { return p.w.Close() }
+
+// roundTripper keeps a nil *kafka.Transport from becoming a non-nil
+// interface, which kafka-go would call.
+func roundTripper(t *kafka.Transport) kafka.RoundTripper {
+	if t == nil {
+		return nil
+	}
+	return t
+}
