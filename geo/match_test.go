@@ -192,3 +192,37 @@ func TestShippedZones(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminAgainstPlanar compares the sub-district grid with orb/planar on
+// random points over Syria's extent.
+func TestAdminAgainstPlanar(t *testing.T) {
+	a := mustAdmin(t)
+	ix, err := a.index()
+	if err != nil {
+		t.Fatal(err)
+	}
+	areas := a.Areas(3)
+	var hits []uint32
+	for _, p := range randomPoints(20000) {
+		hits = ix.layer.appendHits(p[0], p[1], hits[:0])
+		var want []uint32
+		for i, ar := range areas {
+			if !ar.Bound.Contains(p) {
+				continue
+			}
+			var in bool
+			switch g := ar.Geometry.(type) {
+			case orb.Polygon:
+				in = planar.PolygonContains(g, p)
+			case orb.MultiPolygon:
+				in = planar.MultiPolygonContains(g, p)
+			}
+			if in {
+				want = append(want, uint32(i))
+			}
+		}
+		if len(hits) != len(want) || (len(want) > 0 && hits[0] != want[0]) {
+			t.Errorf("%v: grid %v, planar %v", p, hits, want)
+		}
+	}
+}
