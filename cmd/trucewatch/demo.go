@@ -115,6 +115,9 @@ func runDemo(ctx context.Context, args []string, std stdio) error {
 				s := in.Stats()
 				total, err := countReports(gctx, store)
 				if err != nil {
+					if gctx.Err() != nil {
+						return nil
+					}
 					log.Warn("count reports", "err", err)
 				}
 				rate := float64(s.Written-last.Written) / now.Sub(lastAt).Seconds()

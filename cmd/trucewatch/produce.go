@@ -133,6 +133,9 @@ func produce(ctx context.Context, pub *publish.Publisher, next func() (publish.M
 		}
 		if len(buf) > 0 {
 			if werr := pub.Write(ctx, buf...); werr != nil {
+				if ctx.Err() != nil {
+					return sent, nil // interrupted: what was acknowledged is counted
+				}
 				return sent, werr
 			}
 			sent += len(buf)
