@@ -175,3 +175,33 @@ func abs(x float64) float64 {
 	}
 	return x
 }
+
+func TestAdminIndexStats(t *testing.T) {
+	a := mustAdmin(t)
+	ix, err := a.index()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := ix.layer
+	full, lists := 0, 0
+	for _, v := range l.cells {
+		switch {
+		case v == 0:
+		case v <= l.nShapes:
+			full++
+		default:
+			lists++
+		}
+	}
+	crossing := 0
+	for _, e := range l.entries {
+		if e.segEnd > e.segStart {
+			crossing++
+		}
+	}
+	t.Logf("grid %dx%d cells of %.4fx%.4f deg; %d fully inside one sub-district, %d with edges; %d edge copies of %d edges, %.1f per crossing entry; boundary of Syria %d edges",
+		l.nx, l.ny, l.dx, l.dy, full, lists, len(l.segs), len(ix.edges), float64(len(l.segs))/float64(crossing), len(ix.exterior.segs))
+	if lists == 0 || full == 0 || len(ix.exterior.segs) == 0 {
+		t.Fatal("empty index")
+	}
+}

@@ -142,11 +142,12 @@ func buildLayer(shapes [][]orb.Ring, cellsPerEdge float64) (*layer, error) {
 	l.cells = make([]uint32, l.nx*l.ny)
 
 	var (
-		recs  []record
+		recs  = make([]record, 0, nEdges/2+16)
 		edges []seg
 		keys  []uint64
 		xs    []xCross
 	)
+	l.segs = make([]seg, 0, nEdges*5/2+16)
 	for s, rings := range shapes {
 		edges = shapeEdges(rings, edges[:0])
 		if len(edges) == 0 {
@@ -247,7 +248,8 @@ func buildLayer(shapes [][]orb.Ring, cellsPerEdge float64) (*layer, error) {
 		}
 		return int(a.entry.shape) - int(b.entry.shape)
 	})
-	l.lists = append(l.lists, 0)
+	l.lists = make([]uint32, 1, len(recs)+1)
+	l.entries = make([]entry, 0, len(recs)+len(recs)/8)
 	for i := 0; i < len(recs); {
 		cell := recs[i].cell
 		if v := l.cells[cell]; v != 0 {
@@ -258,7 +260,7 @@ func buildLayer(shapes [][]orb.Ring, cellsPerEdge float64) (*layer, error) {
 		}
 		// Keep the entries of a cell in shape order.
 		es := l.entries[l.lists[len(l.lists)-1]:]
-		sort.SliceStable(es, func(a, b int) bool { return es[a].shape < es[b].shape })
+		slices.SortStableFunc(es, func(a, b entry) int { return int(a.shape) - int(b.shape) })
 		l.lists = append(l.lists, uint32(len(l.entries)))
 		l.cells[cell] = l.nShapes + uint32(len(l.lists)-1)
 	}
