@@ -11,12 +11,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/trucewatch/trucewatch/broker"
-	"github.com/trucewatch/trucewatch/ingest"
 	"github.com/trucewatch/trucewatch/publish"
 	"github.com/trucewatch/trucewatch/storage"
 	"github.com/trucewatch/trucewatch/storage/chserver"
 	"github.com/trucewatch/trucewatch/synth"
-	"github.com/trucewatch/trucewatch/violation"
 )
 
 func init() {
@@ -35,6 +33,7 @@ func runDemo(ctx context.Context, args []string, std stdio) error {
 	rate := fs.Float64("rate", 2000, "synthetic reports per second")
 	malformed := fs.Float64("malformed", 0.01, "fraction of synthetic messages that are malformed on purpose")
 	every := fs.Duration("every", 2*time.Second, "how often to print progress")
+	fs.Lookup("ops-addr").DefValue, f.opsAddr = "127.0.0.1:9101", "127.0.0.1:9101"
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -74,11 +73,7 @@ func runDemo(ctx context.Context, args []string, std stdio) error {
 	if err := store.Migrate(ctx); err != nil {
 		return err
 	}
-	m, err := f.matcher()
-	if err != nil {
-		return err
-	}
-	in, err := ingest.New(f.ingestOptions(log), m, violation.DefaultRules(), store)
+	in, err := f.worker(ctx, store, f.ingestOptions(log), log)
 	if err != nil {
 		return err
 	}

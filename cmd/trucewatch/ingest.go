@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,7 @@ type ingestFlags struct {
 	batchSize int
 	batchWait time.Duration
 	logLevel  string
+	opsAddr   string
 }
 
 func (f *ingestFlags) register(fs *flag.FlagSet) {
@@ -37,6 +39,37 @@ func (f *ingestFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.batchSize, "batch-size", ingest.DefaultBatchSize, fmt.Sprintf("most reports per ClickHouse insert (1..%d)", ingest.MaxBatchSize))
 	fs.DurationVar(&f.batchWait, "batch-wait", ingest.DefaultBatchWait, "how long a partial batch waits for more reports")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.opsAddr, "ops-addr", ":9101", "host:port serving /metrics, /healthz and /readyz (empty: off)")
+}
+
+// runWorker builds the ingest worker with its ops endpoints and runs it.
+func (f *ingestFlags) worker(ctx context.Context, store *storage.Store, o ingest.Options, log *slog.Logger) (*ingest.Ingester, error) {
+	m, err := f.matcher()
+	if err != nil {
+		return nil, err
+	}
+	reg := newRegistry()
+	o.Registerer = reg
+	in, err := ingest.New(o, m, violation.DefaultRules(), store)
+	if err != nil {
+		return nil, err
+	}
+	addr, err := startOps(ctx, f.opsAddr, reg, func(ctx context.Context) error {
+		if err := store.Conn().Ping(ctx); err != nil {
+			return fmt.Errorf("clickhouse: %w", err)
+		}
+		if !in.Ready() {
+			return errors.New("not in the consumer group yet, or the last write failed")
+		}
+		return nil
+	}, log)
+	if err != nil {
+		return nil, err
+	}
+	if addr != "" {
+		log.Info("ops endpoints", "metrics", "http://"+addr+"/metrics", "ready", "http://"+addr+"/readyz")
+	}
+	return in, nil
 }
 
 func (f *ingestFlags) logger(std stdio) (*slog.Logger, error) {
@@ -97,10 +130,6 @@ func runIngest(ctx context.Context, args []string, std stdio) error {
 	if err != nil {
 		return err
 	}
-	m, err := f.matcher()
-	if err != nil {
-		return err
-	}
 	store, err := storage.Open(ctx, f.storeOptions(log))
 	if err != nil {
 		return err
@@ -113,7 +142,7 @@ func runIngest(ctx context.Context, args []string, std stdio) error {
 	}
 	o := f.ingestOptions(log)
 	o.ExitWhenIdle = *idle
-	in, err := ingest.New(o, m, violation.DefaultRules(), store)
+	in, err := f.worker(ctx, store, o, log)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,95 @@
+package dlq_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/trucewatch/trucewatch/broker"
+	"github.com/trucewatch/trucewatch/dlq"
+	"github.com/trucewatch/trucewatch/ingest"
+)
+
+func TestInspectAndReplay(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := broker.Start(broker.Options{Topics: []string{"reports", "reports.dlq"}, Partitions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	addr := b.Addrs()[0]
+	w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: "reports.dlq", Balancer: &kafka.RoundRobin{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	var msgs []kafka.Message
+	for i := range 30 {
+		rule, field := "range", "lat"
+		if i%3 == 0 {
+			rule, field = "enum", "category"
+		}
+		msgs = append(msgs, kafka.Message{Key: []byte("r" + strconv.Itoa(i)), Value: []byte(`{"id":"r` + strconv.Itoa(i) + `"}`), Headers: []kafka.Header{
+			{Key: "origin", Value: []byte("field-app")},
+			{Key: ingest.HeaderReason, Value: []byte(field + ": " + rule + ": bad")},
+			{Key: ingest.HeaderRule, Value: []byte(rule)},
+			{Key: ingest.HeaderField, Value: []byte(field)},
+			{Key: ingest.HeaderSourceTopic, Value: []byte("reports")},
+			{Key: ingest.HeaderSourcePartition, Value: []byte("1")},
+			{Key: ingest.HeaderSourceOffset, Value: []byte(strconv.Itoa(100 + i))},
+		}})
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	o := dlq.Options{Brokers: []string{addr}, Topic: "reports.dlq"}
+	s, err := dlq.Inspect(ctx, o, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Total != 30 || s.ByRule["enum"] != 10 || s.ByRule["range"] != 20 || s.ByField["category"] != 10 || s.BySource["reports/1"] != 30 || len(s.Samples) != 4 {
+		t.Fatalf("summary %+v", s)
+	}
+
+	ro := dlq.ReplayOptions{Options: o, Target: "reports", Rule: "enum"}
+	dry := ro
+	dry.DryRun = true
+	if res, err := dlq.Replay(ctx, dry); err != nil || res.Replayed != 10 {
+		t.Fatalf("dry run: %+v %v", res, err)
+	}
+	res, err := dlq.Replay(ctx, ro)
+	if err != nil || res.Replayed != 10 || res.Skipped != 20 {
+		t.Fatalf("replay: %+v %v", res, err)
+	}
+	// A second run finds nothing new: progress was committed.
+	if res, err := dlq.Replay(ctx, ro); err != nil || res.Replayed != 0 {
+		t.Fatalf("second replay: %+v %v", res, err)
+	}
+	// What arrived on the reports topic: the original key, value and
+	// headers, marked as replayed, without the dead-letter headers.
+	got := 0
+	for p := range 3 {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: "reports", Partition: p, MaxWait: 100 * time.Millisecond})
+		for {
+			rctx, rcancel := context.WithTimeout(ctx, time.Second)
+			m, err := r.FetchMessage(rctx)
+			rcancel()
+			if err != nil {
+				break
+			}
+			got++
+			h := map[string]string{}
+			for _, x := range m.Headers {
+				h[x.Key] = string(x.Value)
+			}
+			if h["origin"] != "field-app" || h[dlq.HeaderReplayedFrom] == "" || h[ingest.HeaderReason] != "" || string(m.Value) != `{"id":"`+string(m.Key)+`"}` {
+				t.Errorf("replayed message %s %s %v", m.Key, m.Value, h)
+			}
+		}
+		r.Close()
+	}
+	if got != 10 {
+		t.Fatalf("%d messages on reports, want 10", got)
+	}
+}
