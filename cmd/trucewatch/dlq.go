@@ -83,7 +83,9 @@ func printSummary(std stdio, topic string, s dlq.Summary) {
 		for k := range sec.m {
 			keys = append(keys, k)
 		}
-		sort.Slice(keys, func(i, j int) bool { return sec.m[keys[i]] > sec.m[keys[j]] || (sec.m[keys[i]] == sec.m[keys[j]] && keys[i] < keys[j]) })
+		sort.Slice(keys, func(i, j int) bool {
+			return sec.m[keys[i]] > sec.m[keys[j]] || (sec.m[keys[i]] == sec.m[keys[j]] && keys[i] < keys[j])
+		})
 		for _, k := range keys {
 			name := k
 			if name == "" {
