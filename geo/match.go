@@ -189,7 +189,8 @@ func (m *Matcher) Zone(id string) (*Zone, bool) {
 }
 
 // Match finds the admin areas of p and the zones in force at `at` that
-// contain it; a zero `at` ignores validity. With accuracyM > 0, zones whose
+// contain it; a zero `at` ignores validity. A point that is not a
+// longitude/latitude (NaN, infinite, out of range) matches nothing. With accuracyM > 0, zones whose
 // boundary passes within accuracyM of p are Possible hits. dst is reset;
 // reusing it makes Match allocation-free.
 func (m *Matcher) Match(p orb.Point, at time.Time, accuracyM float64, dst *Match) {
@@ -199,6 +200,10 @@ func (m *Matcher) Match(p orb.Point, at time.Time, accuracyM float64, dst *Match
 	dst.Adm1, dst.Adm2, dst.Adm3 = "", "", ""
 	dst.AdmApprox, dst.AdmDistM = false, 0
 	x, y := p[0], p[1]
+	if !(x >= -180 && x <= 180 && y >= -90 && y <= 90) { // also NaN
+		dst.hits = dst.hits[:0]
+		return
+	}
 	anyTime := at.IsZero()
 	var atNS int64
 	if !anyTime {
@@ -277,6 +282,9 @@ func (m *Matcher) Match(p orb.Point, at time.Time, accuracyM float64, dst *Match
 func (m *Matcher) MatchDistances(p orb.Point, at time.Time, accuracyM float64, dst *Match) {
 	m.Match(p, at, accuracyM, dst)
 	x, y := p[0], p[1]
+	if !(x >= -180 && x <= 180 && y >= -90 && y <= 90) {
+		return
+	}
 	anyTime := at.IsZero()
 	var atNS int64
 	if !anyTime {

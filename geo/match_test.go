@@ -226,3 +226,49 @@ func TestAdminAgainstPlanar(t *testing.T) {
 		}
 	}
 }
+
+func TestMatchOddInput(t *testing.T) {
+	m := mustMatcher(t)
+	var dst Match
+	for _, p := range []orb.Point{{math.NaN(), 35}, {36, math.NaN()}, {math.Inf(1), 35}, {36, math.Inf(-1)}, {-180, -90}, {180, 90}, {200, 35}} {
+		for _, acc := range []float64{0, 1000, math.NaN(), math.Inf(1)} {
+			m.MatchDistances(p, time.Time{}, acc, &dst)
+			if math.IsInf(acc, 1) && math.Abs(p[0]) <= 180 && math.Abs(p[1]) <= 90 {
+				// An infinite uncertainty possibly hits every zone.
+				if len(dst.Zones) != 5 || !dst.Zones[0].Possible {
+					t.Errorf("%v acc %v: %+v", p, acc, dst)
+				}
+				continue
+			}
+			if dst.Adm3 != "" || len(dst.Zones) != 0 {
+				t.Errorf("%v acc %v: %+v", p, acc, dst)
+			}
+		}
+	}
+}
+
+// TestPossibleNearBorder: a point 1 km inside Syria from the Jordanian
+// border is possibly in the nationwide ceasefire with a 2 km accuracy,
+// plainly in it with 500 m.
+func TestPossibleNearBorder(t *testing.T) {
+	m := mustMatcher(t)
+	at := time.Date(2017, 1, 15, 0, 0, 0, 0, time.UTC)
+	var dst Match
+	// Walk north from Jordan until inside Syria, then 1 km more.
+	p := orb.Point{36.3, 32.2}
+	for ; p[1] < 33; p[1] += 0.0005 {
+		m.Match(p, at, 0, &dst)
+		if dst.Adm3 != "" && !dst.AdmApprox {
+			break
+		}
+	}
+	p[1] += 1000 / (EarthRadius * degToRad)
+	m.MatchDistances(p, at, 2000, &dst)
+	if len(dst.Zones) != 1 || !dst.Zones[0].Possible || dst.Zones[0].DepthM < 500 || dst.Zones[0].DepthM > 1100 {
+		t.Fatalf("2 km: %+v", dst.Zones)
+	}
+	m.Match(p, at, 500, &dst)
+	if len(dst.Zones) != 1 || dst.Zones[0].Possible {
+		t.Fatalf("500 m: %+v", dst.Zones)
+	}
+}
