@@ -16,7 +16,8 @@
 //     in no sub-district but within AdminTolerance (5 km) of one, such as a
 //     coastal town that the OCHA coastline leaves in the sea or a camp on
 //     the border berm, gets the nearest sub-district with AdmApprox set.
-//     Farther away it gets no admin codes.
+//     Farther away it gets no admin codes. A point with AdmApprox gets
+//     the zones of that sub-district as Possible hits only.
 //   - Zones: a zone given by admin pcodes is the union of the sub-districts
 //     whose pcode starts with one of them (SY = all of Syria, SY07 = Idleb
 //     governorate), so zone membership follows adm3 containment exactly.
@@ -34,7 +35,8 @@
 // # Speed
 //
 // Containment goes through a grid index over the polygon edges (see
-// layer): every cell is either outside all polygons, fully inside one, or
+// layer; for the sub-districts about 1,700 x 1,250 cells of 0.004 degree,
+// 2.4 edges per crossed cell on average): every cell is either outside all polygons, fully inside one, or
 // crossed by edges, in which case it keeps those edges and a reference point
 // of known status, and a point test counts how many of the cell's edges the
 // segment from the reference point to the query point crosses. A Match
