@@ -62,7 +62,8 @@
 //     first offset); a re-created topic gets a new Source.
 //
 // Permanent errors (retrying cannot help): ErrInvalidSpan, ErrBatchTooBig,
-// ErrSpanMismatch. Any other error may be retried with the same batch.
+// ErrSpanMismatch, ErrInvalidRow; IsPermanent tells them. Any other error
+// may be retried with the same batch.
 //
 // # Tables
 //

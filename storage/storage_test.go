@@ -206,6 +206,11 @@ func TestWriteResume(t *testing.T) {
 	if _, err := s.WriteBatch(ctx, storage.Batch{Span: span(10, 25)}); !errors.Is(err, storage.ErrSpanMismatch) {
 		t.Fatalf("mismatched span: %v", err)
 	}
+	bad := row("x", 1, 0)
+	bad.ObservedAt = time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := s.WriteBatch(ctx, storage.Batch{Span: span(20, 29), Rows: []storage.Row{bad}}); !errors.Is(err, storage.ErrInvalidRow) {
+		t.Fatalf("row from 1969: %v", err)
+	}
 	// An empty batch (all poison) still advances.
 	write(t, s, span(20, 29))
 	if pos, _ := s.Resume(ctx, src); pos.Next != 30 {

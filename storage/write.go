@@ -97,6 +97,9 @@ var (
 	ErrBatchTooBig  = fmt.Errorf("storage: batch has more than %d rows", MaxBatchRows)
 	ErrInvalidSpan  = errors.New("storage: invalid span")
 	ErrNotFound     = errors.New("storage: not found")
+	// ErrInvalidRow: a row cannot be stored (time outside DateTime's
+	// range 1970..2105, empty report key). Ingest should have rejected it.
+	ErrInvalidRow = errors.New("storage: invalid row")
 )
 
 const (
@@ -200,6 +203,11 @@ func (s *Store) WriteBatch(ctx context.Context, b Batch) (WriteResult, error) {
 	if len(b.Rows) > MaxBatchRows {
 		return res, ErrBatchTooBig
 	}
+	for i := range b.Rows {
+		if err := checkRow(&b.Rows[i]); err != nil {
+			return res, fmt.Errorf("%w: %s: row %d (%s/%s): %v", ErrInvalidRow, b.Span, i, b.Rows[i].PartnerID, b.Rows[i].ReportID, err)
+		}
+	}
 	start := time.Now()
 	found, last, state, prev, err := s.ledgerEntry(ctx, b.Span)
 	if err != nil {
@@ -242,6 +250,38 @@ func (s *Store) WriteBatch(ctx context.Context, b Batch) (WriteResult, error) {
 		"retracted", res.Retracted, "duplicates", res.Duplicates, "stale", res.Stale, "redo", res.Redo,
 		"ledger", tLedger, "lookup", tLookup, "insert", tInsert, "total", time.Since(start))
 	return res, nil
+}
+
+// IsPermanent reports whether a WriteBatch error will recur however often
+// the same batch is retried.
+func IsPermanent(err error) bool {
+	return errors.Is(err, ErrInvalidSpan) || errors.Is(err, ErrBatchTooBig) ||
+		errors.Is(err, ErrSpanMismatch) || errors.Is(err, ErrInvalidRow)
+}
+
+// DateTime's range, to the second.
+var (
+	minTime = time.Unix(1, 0)
+	maxTime = time.Date(2105, 12, 31, 23, 59, 59, 0, time.UTC)
+)
+
+func checkRow(r *Row) error {
+	if r.ReportID == "" {
+		return errors.New("empty report id")
+	}
+	for _, t := range []struct {
+		name string
+		t    time.Time
+		zero bool
+	}{{"observed_at", r.ObservedAt, false}, {"observed_until", r.ObservedUntil, true}, {"received_at", r.ReceivedAt, true}} {
+		if t.zero && t.t.IsZero() {
+			continue
+		}
+		if t.t.Before(minTime) || t.t.After(maxTime) {
+			return fmt.Errorf("%s %s outside 1970..2105", t.name, t.t.Format(time.RFC3339))
+		}
+	}
+	return nil
 }
 
 type reportKey struct{ partner, report string }
