@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"golang.org/x/time/rate"
 
@@ -344,7 +345,7 @@ func readableID(data []byte) string {
 		return ""
 	}
 	var id string
-	if json.Unmarshal(v.ID, &id) != nil || len(id) > report.MaxIDLen || !safeID(id) {
+	if json.Unmarshal(v.ID, &id) != nil || len(id) > report.MaxIDLen || !safeID(id) || strings.ContainsFunc(id, unicode.IsSpace) {
 		return ""
 	}
 	return id
