@@ -348,6 +348,11 @@ func TestCORSGzipETag(t *testing.T) {
 	if !bytes.Equal(plain, body) || len(gz) >= len(body) {
 		t.Errorf("gzip body: %d bytes -> %d, equal %v", len(body), len(gz), bytes.Equal(plain, body))
 	}
+	// The repeated requests were answered from the cache.
+	_, metrics := get(t, f.http.URL+"/metrics")
+	if !regexp.MustCompile(`trucewatch_serve_cache_requests_total\{result="hit"\} [1-9]`).Match(metrics) {
+		t.Errorf("no cache hits in /metrics")
+	}
 	// Preflight.
 	req, _ := http.NewRequest("OPTIONS", path, nil)
 	req.Header.Set("Origin", "https://map.example.org")

@@ -192,6 +192,13 @@ func (s *Server) handleZones(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	key := "zones|" + set + "|" + win.From.String() + "|" + win.To.String() + "|" + fmt.Sprint(zoom)
+	return s.cached(w, r, key, defaultChoroplethAge, func(r *http.Request) (response, error) {
+		return s.buildZones(r, hasSet, set, win, zoom)
+	})
+}
+
+func (s *Server) buildZones(r *http.Request, hasSet bool, set string, win window, zoom int) (response, error) {
 	var zs []*zoneInfo
 	var ids []string
 	for _, zi := range s.zoneList {
@@ -202,7 +209,7 @@ func (s *Server) handleZones(w http.ResponseWriter, r *http.Request) error {
 	}
 	agg, err := s.zoneCounts(r, ids, win)
 	if err != nil {
-		return err
+		return response{}, err
 	}
 	fc := geojson.NewFeatureCollection()
 	for _, zi := range zs {
@@ -220,7 +227,7 @@ func (s *Server) handleZones(w http.ResponseWriter, r *http.Request) error {
 		fc.Append(f)
 	}
 	fc.ExtraMembers = geojson.Properties{"from": win.From.Format(time.RFC3339), "to": win.To.Format(time.RFC3339)}
-	return s.sendFC(w, r, "zones", fc)
+	return fcResponse("zones", fc)
 }
 
 func (s *Server) setNames() []string {
@@ -231,13 +238,13 @@ func (s *Server) setNames() []string {
 	return out
 }
 
-func (s *Server) sendFC(w http.ResponseWriter, r *http.Request, route string, fc *geojson.FeatureCollection) error {
+func fcResponse(route string, fc *geojson.FeatureCollection) (response, error) {
 	b, err := json.Marshal(fc)
 	if err != nil {
-		return fmt.Errorf("serve: encode %s: %w", route, err)
+		return response{}, fmt.Errorf("serve: encode %s: %w", route, err)
 	}
 	cache := fmt.Sprintf("public, max-age=%d", int(defaultChoroplethAge/time.Second))
-	return s.send(w, r, response{ctype: "application/geo+json", body: append(b, '\n'), cache: cache, route: route})
+	return response{ctype: "application/geo+json", body: append(b, '\n'), cache: cache, route: route}, nil
 }
 
 // zoneCounts sums agg_zone_hour per zone over the window.
@@ -353,6 +360,13 @@ func (s *Server) handleSeries(w http.ResponseWriter, r *http.Request) error {
 	if !win.hourAligned() {
 		return badParam("from", "zone aggregates are hourly: from and to must be whole hours (UTC)")
 	}
+	key := "series|" + zi.zone.ID + "|" + bucket + "|" + win.From.String() + "|" + win.To.String()
+	return s.cached(w, r, key, defaultChoroplethAge, func(r *http.Request) (response, error) {
+		return s.buildSeries(r, zi, bucket, win)
+	})
+}
+
+func (s *Server) buildSeries(r *http.Request, zi *zoneInfo, bucket string, win window) (response, error) {
 	// Every bucket of the window, zeros included, so that a time slider
 	// gets a dense series.
 	idx := map[int64]int{}
@@ -368,7 +382,7 @@ FROM %s.agg_zone_hour FINAL
 WHERE zone = ? AND hour >= toDateTime(?) AND hour < toDateTime(?)
 GROUP BY hour
 ORDER BY hour`, s.db)
-	err = s.each(r, "series", "agg_zone_hour", sql, []any{zi.zone.ID, win.From.Unix(), win.To.Unix()}, func(sc scanner) error {
+	err := s.each(r, "series", "agg_zone_hour", sql, []any{zi.zone.ID, win.From.Unix(), win.To.Unix()}, func(sc scanner) error {
 		var h uint32
 		var c counts
 		if err := sc.Scan(&h, &c.Reports, &c.Killed, &c.Injured, &c.Violations, &c.Possible); err != nil {
@@ -387,10 +401,10 @@ ORDER BY hour`, s.db)
 		return nil
 	})
 	if err != nil {
-		return err
+		return response{}, err
 	}
 	body := seriesBody{Zone: zi.zone.ID, Bucket: bucket, From: win.From.Format(time.RFC3339), To: win.To.Format(time.RFC3339), Points: pts}
-	return s.sendJSON(w, r, "series", "application/json", fmt.Sprintf("public, max-age=%d", int(defaultChoroplethAge/time.Second)), body)
+	return jsonResponse("series", "application/json", fmt.Sprintf("public, max-age=%d", int(defaultChoroplethAge/time.Second)), body)
 }
 
 func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) error {
@@ -420,13 +434,20 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	key := fmt.Sprintf("admin|%d|%s|%s|%d", level, win.From, win.To, zoom)
+	return s.cached(w, r, key, defaultChoroplethAge, func(r *http.Request) (response, error) {
+		return s.buildAdmin(r, level, win, zoom)
+	})
+}
+
+func (s *Server) buildAdmin(r *http.Request, level int, win window, zoom int) (response, error) {
 	col := fmt.Sprintf("adm%d", level)
 	sql := fmt.Sprintf(`SELECT %s, sum(n_reports), sum(n_killed), sum(n_injured), sumIf(n_reports, violation = 1)
 FROM %s.agg_adm_day FINAL
 WHERE day >= toDate(?) AND day < toDate(?)
 GROUP BY %s`, col, s.db, col)
 	agg := map[string]counts{}
-	err = s.each(r, "admin", "agg_adm_day", sql, []any{win.From.Format("2006-01-02"), win.To.Format("2006-01-02")}, func(sc scanner) error {
+	err := s.each(r, "admin", "agg_adm_day", sql, []any{win.From.Format("2006-01-02"), win.To.Format("2006-01-02")}, func(sc scanner) error {
 		var pc string
 		var c counts
 		if err := sc.Scan(&pc, &c.Reports, &c.Killed, &c.Injured, &c.Violations); err != nil {
@@ -436,7 +457,7 @@ GROUP BY %s`, col, s.db, col)
 		return nil
 	})
 	if err != nil {
-		return err
+		return response{}, err
 	}
 	fc := geojson.NewFeatureCollection()
 	for _, a := range s.o.Admin.Areas(level) {
@@ -451,5 +472,5 @@ GROUP BY %s`, col, s.db, col)
 		fc.Append(f)
 	}
 	fc.ExtraMembers = geojson.Properties{"from": win.From.Format(time.RFC3339), "to": win.To.Format(time.RFC3339)}
-	return s.sendFC(w, r, "admin", fc)
+	return fcResponse("admin", fc)
 }

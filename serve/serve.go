@@ -57,6 +57,9 @@ type Options struct {
 	Window       time.Duration // default DefaultWindow
 	QueryTimeout time.Duration // default DefaultQueryTimeout
 	TileMaxAge   time.Duration // default DefaultTileMaxAge
+	// CacheBytes bounds the response cache (responses are kept for their
+	// max-age); default DefaultCacheBytes, negative = no cache.
+	CacheBytes int
 
 	// Registry receives the metrics and is what /metrics serves; nil = a
 	// new registry with the Go and process collectors.
@@ -86,6 +89,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.TileMaxAge <= 0 {
 		o.TileMaxAge = DefaultTileMaxAge
+	}
+	if o.CacheBytes == 0 {
+		o.CacheBytes = DefaultCacheBytes
 	}
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
@@ -120,11 +126,13 @@ type Server struct {
 	zones    map[string]*zoneInfo // by zone id
 	zoneList []*zoneInfo          // in set order
 	geoms    sync.Map             // geomKey -> *geomEntry: simplified geometries
+	cache    *cache               // nil = off
 
 	mReq     *prometheus.HistogramVec
 	mQuery   *prometheus.HistogramVec
 	mErrors  *prometheus.CounterVec
 	mRespLen *prometheus.HistogramVec
+	mCache   *prometheus.CounterVec
 }
 
 type zoneInfo struct {
@@ -168,7 +176,12 @@ func New(o Options) (*Server, error) {
 		Help:    "Response body size before compression, by route.",
 		Buckets: prometheus.ExponentialBuckets(256, 4, 10),
 	}, []string{"route"})
-	for _, c := range []prometheus.Collector{s.mReq, s.mQuery, s.mErrors, s.mRespLen} {
+	s.mCache = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "trucewatch", Subsystem: "serve", Name: "cache_requests_total",
+		Help: "Cacheable requests by result: hit (from the cache), shared (waited for an identical request in flight), miss (queried), retry.",
+	}, []string{"result"})
+	s.cache = newCache(o.CacheBytes)
+	for _, c := range []prometheus.Collector{s.mReq, s.mQuery, s.mErrors, s.mRespLen, s.mCache} {
 		if err := o.Registry.Register(c); err != nil {
 			return nil, fmt.Errorf("serve: register metrics: %w", err)
 		}
@@ -317,11 +330,40 @@ type response struct {
 	route string
 	// link, if set, is sent as a Link header.
 	link string
+	// source, if set, is sent as X-Trucewatch-Source.
+	source string
+
+	etag string // set by prepare
+	gz   []byte // gzipped body, set by prepare when worth it
 }
 
-// send writes resp with an ETag (a hash of the body), answers
-// If-None-Match with 304, and gzips bodies when the client accepts it.
+// prepare computes the ETag (a hash of the body) and the gzipped body,
+// once per response, before it is cached.
+func (resp *response) prepare() {
+	if resp.etag != "" {
+		return
+	}
+	f := fnv.New64a()
+	f.Write(resp.body)
+	resp.etag = fmt.Sprintf(`"%016x"`, f.Sum64())
+	if len(resp.body) >= minGzipBytes {
+		var buf bytes.Buffer
+		buf.Grow(len(resp.body) / 4)
+		zw := gzipPool.Get().(*gzip.Writer)
+		zw.Reset(&buf)
+		zw.Write(resp.body)
+		zw.Close()
+		gzipPool.Put(zw)
+		if buf.Len() < len(resp.body) {
+			resp.gz = buf.Bytes()
+		}
+	}
+}
+
+// send writes resp with its ETag, answers If-None-Match with 304, and
+// sends the gzipped body when the client accepts it.
 func (s *Server) send(w http.ResponseWriter, r *http.Request, resp response) error {
+	resp.prepare()
 	h := w.Header()
 	h.Set("Content-Type", resp.ctype)
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -332,28 +374,21 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, resp response) err
 	if resp.link != "" {
 		h.Set("Link", resp.link)
 	}
-	f := fnv.New64a()
-	f.Write(resp.body)
-	etag := fmt.Sprintf(`"%016x"`, f.Sum64())
-	h.Set("ETag", etag)
+	if resp.source != "" {
+		h.Set("X-Trucewatch-Source", resp.source)
+	}
+	h.Set("ETag", resp.etag)
 	h.Add("Vary", "Accept-Encoding")
 	if resp.route != "" {
 		s.mRespLen.WithLabelValues(resp.route).Observe(float64(len(resp.body)))
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, etag) {
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, resp.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
 	body := resp.body
-	if len(body) >= minGzipBytes && acceptsGzip(r) {
-		var buf bytes.Buffer
-		buf.Grow(len(body) / 4)
-		zw := gzipPool.Get().(*gzip.Writer)
-		zw.Reset(&buf)
-		zw.Write(body)
-		zw.Close()
-		gzipPool.Put(zw)
-		body = buf.Bytes()
+	if resp.gz != nil && acceptsGzip(r) {
+		body = resp.gz
 		h.Set("Content-Encoding", "gzip")
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -391,11 +426,19 @@ func acceptsGzip(r *http.Request) bool {
 }
 
 func (s *Server) sendJSON(w http.ResponseWriter, r *http.Request, route, ctype, cache string, v any) error {
+	resp, err := jsonResponse(route, ctype, cache, v)
+	if err != nil {
+		return err
+	}
+	return s.send(w, r, resp)
+}
+
+func jsonResponse(route, ctype, cache string, v any) (response, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("serve: encode %s: %w", route, err)
+		return response{}, fmt.Errorf("serve: encode %s: %w", route, err)
 	}
-	return s.send(w, r, response{ctype: ctype, body: append(b, '\n'), cache: cache, route: route})
+	return response{ctype: ctype, body: append(b, '\n'), cache: cache, route: route}, nil
 }
 
 // queryCtx bounds a ClickHouse query by the request's context (so that a

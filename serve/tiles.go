@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/maptile"
@@ -112,12 +111,16 @@ func (s *Server) handleTile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	key := r.URL.Path + "?" + r.URL.Query().Encode() + "|" + tr.win.From.String() + "|" + tr.win.To.String()
+	return s.cached(w, r, key, s.o.TileMaxAge, func(r *http.Request) (response, error) { return s.buildTile(r, tr) })
+}
+
+func (s *Server) buildTile(r *http.Request, tr *tileRequest) (response, error) {
 	src := tr.source()
 	cells, err := s.tileCells(r, tr, src)
 	if err != nil {
-		return err
+		return response{}, err
 	}
-	w.Header().Set("X-Trucewatch-Source", src)
 	cache := fmt.Sprintf("public, max-age=%d, stale-while-revalidate=%d", int(s.o.TileMaxAge/time.Second), 5*int(s.o.TileMaxAge/time.Second))
 	fc := cellFeatures(tr, cells)
 	if tr.format == "mvt" {
@@ -126,9 +129,9 @@ func (s *Server) handleTile(w http.ResponseWriter, r *http.Request) error {
 		layers.Clip(mvt.MapboxGLDefaultExtentBound)
 		b, err := mvt.Marshal(layers)
 		if err != nil {
-			return fmt.Errorf("serve: encode mvt: %w", err)
+			return response{}, fmt.Errorf("serve: encode mvt: %w", err)
 		}
-		return s.send(w, r, response{ctype: "application/vnd.mapbox-vector-tile", body: b, cache: cache, route: "tile_mvt"})
+		return response{ctype: "application/vnd.mapbox-vector-tile", body: b, cache: cache, route: "tile_mvt", source: src}, nil
 	}
 	fc.ExtraMembers = geojson.Properties{
 		"tile":   fmt.Sprintf("%d/%d/%d", tr.tile.Z, tr.tile.X, tr.tile.Y),
@@ -138,9 +141,9 @@ func (s *Server) handleTile(w http.ResponseWriter, r *http.Request) error {
 	}
 	b, err := json.Marshal(fc)
 	if err != nil {
-		return fmt.Errorf("serve: encode tile: %w", err)
+		return response{}, fmt.Errorf("serve: encode tile: %w", err)
 	}
-	return s.send(w, r, response{ctype: "application/geo+json", body: append(b, '\n'), cache: cache, route: "tile_geojson"})
+	return response{ctype: "application/geo+json", body: append(b, '\n'), cache: cache, route: "tile_geojson", source: src}, nil
 }
 
 // cellFeatures turns cells into polygon features (the cell's square) with
@@ -371,9 +374,4 @@ WHERE tile >= ? AND tile < ?`, s.db)
 	}
 	sort.Slice(cells, func(i, j int) bool { return cells[i].key < cells[j].key })
 	return dropEmpty(cells), nil
-}
-
-// cellBound is the lon/lat bound of a cell, for tests.
-func cellBound(key uint64, z uint32) orb.Bound {
-	return maptile.FromQuadkey(key, maptile.Zoom(z)).Bound()
 }
