@@ -80,7 +80,7 @@ func (s *Store) Applied(ctx context.Context) ([]uint32, error) {
     version     UInt32,
     name        String,
     applied_at  DateTime('UTC')
-) ENGINE = ReplacingMergeTree ORDER BY version`)); err != nil && !isCode(err, codeTableAlreadyExists) {
+) ENGINE = ReplacingMergeTree ORDER BY version`)); err != nil && !alreadyExists(err) {
 		return nil, fmt.Errorf("storage: migrate: create schema_migrations: %w", err)
 	}
 	rows, err := s.conn.Query(ctx, s.sql("SELECT DISTINCT version FROM {db}.schema_migrations ORDER BY version"))
@@ -130,7 +130,7 @@ func (s *Store) ApplyMigrations(ctx context.Context) ([]Migration, error) {
 		}
 		for _, st := range statements(m.SQL) {
 			err := s.conn.Exec(ctx, s.sql(st))
-			if err != nil && !isCode(err, codeTableAlreadyExists, codeDatabaseAlreadyExists, codeDuplicateColumn) {
+			if err != nil && !alreadyExists(err) {
 				return did, fmt.Errorf("storage: migrate %04d_%s: %w\n%s", m.Version, m.Name, err, s.sql(st))
 			}
 		}

@@ -174,11 +174,21 @@ func (s *Store) sql(q string) string { return strings.ReplaceAll(q, "{db}", s.qd
 
 // ClickHouse error codes this package reacts to.
 const (
-	codeDuplicateColumn       = 15
+	codeDuplicateColumn       = 15 // ADD COLUMN of an existing column, current releases
+	codeIllegalColumn         = 44 // the same on 18.16 ("column with this name already exists")
 	codeTableAlreadyExists    = 57
 	codeUnknownDatabase       = 81
 	codeDatabaseAlreadyExists = 82
 )
+
+// alreadyExists reports whether a DDL statement failed because what it
+// creates exists: a migration raced with another process, or ran twice.
+func alreadyExists(err error) bool {
+	if isCode(err, codeTableAlreadyExists, codeDatabaseAlreadyExists, codeDuplicateColumn) {
+		return true
+	}
+	return isCode(err, codeIllegalColumn) && strings.Contains(err.Error(), "already exists")
+}
 
 func isCode(err error, codes ...int32) bool {
 	var ex *clickhouse.Exception

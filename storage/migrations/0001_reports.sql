@@ -1,7 +1,10 @@
 -- trucewatch schema v1: raw reports, revision state, exactly-once ledger,
 -- aggregates maintained by materialized views. See storage/doc.go.
 -- {db} is replaced by the back-quoted database name. Every statement must be
--- idempotent (IF NOT EXISTS): two processes may apply a migration at once.
+-- idempotent: two processes may apply a migration at once. Use IF NOT
+-- EXISTS; 18.16 has no ADD COLUMN IF NOT EXISTS, so a plain ADD COLUMN is
+-- allowed: the runner ignores "already exists" errors. A statement ends
+-- with ';' at the end of a line; no ';' inside comments.
 -- Runs on ClickHouse 18.16 and on current releases: only the
 -- `ENGINE = X PARTITION BY ... ORDER BY ...` syntax, no LowCardinality,
 -- DateTime64, Bool or Nullable.
