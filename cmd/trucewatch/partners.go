@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"text/tabwriter"
+	"time"
+
+	"github.com/trucewatch/trucewatch/partners"
+)
+
+func init() {
+	register(command{name: "partners", summary: "manage the API keys of field partners (add, list, revoke)", run: runPartners})
+}
+
+const partnersUsage = `Manage the API keys field partners use to send reports over HTTPS (POST /v1/reports
+on trucewatch serve). The keys file keeps only SHA-256 hashes; a running server
+re-reads it within a second of a change, so revocation needs no restart.
+
+  partners add    NAME   make a key for partner NAME and print it (shown only once);
+                         NAME becomes the partner_id of every report sent with the key.
+                         Adding a key to an existing partner rotates: both work until
+                         the old ones are revoked.
+  partners list          list every key (name, key id, created, revoked)
+  partners revoke NAME   revoke every key of partner NAME`
+
+func runPartners(ctx context.Context, args []string, std stdio) error {
+	fl := newFlags("partners", "add|list|revoke [--keys FILE] [NAME]", partnersUsage, std)
+	keysFile := fl.String("keys", "var/partners.json", "partner keys file (JSON, mode 0600)")
+	asJSON := fl.Bool("json", false, "list: print JSON instead of a table")
+	if len(args) == 0 {
+		fl.Usage()
+		return errUsage
+	}
+	action := args[0]
+	if action == "-h" || action == "--help" || action == "help" {
+		fl.Usage()
+		return flag.ErrHelp
+	}
+	// Flags may come before or after NAME.
+	var names []string
+	rest := args[1:]
+	for {
+		if err := parseFlags(fl, rest); err != nil {
+			return err
+		}
+		if fl.NArg() == 0 {
+			break
+		}
+		names = append(names, fl.Arg(0))
+		rest = fl.Args()[1:]
+	}
+	needName := func() (string, error) {
+		if len(names) != 1 {
+			fmt.Fprintf(std.err, "trucewatch partners %s: want exactly one partner NAME, got %d\n", action, len(names))
+			return "", errUsage
+		}
+		return names[0], nil
+	}
+
+	switch action {
+	case "add":
+		name, err := needName()
+		if err != nil {
+			return err
+		}
+		keys, err := partners.Create(*keysFile)
+		if err != nil {
+			return err
+		}
+		rotating := false
+		for _, p := range keys.List() {
+			rotating = rotating || (p.Name == name && !p.Revoked())
+		}
+		key, err := keys.Add(name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(std.out, key)
+		fmt.Fprintf(std.err, "New API key for partner %q above: it is shown only this once, hand it over securely.\n", name)
+		fmt.Fprintln(std.err, "The partner sends it as: Authorization: Bearer KEY")
+		if rotating {
+			fmt.Fprintf(std.err, "%q has older keys that still work: revoke them once the partner has switched (reports keep the same partner_id).\n", name)
+		}
+		return nil
+
+	case "list":
+		if len(names) != 0 {
+			fmt.Fprintln(std.err, "trucewatch partners list: takes no NAME")
+			return errUsage
+		}
+		keys, err := partners.Open(*keysFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("no keys file %s (trucewatch partners add makes it)", *keysFile)
+		}
+		if err != nil {
+			return err
+		}
+		list := keys.List()
+		if *asJSON {
+			enc := json.NewEncoder(std.out)
+			enc.SetIndent("", "  ")
+			return enc.Encode(list)
+		}
+		tw := tabwriter.NewWriter(std.out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PARTNER\tKEY ID\tCREATED\tSTATUS")
+		for _, p := range list {
+			status := "valid"
+			if p.Revoked() {
+				status = "revoked " + p.RevokedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, p.KeyID, p.CreatedAt.Format(time.RFC3339), status)
+		}
+		return tw.Flush()
+
+	case "revoke":
+		name, err := needName()
+		if err != nil {
+			return err
+		}
+		keys, err := partners.Open(*keysFile)
+		if err != nil {
+			return err
+		}
+		if err := keys.Revoke(name); err != nil {
+			return err
+		}
+		fmt.Fprintf(std.err, "revoked every key of partner %q; running servers refuse them within %s\n", name, partners.ReloadInterval)
+		return nil
+
+	default:
+		fmt.Fprintf(std.err, "trucewatch partners: unknown action %q (want add, list or revoke)\n\n", action)
+		fl.Usage()
+		return errUsage
+	}
+}
