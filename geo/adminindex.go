@@ -26,7 +26,7 @@ type adminIndex struct {
 	allMembers []int
 	// nearEdge marks the cells within AdminTolerance of a cell with edges,
 	// so that points far outside Syria skip the nearest-area search.
-	nearEdge []bool
+	nearEdge []uint64 // bitset, by cell
 }
 
 func buildAdminIndex(a *Admin) (*adminIndex, error) {
@@ -64,7 +64,14 @@ func buildAdminIndex(a *Admin) (*adminIndex, error) {
 		ix.allMembers[i] = i
 	}
 	ix.exterior = newBoundary(ix.unionBoundary(ix.allMembers))
-	ix.nearEdge = dilateEdgeCells(l, AdminTolerance)
+	near := dilateEdgeCells(l, AdminTolerance)
+	ix.nearEdge = make([]uint64, (len(near)+63)/64)
+	for i, b := range near {
+		if b {
+			ix.nearEdge[i/64] |= 1 << (i % 64)
+		}
+	}
+	l.compress()
 	return ix, nil
 }
 
@@ -130,7 +137,8 @@ func (ix *adminIndex) mayBeNear(x, y float64) bool {
 	if !(fx >= 0 && fy >= 0 && fx < float64(l.nx) && fy < float64(l.ny)) {
 		return true // outside the grid: let nearest decide
 	}
-	return ix.nearEdge[int(fy)*l.nx+int(fx)]
+	c := int(fy)*l.nx + int(fx)
+	return ix.nearEdge[c/64]&(1<<(c%64)) != 0
 }
 
 // unionBoundary returns the edges of the boundary of the union of the given

@@ -184,7 +184,8 @@ func TestAdminIndexStats(t *testing.T) {
 	}
 	l := ix.layer
 	full, lists := 0, 0
-	for _, v := range l.cells {
+	for c := 0; c < l.nx*l.ny; c++ {
+		v := l.cell(c%l.nx, c/l.nx)
 		switch {
 		case v == 0:
 		case v <= l.nShapes:
@@ -199,6 +200,13 @@ func TestAdminIndexStats(t *testing.T) {
 			crossing++
 		}
 	}
+	uniform := 0
+	for _, b := range l.blocks {
+		if b&uniformBlock != 0 {
+			uniform++
+		}
+	}
+	t.Logf("%d blocks of %dx%d cells, %d uniform; block table %d KiB, mixed blocks %d KiB", len(l.blocks), blockSide, blockSide, uniform, len(l.blocks)*4/1024, len(l.blockCells)*4/1024)
 	t.Logf("grid %dx%d cells of %.4fx%.4f deg; %d fully inside one sub-district, %d with edges; %d edge copies of %d edges, %.1f per crossing entry; boundary of Syria %d edges",
 		l.nx, l.ny, l.dx, l.dy, full, lists, len(l.segs), len(ix.edges), float64(len(l.segs))/float64(crossing), len(ix.exterior.segs))
 	if lists == 0 || full == 0 || len(ix.exterior.segs) == 0 {

@@ -31,11 +31,64 @@ type layer struct {
 	invDX, invDY float64
 	nx, ny       int
 	nShapes      uint32
-	cells        []uint32
+	cells        []uint32 // during the build only; then blocks
+	bnx          int      // blocks per row
+	blocks       []uint32 // uniformBlock|value, or the index of 64 cells in blockCells
+	blockCells   []uint32
 	lists        []uint32 // list i is entries[lists[i]:lists[i+1]]
 	entries      []entry
 	segs         []seg
 	bound        orb.Bound
+}
+
+// Cells are stored in blocks of blockSide x blockSide: a block whose cells
+// all have the same value (the interior of a sub-district, the outside)
+// keeps only that value, so that the block table stays small enough for
+// the CPU caches.
+const (
+	blockShift   = 3
+	blockSide    = 1 << blockShift
+	uniformBlock = 1 << 31
+)
+
+// compress turns cells into blocks and drops cells.
+func (l *layer) compress() {
+	l.bnx = (l.nx + blockSide - 1) / blockSide
+	bny := (l.ny + blockSide - 1) / blockSide
+	l.blocks = make([]uint32, l.bnx*bny)
+	var buf [blockSide * blockSide]uint32
+	for by := 0; by < bny; by++ {
+		for bx := 0; bx < l.bnx; bx++ {
+			uniform := true
+			for j := 0; j < blockSide; j++ {
+				for i := 0; i < blockSide; i++ {
+					x, y := bx*blockSide+i, by*blockSide+j
+					v := uint32(0)
+					if x < l.nx && y < l.ny {
+						v = l.cells[y*l.nx+x]
+					}
+					buf[j*blockSide+i] = v
+					uniform = uniform && v == buf[0]
+				}
+			}
+			if uniform {
+				l.blocks[by*l.bnx+bx] = uniformBlock | buf[0]
+			} else {
+				l.blocks[by*l.bnx+bx] = uint32(len(l.blockCells) / (blockSide * blockSide))
+				l.blockCells = append(l.blockCells, buf[:]...)
+			}
+		}
+	}
+	l.cells = nil
+}
+
+// cell returns the value of cell (i, j), which must be in the grid.
+func (l *layer) cell(i, j int) uint32 {
+	b := l.blocks[(j>>blockShift)*l.bnx+i>>blockShift]
+	if b&uniformBlock != 0 {
+		return b &^ uniformBlock
+	}
+	return l.blockCells[int(b)<<(2*blockShift)|(j&(blockSide-1))<<blockShift|i&(blockSide-1)]
 }
 
 // seg is one polygon edge from a to b.
@@ -392,7 +445,7 @@ func (l *layer) appendHits(x, y float64, hits []uint32) []uint32 {
 	if !(fx >= 0 && fy >= 0 && fx < float64(l.nx) && fy < float64(l.ny)) {
 		return hits
 	}
-	v := l.cells[int(fy)*l.nx+int(fx)]
+	v := l.cell(int(fx), int(fy))
 	if v == 0 {
 		return hits
 	}
@@ -443,38 +496,65 @@ func (l *layer) inside(e *entry, x, y float64) bool {
 }
 
 // nearest returns the shape with an edge nearest to (x, y) within maxM
-// metres, and the distance in metres.
+// metres, and the distance in metres. It searches rings of cells around
+// the point's cell, nearest first, and stops once a ring cannot hold
+// anything nearer than the best edge found.
 func (l *layer) nearest(x, y, maxM float64) (shape uint32, distM float64, ok bool) {
 	kx, ky := metresPerDegree(y)
 	rx, ry := maxM/kx, maxM/ky
-	if x+rx < l.minX || y+ry < l.minY || x-rx > l.minX+float64(l.nx)*l.dx || y-ry > l.minY+float64(l.ny)*l.dy {
+	if !(x+rx >= l.minX && y+ry >= l.minY && x-rx <= l.minX+float64(l.nx)*l.dx && y-ry <= l.minY+float64(l.ny)*l.dy) {
 		return 0, 0, false
 	}
+	ci, cj := l.colOf(x), l.rowOf(y)
+	cellM := min(l.dx*kx, l.dy*ky) // the narrowest side of a cell, in metres
+	kmax := int(maxM/cellM) + 2
+	// Rows and columns that the search box can reach.
 	c0, c1 := l.colOf(x-rx), l.colOf(x+rx)
 	r0, r1 := l.rowOf(y-ry), l.rowOf(y+ry)
 	best := maxM * maxM
-	var bestSeg *seg
-	for r := r0; r <= r1; r++ {
-		for c := c0; c <= c1; c++ {
-			v := l.cells[r*l.nx+c]
-			if v <= l.nShapes {
-				continue
-			}
-			li := v - l.nShapes - 1
-			for i := l.lists[li]; i < l.lists[li+1]; i++ {
-				e := &l.entries[i]
-				for j := e.segStart; j < e.segEnd; j++ {
-					if d := segDist2M(&l.segs[j], x, y, kx, ky); d <= best {
-						if d < best || bestSeg == nil || e.shape < shape {
-							best, bestSeg, shape = d, &l.segs[j], e.shape
-						}
-					}
+	bestSeg := -1
+	visit := func(c, r int) {
+		if c < c0 || c > c1 || r < r0 || r > r1 {
+			return
+		}
+		v := l.cell(c, r)
+		if v <= l.nShapes {
+			return
+		}
+		li := v - l.nShapes - 1
+		for i := l.lists[li]; i < l.lists[li+1]; i++ {
+			e := &l.entries[i]
+			for j := e.segStart; j < e.segEnd; j++ {
+				if d := segDist2M(&l.segs[j], x, y, kx, ky); d < best || (d == best && bestSeg >= 0 && e.shape < shape) {
+					best, bestSeg, shape = d, int(j), e.shape
 				}
 			}
 		}
 	}
-	if bestSeg == nil {
+	for k := 0; k <= kmax; k++ {
+		if k >= 2 {
+			if lb := float64(k-1) * cellM; lb*lb > best {
+				break
+			}
+		}
+		if k == 0 {
+			visit(ci, cj)
+			continue
+		}
+		if ci-k < c0 && ci+k > c1 && cj-k < r0 && cj+k > r1 {
+			break // the ring is outside the search box
+		}
+		for c := ci - k; c <= ci+k; c++ {
+			visit(c, cj-k)
+			visit(c, cj+k)
+		}
+		for r := cj - k + 1; r <= cj+k-1; r++ {
+			visit(ci-k, r)
+			visit(ci+k, r)
+		}
+	}
+	if bestSeg < 0 {
 		return 0, 0, false
 	}
-	return shape, segDistM(bestSeg, x, y), true
+	return shape, segDistM(&l.segs[bestSeg], x, y), true
 }

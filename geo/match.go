@@ -148,6 +148,7 @@ func newMatcher(a *Admin, idx *adminIndex, sets []*ZoneSet) (*Matcher, error) {
 				if err != nil {
 					return nil, fmt.Errorf("geo: new matcher: zone %s: %w", z.ID, err)
 				}
+				l.compress()
 				mz.layer = l
 				mz.bound = l.bound
 				mz.boundary = newBoundary(shapeEdges(rings, nil))

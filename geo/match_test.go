@@ -118,6 +118,7 @@ func TestLayerAgainstPlanar(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	l.compress()
 	pts := randomPoints(200000)
 	for i := range pts { // squeeze into the shapes' extent
 		pts[i] = orb.Point{34.9 + (pts[i][0]-35.6)/6.8*7, 32.9 + (pts[i][1]-32.3)/5*4}
