@@ -65,6 +65,20 @@ func BenchmarkMatch(b *testing.B) {
 		}
 		reportRate(b)
 	})
+	// The uncertainty that ingest derives from UCDP's where_prec through
+	// report.GeoPrecision.UncertaintyM (exact, near, adm2, adm1, region,
+	// country).
+	ucdp := loadUCDP(b)
+	uncertainty := map[int]float64{1: 0, 2: 25000, 3: 40000, 4: 80000, 5: 25000, 6: 400000, 7: 400000}
+	b.Run("ucdp-precision", func(b *testing.B) {
+		var dst Match
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			p := &ucdp[i%len(ucdp)]
+			m.Match(p.P, at, uncertainty[p.WherePrec], &dst)
+		}
+		reportRate(b)
+	})
 	b.Run("ucdp-distances", func(b *testing.B) {
 		var dst Match
 		b.ReportAllocs()
