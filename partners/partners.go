@@ -272,18 +272,27 @@ func (k *Keys) Add(name string) (key string, err error) {
 
 // Revoke revokes every valid key of partner name. Revoked keys stay in the
 // file, marked with the time, as a record.
-func (k *Keys) Revoke(name string) error {
+func (k *Keys) Revoke(name string) error { return k.RevokeKey(name, "") }
+
+// RevokeKey revokes the key of partner name whose KeyID (as List shows
+// it) is keyID, or every key of name when keyID is empty. Revoking only
+// the old key is how a key is rotated.
+func (k *Keys) RevokeKey(name, keyID string) error {
 	return k.update(func(es []entry) ([]entry, error) {
 		known, now := false, k.now().UTC().Truncate(time.Second)
 		for i := range es {
-			if es[i].Name == name {
-				known = true
-				if es[i].RevokedAt.IsZero() {
-					es[i].RevokedAt = now
-				}
+			if es[i].Name != name || keyID != "" && !strings.HasPrefix(es[i].KeySHA256, strings.ToLower(keyID)) {
+				continue
+			}
+			known = true
+			if es[i].RevokedAt.IsZero() {
+				es[i].RevokedAt = now
 			}
 		}
-		if !known {
+		switch {
+		case !known && keyID != "":
+			return nil, fmt.Errorf("%w %q with key id %q", ErrUnknownPartner, name, keyID)
+		case !known:
 			return nil, fmt.Errorf("%w %q", ErrUnknownPartner, name)
 		}
 		return es, nil

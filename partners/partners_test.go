@@ -80,6 +80,20 @@ func TestAddAuthenticateRevoke(t *testing.T) {
 	if id, ok := k.Authenticate(a2); !ok || id != "sohr-field" {
 		t.Fatalf("rotated key: %q %v", id, ok)
 	}
+	// Revoke only the old key: the new one keeps working.
+	old := k.List()[0].KeyID
+	if err := k.RevokeKey("sohr-field", old); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := k.Authenticate(a); ok {
+		t.Error("revoked old key authenticates")
+	}
+	if _, ok := k.Authenticate(a2); !ok {
+		t.Error("revoking the old key revoked the new one")
+	}
+	if err := k.RevokeKey("sohr-field", "ffffffffffff"); !errors.Is(err, ErrUnknownPartner) && old != "ffffffffffff" {
+		t.Errorf("RevokeKey of an unknown key id: %v", err)
+	}
 	if err := k.Revoke("sohr-field"); err != nil {
 		t.Fatal(err)
 	}

@@ -26,10 +26,12 @@ re-reads it within a second of a change, so revocation needs no restart.
                          Adding a key to an existing partner rotates: both work until
                          the old ones are revoked.
   partners list          list every key (name, key id, created, revoked)
-  partners revoke NAME   revoke every key of partner NAME`
+  partners revoke NAME [KEY_ID]
+                         revoke every key of partner NAME, or only the key KEY_ID
+                         (as list shows it): how an old key is retired after a rotation`
 
 func runPartners(ctx context.Context, args []string, std stdio) error {
-	fl := newFlags("partners", "add|list|revoke [--keys FILE] [NAME]", partnersUsage, std)
+	fl := newFlags("partners", "add|list|revoke [--keys FILE] [NAME [KEY_ID]]", partnersUsage, std)
 	keysFile := fl.String("keys", "var/partners.json", "partner keys file (JSON, mode 0600)")
 	asJSON := fl.Bool("json", false, "list: print JSON instead of a table")
 	if len(args) == 0 {
@@ -72,7 +74,7 @@ func runPartners(ctx context.Context, args []string, std stdio) error {
 		if err != nil {
 			return err
 		}
-		rotating := false
+		rotating := false // the partner already has a valid key
 		for _, p := range keys.List() {
 			rotating = rotating || (p.Name == name && !p.Revoked())
 		}
@@ -84,7 +86,7 @@ func runPartners(ctx context.Context, args []string, std stdio) error {
 		fmt.Fprintf(std.err, "New API key for partner %q above: it is shown only this once, hand it over securely.\n", name)
 		fmt.Fprintln(std.err, "The partner sends it as: Authorization: Bearer KEY")
 		if rotating {
-			fmt.Fprintf(std.err, "%q has older keys that still work: revoke them once the partner has switched (reports keep the same partner_id).\n", name)
+			fmt.Fprintf(std.err, "%q has older keys that still work: once the partner has switched, retire them with\n  trucewatch partners revoke %s KEY_ID   (KEY_ID from trucewatch partners list; reports keep the same partner_id)\n", name, name)
 		}
 		return nil
 
@@ -118,18 +120,24 @@ func runPartners(ctx context.Context, args []string, std stdio) error {
 		return tw.Flush()
 
 	case "revoke":
-		name, err := needName()
-		if err != nil {
-			return err
+		if len(names) != 1 && len(names) != 2 {
+			fmt.Fprintf(std.err, "trucewatch partners revoke: want NAME [KEY_ID], got %d arguments\n", len(names))
+			return errUsage
 		}
 		keys, err := partners.Open(*keysFile)
 		if err != nil {
 			return err
 		}
-		if err := keys.Revoke(name); err != nil {
+		what := "every key"
+		if len(names) == 2 {
+			err, what = keys.RevokeKey(names[0], names[1]), "key "+names[1]
+		} else {
+			err = keys.Revoke(names[0])
+		}
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(std.err, "revoked every key of partner %q; running servers refuse them within %s\n", name, partners.ReloadInterval)
+		fmt.Fprintf(std.err, "revoked %s of partner %q; running servers refuse it within %s\n", what, names[0], partners.ReloadInterval)
 		return nil
 
 	default:

@@ -54,6 +54,14 @@ func TestPartnersCommand(t *testing.T) {
 	if code != 0 || strings.Count(out, "sohr-field") != 2 || !strings.Contains(out, "vdc-ghouta") || strings.Contains(out, "revoked") {
 		t.Fatalf("list: %d %q %s", code, out, errs)
 	}
+	var before []partners.Partner
+	_, out, _ = runCmd(t, "partners", "list", "--json")
+	if err := json.Unmarshal([]byte(out), &before); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runCmd(t, "partners", "revoke", "sohr-field", before[0].KeyID); code != 0 {
+		t.Fatalf("revoke one key: %d %s", code, errs)
+	}
 	if code, _, errs := runCmd(t, "partners", "revoke", "sohr-field"); code != 0 {
 		t.Fatalf("revoke: %d %s", code, errs)
 	}
@@ -73,6 +81,7 @@ func TestPartnersCommand(t *testing.T) {
 		{"partners", "add", "a", "b"},
 		{"partners", "remove", "x"},
 		{"partners", "list", "x"},
+		{"partners", "revoke", "a", "b", "c"},
 		{"partners", "add", "--bogus", "x"},
 	} {
 		if code, _, _ := runCmd(t, c...); code != 2 {
