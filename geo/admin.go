@@ -6,17 +6,16 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
 	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/geojson"
 )
 
-// The OCHA COD-AB boundaries of Syria (CC BY-IGO 3.0), see data/SOURCES.md.
+// The OCHA COD-AB boundaries of Syria (CC BY-IGO 3.0), see data/SOURCES.md,
+// in the compact form described in admincodec.go.
 //
-//go:embed data/syria-adm1.geojson data/syria-adm2.geojson data/syria-adm3.geojson
+//go:embed data/admin.bin
 var dataFS embed.FS
 
 // AdminTolerance is how far (metres) a point outside every sub-district may
@@ -62,62 +61,45 @@ func LoadAdmin() (*Admin, error) {
 }
 
 func parseAdmin() (*Admin, error) {
-	a := &Admin{byPCode: map[string]*Area{}}
-	h := sha256.New()
-	for level := 1; level <= 3; level++ {
-		name := fmt.Sprintf("data/syria-adm%d.geojson", level)
-		raw, err := dataFS.ReadFile(name)
-		if err != nil {
-			return nil, fmt.Errorf("geo: load admin: %w", err)
-		}
-		h.Write(raw)
-		fc, err := geojson.UnmarshalFeatureCollection(raw)
-		if err != nil {
-			return nil, fmt.Errorf("geo: load admin %s: %w", name, err)
-		}
-		areas := make([]*Area, 0, len(fc.Features))
-		for i, f := range fc.Features {
-			ar := &Area{
-				Level:  level,
-				PCode:  f.Properties.MustString(fmt.Sprintf("adm%d_pcode", level), ""),
-				Name:   f.Properties.MustString(fmt.Sprintf("adm%d_name", level), ""),
-				NameAR: f.Properties.MustString(fmt.Sprintf("adm%d_name1", level), ""),
-				Adm1:   f.Properties.MustString("adm1_pcode", ""),
+	raw, err := dataFS.ReadFile("data/admin.bin")
+	if err != nil {
+		return nil, fmt.Errorf("geo: load admin: %w", err)
+	}
+	levels, err := decodeAdmin(raw)
+	if err != nil {
+		return nil, err
+	}
+	return newAdmin(levels, raw)
+}
+
+// newAdmin checks the areas and indexes them; data identifies the version.
+func newAdmin(levels [3][]*Area, data []byte) (*Admin, error) {
+	a := &Admin{byPCode: map[string]*Area{}, adm1: levels[0], adm2: levels[1], adm3: levels[2]}
+	for li, areas := range levels {
+		level := li + 1
+		for i, ar := range areas {
+			if ar.Geometry == nil {
+				return nil, fmt.Errorf("geo: load admin: level %d area %d: no geometry", level, i)
 			}
-			if level == 3 {
-				ar.Adm2 = f.Properties.MustString("adm2_pcode", "")
-			}
-			switch g := f.Geometry.(type) {
-			case orb.Polygon, orb.MultiPolygon:
-				ar.Geometry = g
-				ar.Bound = g.Bound()
-			default:
-				return nil, fmt.Errorf("geo: load admin %s: feature %d: geometry %T is not a polygon", name, i, f.Geometry)
-			}
+			ar.Bound = ar.Geometry.Bound()
 			if ar.PCode == "" || ar.Adm1 == "" || !strings.HasPrefix(ar.PCode, ar.Adm1) ||
 				(level == 3 && !strings.HasPrefix(ar.PCode, ar.Adm2)) {
-				return nil, fmt.Errorf("geo: load admin %s: feature %d: bad pcodes %q/%q/%q", name, i, ar.PCode, ar.Adm2, ar.Adm1)
+				return nil, fmt.Errorf("geo: load admin: level %d area %d: bad pcodes %q/%q/%q", level, i, ar.PCode, ar.Adm2, ar.Adm1)
 			}
 			if _, dup := a.byPCode[ar.PCode]; dup {
-				return nil, fmt.Errorf("geo: load admin %s: duplicate pcode %s", name, ar.PCode)
+				return nil, fmt.Errorf("geo: load admin: duplicate pcode %s", ar.PCode)
+			}
+			if i > 0 && areas[i-1].PCode > ar.PCode {
+				return nil, fmt.Errorf("geo: load admin: level %d not sorted by pcode", level)
 			}
 			a.byPCode[ar.PCode] = ar
-			areas = append(areas, ar)
-		}
-		sort.Slice(areas, func(i, j int) bool { return areas[i].PCode < areas[j].PCode })
-		switch level {
-		case 1:
-			a.adm1 = areas
-		case 2:
-			a.adm2 = areas
-		case 3:
-			a.adm3 = areas
 		}
 	}
 	if len(a.adm3) == 0 {
 		return nil, errors.New("geo: load admin: no sub-districts")
 	}
-	a.version = "adm:" + hex.EncodeToString(h.Sum(nil))[:12]
+	sum := sha256.Sum256(data)
+	a.version = "adm:" + hex.EncodeToString(sum[:])[:12]
 	return a, nil
 }
 
