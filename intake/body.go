@@ -143,3 +143,26 @@ func safeID(id string) bool {
 	}
 	return true
 }
+
+// withPartner returns the message value of a valid report: raw with its
+// partner_id set to partner. The effective partner_id is the one
+// report.Decode (which ingest runs on the message) finds; so raw goes as it
+// is when that is already partner, gets partner_id inserted when it has
+// none and no escape that could spell the key differently, and is
+// re-encoded from the decoded report otherwise.
+func withPartner(raw []byte, r *report.Report, partner string) ([]byte, error) {
+	switch {
+	case r.PartnerID == partner:
+		return raw, nil
+	case r.PartnerID == "" && raw[0] == '{' && !bytes.ContainsRune(raw, '\\') && !bytes.Contains(raw, []byte(`"partner_id"`)):
+		// partner matches report.PartnerIDPattern: nothing to escape.
+		v := make([]byte, 0, len(raw)+len(partner)+16)
+		v = append(v, `{"partner_id":"`...)
+		v = append(v, partner...)
+		v = append(v, `",`...)
+		return append(v, raw[1:]...), nil
+	}
+	rr := *r
+	rr.PartnerID = partner
+	return json.Marshal(rr)
+}

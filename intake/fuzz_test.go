@@ -63,8 +63,7 @@ func FuzzIntake(f *testing.F) {
 				t.Fatalf("unsafe id accepted: %q", r.ID)
 			}
 			// What the intake puts on Kafka is what ingest decodes.
-			r.PartnerID = "fuzz"
-			b, err := json.Marshal(r)
+			b, err := withPartner(it.data, &r, "fuzz")
 			if err != nil {
 				t.Fatal(err)
 			}

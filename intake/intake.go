@@ -315,8 +315,7 @@ func (h *Handler) decode(partner string, items []item, now time.Time) (Response,
 			resp.Rejected = append(resp.Rejected, Rejected{Index: i, Line: it.line, ID: readableID(it.data), Errors: fieldErrors(err)})
 			continue
 		}
-		rep.PartnerID = partner
-		value, err := json.Marshal(rep)
+		value, err := withPartner(it.data, &rep, partner)
 		if err != nil { // cannot happen for a decoded report
 			resp.Rejected = append(resp.Rejected, Rejected{Index: i, Line: it.line, ID: rep.ID, Errors: []report.FieldError{{Rule: "encode", Msg: "report could not be re-encoded"}}})
 			continue
