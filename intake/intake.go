@@ -43,6 +43,9 @@ const (
 	DefaultRetryAfter = 5 * time.Second
 )
 
+// Path is where serve mounts the Handler.
+const Path = "/v1/reports"
+
 // Media types of request bodies.
 const (
 	ContentTypeJSON   = "application/json"     // one report object, or an array of them
