@@ -146,23 +146,131 @@ func safeID(id string) bool {
 
 // withPartner returns the message value of a valid report: raw with its
 // partner_id set to partner. The effective partner_id is the one
-// report.Decode (which ingest runs on the message) finds; so raw goes as it
-// is when that is already partner, gets partner_id inserted when it has
-// none and no escape that could spell the key differently, and is
-// re-encoded from the decoded report otherwise.
+// report.Decode (which ingest runs on the message) finds, so: raw goes as
+// it is when that is already partner; otherwise, when raw has no escapes
+// (which could spell a key differently), the values of its top-level
+// partner_id keys are replaced, or one is inserted; anything else is
+// re-encoded from the decoded report.
 func withPartner(raw []byte, r *report.Report, partner string) ([]byte, error) {
-	switch {
-	case r.PartnerID == partner:
+	if r.PartnerID == partner {
 		return raw, nil
-	case r.PartnerID == "" && raw[0] == '{' && !bytes.ContainsRune(raw, '\\') && !bytes.Contains(raw, []byte(`"partner_id"`)):
-		// partner matches report.PartnerIDPattern: nothing to escape.
-		v := make([]byte, 0, len(raw)+len(partner)+16)
-		v = append(v, `{"partner_id":"`...)
-		v = append(v, partner...)
-		v = append(v, `",`...)
-		return append(v, raw[1:]...), nil
+	}
+	if v, ok := splicePartner(raw, partner); ok {
+		return v, nil
 	}
 	rr := *r
 	rr.PartnerID = partner
 	return json.Marshal(rr)
+}
+
+// splicePartner rewrites the top-level partner_id of raw, a JSON object
+// without backslashes. partner matches report.PartnerIDPattern, so it
+// needs no escaping. ok is false when raw is not as expected.
+func splicePartner(raw []byte, partner string) (out []byte, ok bool) {
+	if len(raw) < 2 || raw[0] != '{' || bytes.IndexByte(raw, '\\') >= 0 {
+		return nil, false
+	}
+	quoted := `"` + partner + `"`
+	out = make([]byte, 0, len(raw)+len(quoted)+16)
+	found := false
+	last := 0 // raw[last:] is not copied yet
+	i := 1
+	for {
+		i = skipSpace(raw, i)
+		if i < len(raw) && raw[i] == '}' && !found && last == 0 {
+			return nil, false // empty object: never a valid report
+		}
+		if i >= len(raw) || raw[i] != '"' {
+			return nil, false
+		}
+		end := bytes.IndexByte(raw[i+1:], '"')
+		if end < 0 {
+			return nil, false
+		}
+		key := raw[i+1 : i+1+end]
+		i = skipSpace(raw, i+end+2)
+		if i >= len(raw) || raw[i] != ':' {
+			return nil, false
+		}
+		vstart := skipSpace(raw, i+1)
+		vend, ok := skipValue(raw, vstart)
+		if !ok {
+			return nil, false
+		}
+		if string(key) == "partner_id" {
+			out = append(out, raw[last:vstart]...)
+			out = append(out, quoted...)
+			last, found = vend, true
+		}
+		i = skipSpace(raw, vend)
+		if i >= len(raw) {
+			return nil, false
+		}
+		if raw[i] == ',' {
+			i++
+			continue
+		}
+		if raw[i] != '}' || skipSpace(raw, i+1) != len(raw) {
+			return nil, false
+		}
+		break
+	}
+	if found {
+		return append(out, raw[last:]...), true
+	}
+	out = append(out, `{"partner_id":`...)
+	out = append(out, quoted...)
+	out = append(out, ',')
+	return append(out, raw[1:]...), true
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the JSON value at b[i:] (no backslashes in b).
+func skipValue(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return 0, false
+	}
+	switch b[i] {
+	case '"':
+		end := bytes.IndexByte(b[i+1:], '"')
+		if end < 0 {
+			return 0, false
+		}
+		return i + end + 2, true
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				end := bytes.IndexByte(b[j+1:], '"')
+				if end < 0 {
+					return 0, false
+				}
+				j += end + 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1, true
+				}
+			}
+		}
+		return 0, false
+	default:
+		j := i
+		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
+			j++
+		}
+		if j == i {
+			return 0, false
+		}
+		return j, true
+	}
 }
