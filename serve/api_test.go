@@ -533,3 +533,96 @@ func TestCancelledRequestCancelsQuery(t *testing.T) {
 	}
 	t.Logf("query gone from system.processes %v after the client cancelled", time.Since(start).Round(time.Millisecond))
 }
+
+// Partitions made of one part are read without FINAL; the answers must
+// not change when a partition is merged into one part, nor when a redone
+// span then adds duplicate rows to it.
+func TestFinalOnlyWhereNeeded(t *testing.T) {
+	ch := chtest.Shared(t)
+	ctx := context.Background()
+	store, err := storage.Open(ctx, storage.Options{Addr: ch.Addr(), Database: chtest.Database(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	admin, sets, m := matcher(t)
+	seed(t, store, m)
+	s, err := serve.New(serve.Options{Conn: store.Conn(), Database: store.Database(), Admin: admin, ZoneSets: sets, CacheBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	defer hs.Close()
+	paths := []string{
+		tilePath(ghoutaLon, ghoutaLat, 6, "geojson") + "?" + win,
+		tilePath(idlibLon, idlibLat, 8, "geojson") + "?" + win + "&by=category",
+		tilePath(ghoutaLon, ghoutaLat, 9, "geojson") + "?" + win + "&partner=sn4hr,daraa24",
+		"/v1/zones.geojson?" + win,
+		"/v1/zones/nationwide-2016/series?bucket=day&" + win,
+		"/v1/admin/adm3.geojson?zoom=6&" + win,
+	}
+	bodies := func() []string {
+		var out []string
+		for _, p := range paths {
+			resp, body := get(t, hs.URL+p)
+			if resp.StatusCode != 200 {
+				t.Fatalf("%s: %d %s", p, resp.StatusCode, body)
+			}
+			out = append(out, string(body))
+		}
+		return out
+	}
+	exec := func(q string) {
+		if err := store.Conn().Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	parts := func(table string) uint64 {
+		var n uint64
+		if err := store.Conn().QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = ? AND table = ? AND active AND partition = '201701'",
+			store.Database(), table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	tables := []string{"reports", "agg_tile_day", "agg_adm_day", "agg_zone_hour"}
+	before := bodies()
+	for _, tb := range tables {
+		exec(fmt.Sprintf("OPTIMIZE TABLE %s.%s PARTITION 201701 FINAL", store.Database(), tb))
+		if n := parts(tb); n != 1 {
+			t.Fatalf("%s: %d parts in 201701 after OPTIMIZE", tb, n)
+		}
+	}
+	time.Sleep(1100 * time.Millisecond) // part counts are cached for a second
+	if after := bodies(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Error("answers changed when January was merged into one part (read without FINAL)")
+	}
+	// A redone span: the same aggregate rows written again, in a new part.
+	for _, tb := range tables[1:] {
+		col := map[string]string{"agg_tile_day": "day", "agg_adm_day": "day", "agg_zone_hour": "hour"}[tb]
+		var cols []string
+		rows, err := store.Conn().Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", store.Database(), tb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var c string
+			rows.Scan(&c)
+			cols = append(cols, c)
+		}
+		rows.Close()
+		list := strings.Join(cols, ", ")
+		exec(fmt.Sprintf("INSERT INTO %[1]s.%[2]s (%[3]s) SELECT %[3]s FROM %[1]s.%[2]s WHERE toYYYYMM(%[4]s) = 201701",
+			store.Database(), tb, list, col))
+		if n := parts(tb); n != 2 {
+			t.Fatalf("%s: %d parts in 201701 after the duplicate insert", tb, n)
+		}
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if after := bodies(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Error("answers changed when January got duplicate rows in a second part (must be read with FINAL)")
+	}
+}

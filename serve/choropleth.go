@@ -253,13 +253,16 @@ func (s *Server) zoneCounts(r *http.Request, ids []string, win window) (map[stri
 	if len(ids) == 0 {
 		return out, nil
 	}
-	sql := fmt.Sprintf(`SELECT zone,
-    sumIf(n_reports, possible = 0), sumIf(n_killed, possible = 0), sumIf(n_injured, possible = 0),
-    sumIf(n_reports, possible = 0 AND violation = 1), sumIf(n_reports, possible = 1)
-FROM %s.agg_zone_hour FINAL
+	segs := s.segments(r.Context(), "agg_zone_hour", win.From, win.To)
+	sql, args := unionSQL("zone, sum(n), sum(k), sum(i), sum(v), sum(p)", "GROUP BY zone", segs, func(seg segment, final string) (string, []any) {
+		return fmt.Sprintf(`SELECT zone,
+    sumIf(n_reports, possible = 0) AS n, sumIf(n_killed, possible = 0) AS k, sumIf(n_injured, possible = 0) AS i,
+    sumIf(n_reports, possible = 0 AND violation = 1) AS v, sumIf(n_reports, possible = 1) AS p
+FROM %s.agg_zone_hour%s
 WHERE zone IN ? AND hour >= toDateTime(?) AND hour < toDateTime(?)
-GROUP BY zone`, s.db)
-	err := s.each(r, "zones", "agg_zone_hour", sql, []any{set(ids), win.From.Unix(), win.To.Unix()}, func(sc scanner) error {
+GROUP BY zone`, s.db, final), []any{set(ids), seg.from.Unix(), seg.to.Unix()}
+	})
+	err := s.each(r, "zones", "agg_zone_hour", sql, args, func(sc scanner) error {
 		var id string
 		var c counts
 		if err := sc.Scan(&id, &c.Reports, &c.Killed, &c.Injured, &c.Violations, &c.Possible); err != nil {
@@ -375,14 +378,16 @@ func (s *Server) buildSeries(r *http.Request, zi *zoneInfo, bucket string, win w
 		idx[t.Unix()] = len(pts)
 		pts = append(pts, seriesPoint{T: t.Format(time.RFC3339)})
 	}
-	sql := fmt.Sprintf(`SELECT toUInt32(hour),
-    sumIf(n_reports, possible = 0), sumIf(n_killed, possible = 0), sumIf(n_injured, possible = 0),
-    sumIf(n_reports, possible = 0 AND violation = 1), sumIf(n_reports, possible = 1)
-FROM %s.agg_zone_hour FINAL
+	segs := s.segments(r.Context(), "agg_zone_hour", win.From, win.To)
+	sql, args := unionSQL("h, sum(n), sum(k), sum(i), sum(v), sum(p)", "GROUP BY h\nORDER BY h", segs, func(seg segment, final string) (string, []any) {
+		return fmt.Sprintf(`SELECT toUInt32(hour) AS h,
+    sumIf(n_reports, possible = 0) AS n, sumIf(n_killed, possible = 0) AS k, sumIf(n_injured, possible = 0) AS i,
+    sumIf(n_reports, possible = 0 AND violation = 1) AS v, sumIf(n_reports, possible = 1) AS p
+FROM %s.agg_zone_hour%s
 WHERE zone = ? AND hour >= toDateTime(?) AND hour < toDateTime(?)
-GROUP BY hour
-ORDER BY hour`, s.db)
-	err := s.each(r, "series", "agg_zone_hour", sql, []any{zi.zone.ID, win.From.Unix(), win.To.Unix()}, func(sc scanner) error {
+GROUP BY h`, s.db, final), []any{zi.zone.ID, seg.from.Unix(), seg.to.Unix()}
+	})
+	err := s.each(r, "series", "agg_zone_hour", sql, args, func(sc scanner) error {
 		var h uint32
 		var c counts
 		if err := sc.Scan(&h, &c.Reports, &c.Killed, &c.Injured, &c.Violations, &c.Possible); err != nil {
@@ -442,12 +447,15 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) buildAdmin(r *http.Request, level int, win window, zoom int) (response, error) {
 	col := fmt.Sprintf("adm%d", level)
-	sql := fmt.Sprintf(`SELECT %s, sum(n_reports), sum(n_killed), sum(n_injured), sumIf(n_reports, violation = 1)
-FROM %s.agg_adm_day FINAL
+	segs := s.segments(r.Context(), "agg_adm_day", win.From, win.To)
+	sql, args := unionSQL("pc, sum(n), sum(k), sum(i), sum(v)", "GROUP BY pc", segs, func(seg segment, final string) (string, []any) {
+		return fmt.Sprintf(`SELECT %s AS pc, sum(n_reports) AS n, sum(n_killed) AS k, sum(n_injured) AS i, sumIf(n_reports, violation = 1) AS v
+FROM %s.agg_adm_day%s
 WHERE day >= toDate(?) AND day < toDate(?)
-GROUP BY %s`, col, s.db, col)
+GROUP BY pc`, col, s.db, final), []any{seg.from.Format("2006-01-02"), seg.to.Format("2006-01-02")}
+	})
 	agg := map[string]counts{}
-	err := s.each(r, "admin", "agg_adm_day", sql, []any{win.From.Format("2006-01-02"), win.To.Format("2006-01-02")}, func(sc scanner) error {
+	err := s.each(r, "admin", "agg_adm_day", sql, args, func(sc scanner) error {
 		var pc string
 		var c counts
 		if err := sc.Scan(&pc, &c.Reports, &c.Killed, &c.Injured, &c.Violations); err != nil {

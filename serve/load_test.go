@@ -316,21 +316,26 @@ func seedLoad(b *testing.B, store *storage.Store, admin *geo.Admin, sets []*geo.
 				return err
 			}
 			rules := violation.DefaultRules()
-			feed := synth.New(synth.Options{Seed: uint64(1000+w) + have})
 			var gm geo.Match
-			recv := time.Date(2018, 1, 1, 0, 0, 0, 0, time.UTC)
-			for i := 0; i < count; {
-				k := min(batch, count-i)
-				rows := make([]storage.Row, k)
+			// Like the real feed, reports arrive roughly in the order they
+			// were observed: batch k holds reports of the k-th slice of
+			// 2017, so one Kafka span covers a few days, not the year.
+			year := time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC)
+			slice := 365 * 24 * time.Hour / time.Duration((count+batch-1)/batch)
+			for i, k := 0, 0; i < count; k++ {
+				n := min(batch, count-i)
+				from := year.Add(time.Duration(k) * slice)
+				feed := synth.New(synth.Options{Seed: uint64(1000*w+k) + have, From: from, To: from.Add(slice)})
+				rows := make([]storage.Row, n)
 				for j := range rows {
 					r := feed.Report()
 					r.ID = fmt.Sprintf("b%d-%d-%09d", have, w, i+j)
 					m.Match(orb.Point{r.Lon, r.Lat}, r.ObservedAt, r.UncertaintyM(), &gm)
 					rows[j] = ingest.Row(&r, &gm)
 					rows[j].Violation, rows[j].ViolationReason = rules.Classify(&r, &gm)
-					rows[j].ReceivedAt = recv
+					rows[j].ReceivedAt = from.Add(slice)
 				}
-				i += k
+				i += n
 				select {
 				case batches <- rows:
 				case <-gctx.Done():

@@ -128,6 +128,8 @@ type Server struct {
 	geoms    sync.Map             // geomKey -> *geomEntry: simplified geometries
 	cache    *cache               // nil = off
 
+	partCounts partCounts // active parts per partition, see final.go
+
 	mReq     *prometheus.HistogramVec
 	mQuery   *prometheus.HistogramVec
 	mErrors  *prometheus.CounterVec

@@ -187,38 +187,41 @@ func (s *Server) tileCells(r *http.Request, tr *tileRequest, src string) ([]tile
 	if tr.byCat {
 		catCol, catGroup = ", category", ", category"
 	}
-	var (
-		sql  strings.Builder
-		args []any
-	)
-	if src == sourceTileAgg {
-		fmt.Fprintf(&sql, `SELECT bitShiftRight(tile, ?) AS cell%s,
-    sum(n_reports), sum(n_killed), sum(n_injured), sumIf(n_reports, violation = 1)
-FROM %s.agg_tile_day FINAL
-WHERE tile >= ? AND tile < ? AND day >= toDate(?) AND day < toDate(?)`, catCol, s.db)
-		args = append(args, shift, lo, hi, tr.win.From.Format("2006-01-02"), tr.win.To.Format("2006-01-02"))
-		if len(tr.f.Categories) > 0 {
-			sql.WriteString(" AND category IN ?")
-			args = append(args, set(tr.f.Categories))
-		}
-		if tr.f.Violation != nil {
-			sql.WriteString(" AND violation = ?")
-			args = append(args, b2u(*tr.f.Violation))
-		}
-	} else {
-		fmt.Fprintf(&sql, `SELECT bitShiftRight(tile, ?) AS cell%s,
-    sum(sign), sum(sign * killed), sum(sign * injured), sum(sign * violation)
-FROM %s.reports FINAL
-WHERE tile >= ? AND tile < ?`, catCol, s.db)
-		args = append(args, shift, lo, hi)
-		args = s.rawFilters(&sql, args, tr.win, &tr.f)
-	}
-	fmt.Fprintf(&sql, "\nGROUP BY cell%s\nORDER BY cell%s", catGroup, catGroup)
-
 	ctx, cancel := s.queryCtx(r)
 	defer cancel()
+	table := src
+	segs := s.segments(ctx, table, tr.win.From, tr.win.To)
+	sql, args := unionSQL("cell"+catCol+", sum(n), sum(k), sum(i), sum(v)", "GROUP BY cell"+catGroup+"\nORDER BY cell"+catGroup, segs,
+		func(seg segment, final string) (string, []any) {
+			var sql strings.Builder
+			var args []any
+			if src == sourceTileAgg {
+				fmt.Fprintf(&sql, `SELECT bitShiftRight(tile, ?) AS cell%s,
+    sum(n_reports) AS n, sum(n_killed) AS k, sum(n_injured) AS i, sumIf(n_reports, violation = 1) AS v
+FROM %s.agg_tile_day%s
+WHERE tile >= ? AND tile < ? AND day >= toDate(?) AND day < toDate(?)`, catCol, s.db, final)
+				args = append(args, shift, lo, hi, seg.from.Format("2006-01-02"), seg.to.Format("2006-01-02"))
+				if len(tr.f.Categories) > 0 {
+					sql.WriteString(" AND category IN ?")
+					args = append(args, set(tr.f.Categories))
+				}
+				if tr.f.Violation != nil {
+					sql.WriteString(" AND violation = ?")
+					args = append(args, b2u(*tr.f.Violation))
+				}
+			} else {
+				fmt.Fprintf(&sql, `SELECT bitShiftRight(tile, ?) AS cell%s,
+    sum(sign) AS n, sum(sign * killed) AS k, sum(sign * injured) AS i, sum(sign * violation) AS v
+FROM %s.reports%s
+WHERE tile >= ? AND tile < ?`, catCol, s.db, final)
+				args = append(args, shift, lo, hi)
+				args = s.rawFilters(&sql, args, window{From: seg.from, To: seg.to}, &tr.f)
+			}
+			fmt.Fprintf(&sql, "\nGROUP BY cell%s", catGroup)
+			return sql.String(), args
+		})
 	start := time.Now()
-	rows, err := s.o.Conn.Query(ctx, sql.String(), args...)
+	rows, err := s.o.Conn.Query(ctx, sql, args...)
 	if err != nil {
 		s.observe("tile", src, start, err)
 		return nil, fmt.Errorf("serve: tile query: %w", err)

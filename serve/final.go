@@ -1,0 +1,132 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Reading the ReplacingMergeTree tables with FINAL folds the identical rows
+// a redone Kafka span writes, but ClickHouse 18.16 runs FINAL as one
+// merging stream over every part read: on 10 million reports it makes a
+// query six times slower. Duplicates can only sit in different parts (the
+// materialized views group each INSERT block by the table's full key, so
+// one part never holds a key twice), so a partition made of a single part
+// needs no FINAL. Queries are therefore split by month partition: the
+// months whose partition has one active part are read without FINAL, the
+// others (typically the current month, still taking inserts) with it, and
+// the partial aggregates are summed. Newer ClickHouse releases do the same
+// by themselves (do_not_merge_across_partitions_select_final).
+//
+// The part counts come from system.parts and are refreshed at most every
+// partsTTL. A part added to a single-part partition between that check and
+// the query can only be a problem if it repeats a span already in the
+// other part (a redo): for at most partsTTL that span would count twice.
+
+const partsTTL = time.Second
+
+// segment is a time range inside one run of months that are all read with
+// FINAL or all without.
+type segment struct {
+	from, to time.Time
+	final    bool
+}
+
+type partCounts struct {
+	mu      sync.Mutex
+	fetched time.Time
+	counts  map[string]map[string]uint64 // table -> partition (YYYYMM) -> active parts
+	err     error
+}
+
+// parts returns the number of active parts per partition of each table,
+// from system.parts, refreshed at most every partsTTL.
+func (s *Server) parts(ctx context.Context) (map[string]map[string]uint64, error) {
+	pc := &s.partCounts
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if time.Since(pc.fetched) < partsTTL && pc.counts != nil {
+		return pc.counts, nil
+	}
+	start := time.Now()
+	rows, err := s.o.Conn.Query(ctx, `SELECT table, partition, count() FROM system.parts
+WHERE database = ? AND active AND table IN ('reports', 'agg_tile_day', 'agg_adm_day', 'agg_zone_hour')
+GROUP BY table, partition`, s.o.Database)
+	if err != nil {
+		s.observe("parts", "system.parts", start, err)
+		return nil, err
+	}
+	defer rows.Close()
+	counts := map[string]map[string]uint64{}
+	for rows.Next() {
+		var table, part string
+		var n uint64
+		if err := rows.Scan(&table, &part, &n); err != nil {
+			return nil, err
+		}
+		if counts[table] == nil {
+			counts[table] = map[string]uint64{}
+		}
+		counts[table][part] = n
+	}
+	if err := rows.Err(); err != nil {
+		s.observe("parts", "system.parts", start, err)
+		return nil, err
+	}
+	s.observe("parts", "system.parts", start, nil)
+	pc.counts, pc.fetched = counts, time.Now()
+	return counts, nil
+}
+
+// segments splits [from, to) by month (the tables are partitioned by
+// toYYYYMM of their time column) and says which runs of months need FINAL.
+// If the part counts cannot be read, everything is read with FINAL.
+func (s *Server) segments(ctx context.Context, table string, from, to time.Time) []segment {
+	counts, err := s.parts(ctx)
+	if err != nil {
+		return []segment{{from: from, to: to, final: true}}
+	}
+	var segs []segment
+	for m := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC); m.Before(to); m = m.AddDate(0, 1, 0) {
+		lo, hi := m, m.AddDate(0, 1, 0)
+		if lo.Before(from) {
+			lo = from
+		}
+		if hi.After(to) {
+			hi = to
+		}
+		final := counts[table][m.Format("200601")] > 1
+		if n := len(segs); n > 0 && segs[n-1].final == final && segs[n-1].to.Equal(lo) {
+			segs[n-1].to = hi
+			continue
+		}
+		segs = append(segs, segment{from: lo, to: hi, final: final})
+	}
+	return segs
+}
+
+// unionSQL builds `SELECT outer FROM (branch UNION ALL branch ...) rest`,
+// one branch per segment; branch returns the SQL and arguments of one
+// segment's query given " FINAL" or "".
+func unionSQL(outer, rest string, segs []segment, branch func(seg segment, final string) (string, []any)) (string, []any) {
+	var b strings.Builder
+	var args []any
+	fmt.Fprintf(&b, "SELECT %s FROM (\n", outer)
+	for i, seg := range segs {
+		if i > 0 {
+			b.WriteString("\nUNION ALL\n")
+		}
+		final := ""
+		if seg.final {
+			final = " FINAL"
+		}
+		q, a := branch(seg, final)
+		b.WriteString(q)
+		args = append(args, a...)
+	}
+	b.WriteString("\n)\n")
+	b.WriteString(rest)
+	return b.String(), args
+}
