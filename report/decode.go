@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -87,30 +86,31 @@ func Decode(data []byte, now time.Time) (Report, error) {
 	if !utf8.Valid(data) {
 		return r, Errors{{Rule: "encoding", Msg: "report is not valid UTF-8"}}
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(data, &fields); err != nil || fields == nil {
+	fields, ok := parseObject(data)
+	if !ok {
 		msg := "report must be a JSON object"
-		if err != nil {
+		var v map[string]json.RawMessage
+		if err := json.Unmarshal(data, &v); err != nil {
 			msg += ": " + err.Error()
 		}
 		return r, Errors{{Rule: "json", Msg: msg}}
 	}
 	d := decoder{now: now}
-	for name := range fields {
-		if !knownFields[name] {
-			d.fail(name, "unknown", "unknown field (schema %s)", SchemaVersion)
+	for i, m := range fields {
+		if !knownFields[m.key] && fields.last(m.key) == i {
+			d.fail(m.key, "unknown", "unknown field (schema %s)", SchemaVersion)
 		}
 	}
 	r.ID = d.str(fields, "id", true, MaxIDLen, true)
 	if r.ID != "" && !printable(r.ID) {
-		d.fail("id", "format", "must not contain spaces or control characters")
+		d.fail("id", "format", "must not contain spaces, control or invisible format characters")
 	}
 	r.PartnerID = d.str(fields, "partner_id", false, MaxPartnerIDLen, false)
 	if r.PartnerID != "" && !partnerIDPattern.MatchString(r.PartnerID) {
 		d.fail("partner_id", "format", "must match %s", PartnerIDPattern)
 	}
 	r.Revision = 1
-	if _, ok := fields["revision"]; ok {
+	if _, ok := fields.get("revision"); ok {
 		if v, ok := d.integer(fields, "revision", 1, MaxRevision); ok {
 			r.Revision = uint32(v)
 		}
@@ -130,7 +130,7 @@ func Decode(data []byte, now time.Time) (Report, error) {
 	r.Lon = d.number(fields, "lon", true, -180, 180)
 	r.AccuracyM = d.number(fields, "accuracy_m", false, 0, MaxAccuracyM)
 	r.GeoPrecision = GeoPrecision(d.enum(fields, "geo_precision", GeoPrecisions))
-	if _, ok := fields["category"]; !ok {
+	if _, ok := fields.get("category"); !ok {
 		d.fail("category", "required", "is required (one of %s)", join(Categories))
 	} else {
 		r.Category = Category(d.enum(fields, "category", Categories))
@@ -160,16 +160,16 @@ var knownFields = map[string]bool{
 }
 
 // present returns the raw value of name, treating JSON null as absent.
-func present(fields map[string]json.RawMessage, name string) (json.RawMessage, bool) {
-	raw, ok := fields[name]
-	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+func present(fields object, name string) ([]byte, bool) {
+	raw, ok := fields.get(name)
+	if !ok || string(raw) == "null" {
 		return nil, false
 	}
 	return raw, true
 }
 
 // str reads a string field. limit counts bytes, or characters when runes is set.
-func (d *decoder) str(fields map[string]json.RawMessage, name string, required bool, limit int, runes bool) string {
+func (d *decoder) str(fields object, name string, required bool, limit int, runes bool) string {
 	raw, ok := present(fields, name)
 	if !ok {
 		if required {
@@ -177,8 +177,8 @@ func (d *decoder) str(fields map[string]json.RawMessage, name string, required b
 		}
 		return ""
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, ok := unquote(raw)
+	if !ok {
 		d.fail(name, "type", "must be a string")
 		return ""
 	}
@@ -203,7 +203,7 @@ func (d *decoder) checkString(name, s string, required bool, limit int, runes bo
 	return ""
 }
 
-func (d *decoder) number(fields map[string]json.RawMessage, name string, required bool, lo, hi float64) float64 {
+func (d *decoder) number(fields object, name string, required bool, lo, hi float64) float64 {
 	raw, ok := present(fields, name)
 	if !ok {
 		if required {
@@ -224,15 +224,14 @@ func (d *decoder) number(fields map[string]json.RawMessage, name string, require
 
 // parseNumber accepts a JSON number only: NaN, Infinity and numbers in
 // strings are type errors, because partners' tools emit them by mistake.
-func (d *decoder) parseNumber(name string, raw json.RawMessage) (float64, bool) {
-	var num json.Number
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&num); err != nil || !isJSONNumber(raw) {
+func (d *decoder) parseNumber(name string, raw []byte) (float64, bool) {
+	// raw is one valid JSON value (the document parsed), so when it starts
+	// like a number it is one.
+	if !isJSONNumber(raw) {
 		d.fail(name, "type", "must be a number, got %s", clip(string(raw)))
 		return 0, false
 	}
-	f, err := strconv.ParseFloat(string(num), 64)
+	f, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		d.fail(name, "range", "must be a finite number, got %s", clip(string(raw)))
 		return 0, false
@@ -240,12 +239,11 @@ func (d *decoder) parseNumber(name string, raw json.RawMessage) (float64, bool) 
 	return f, true
 }
 
-func isJSONNumber(raw json.RawMessage) bool {
-	t := bytes.TrimSpace(raw)
-	return len(t) > 0 && (t[0] == '-' || (t[0] >= '0' && t[0] <= '9'))
+func isJSONNumber(raw []byte) bool {
+	return len(raw) > 0 && (raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'))
 }
 
-func (d *decoder) integer(fields map[string]json.RawMessage, name string, lo, hi float64) (uint64, bool) {
+func (d *decoder) integer(fields object, name string, lo, hi float64) (uint64, bool) {
 	raw, ok := present(fields, name)
 	if !ok {
 		return 0, false
@@ -265,7 +263,7 @@ func (d *decoder) integer(fields map[string]json.RawMessage, name string, lo, hi
 	return uint64(f), true
 }
 
-func (d *decoder) time(fields map[string]json.RawMessage, name string, required bool) time.Time {
+func (d *decoder) time(fields object, name string, required bool) time.Time {
 	s := d.str(fields, name, required, 64, false)
 	if s == "" {
 		return time.Time{}
@@ -287,13 +285,13 @@ func (d *decoder) time(fields map[string]json.RawMessage, name string, required 
 	return time.Time{}
 }
 
-func (d *decoder) enum(fields map[string]json.RawMessage, name string, allowed any) string {
+func (d *decoder) enum(fields object, name string, allowed any) string {
 	raw, ok := present(fields, name)
 	if !ok {
 		return ""
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, ok := unquote(raw)
+	if !ok {
 		d.fail(name, "type", "must be a string")
 		return ""
 	}
@@ -316,19 +314,19 @@ func (d *decoder) enum(fields map[string]json.RawMessage, name string, allowed a
 	return s
 }
 
-func (d *decoder) actor(fields map[string]json.RawMessage, name string) Actor {
+func (d *decoder) actor(fields object, name string) Actor {
 	raw, ok := present(fields, name)
 	if !ok {
 		return Actor{}
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+	obj, ok := splitObject(raw)
+	if !ok {
 		d.fail(name, "type", `must be an object {"name": ..., "side": ...}`)
 		return Actor{}
 	}
-	for k := range obj {
-		if k != "name" && k != "side" {
-			d.fail(name+"."+k, "unknown", "unknown field")
+	for i, m := range obj {
+		if m.key != "name" && m.key != "side" && obj.last(m.key) == i {
+			d.fail(name+"."+m.key, "unknown", "unknown field")
 		}
 	}
 	before := len(d.errs)
@@ -346,13 +344,13 @@ func (d *decoder) actor(fields map[string]json.RawMessage, name string) Actor {
 	return a
 }
 
-func (d *decoder) sources(fields map[string]json.RawMessage) []string {
+func (d *decoder) sources(fields object) []string {
 	raw, ok := present(fields, "sources")
 	if !ok {
 		return nil
 	}
-	var list []json.RawMessage
-	if err := json.Unmarshal(raw, &list); err != nil {
+	list, ok := parseArray(raw)
+	if !ok {
 		d.fail("sources", "type", "must be an array of strings")
 		return nil
 	}
@@ -362,9 +360,9 @@ func (d *decoder) sources(fields map[string]json.RawMessage) []string {
 	}
 	out := make([]string, 0, len(list))
 	for i, item := range list {
-		field := fmt.Sprintf("sources[%d]", i)
-		var s string
-		if err := json.Unmarshal(item, &s); err != nil {
+		field := "sources[" + strconv.Itoa(i) + "]"
+		s, ok := unquote(item)
+		if !ok {
 			d.fail(field, "type", "must be a string")
 			continue
 		}
@@ -388,12 +386,32 @@ func (es Errors) sort() {
 func printable(s string) bool {
 	for _, r := range s {
 		// The same class as the schema's id pattern, which JSON Schema
-		// validators in every language can evaluate.
-		if unicode.IsSpace(r) || unicode.IsControl(r) || r == '\ufeff' {
+		// validators in every language can evaluate: no white space, no
+		// control characters, and no invisible format characters (soft
+		// hyphen, zero-width and bidirectional controls), which would let
+		// two ids look alike.
+		if unicode.IsSpace(r) || unicode.IsControl(r) || invisible(r) {
 			return false
 		}
 	}
 	return true
+}
+
+// invisibleRanges are the format characters (Unicode category Cf) of the
+// Basic Multilingual Plane, as the schema lists them.
+var invisibleRanges = [][2]rune{
+	{0x00ad, 0x00ad}, {0x0600, 0x0605}, {0x061c, 0x061c}, {0x06dd, 0x06dd}, {0x070f, 0x070f},
+	{0x0890, 0x0891}, {0x08e2, 0x08e2}, {0x180e, 0x180e}, {0x200b, 0x200f}, {0x202a, 0x202e},
+	{0x2060, 0x2064}, {0x2066, 0x206f}, {0xfeff, 0xfeff}, {0xfff9, 0xfffb},
+}
+
+func invisible(r rune) bool {
+	for _, rg := range invisibleRanges {
+		if r >= rg[0] && r <= rg[1] {
+			return true
+		}
+	}
+	return false
 }
 
 func join[T ~string](list []T) string {

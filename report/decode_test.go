@@ -191,3 +191,27 @@ func splitTop(s string) []string {
 	}
 	return append(out, s[start:])
 }
+
+func BenchmarkDecode(b *testing.B) {
+	data := []byte(validDoc)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Decode(data, testNow); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeReference is the map-based decoder Decode replaced, for
+// comparison in the same run.
+func BenchmarkDecodeReference(b *testing.B) {
+	data := []byte(validDoc)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := refDecode(data, testNow); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -35,3 +35,35 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeMatchesReference checks that the one-pass decoder gives the
+// same report and the same field errors as the reference decoder built on
+// encoding/json maps.
+func FuzzDecodeMatchesReference(f *testing.F) {
+	f.Add([]byte(validDoc))
+	f.Add([]byte(mod(`"perpetrator":{"name":"x","side":"excluded_group","name":"y"}`)))
+	f.Add([]byte(`{"id":"a\u0041","id":"b","x":1,"x":2,"sources":["a","\n"]}`))
+	f.Add([]byte(` { "lat" : 1e3 , "lon":-0.5e-3 ,"killed": 1.0} `))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r1, err1 := Decode(data, testNow)
+		r2, err2 := refDecode(data, testNow)
+		if (err1 == nil) != (err2 == nil) {
+			t.Fatalf("decode %q: one-pass %v, reference %v", data, err1, err2)
+		}
+		if err1 != nil {
+			e1, e2 := err1.(Errors), err2.(Errors)
+			if len(e1) != len(e2) {
+				t.Fatalf("decode %q: one-pass %v, reference %v", data, err1, err2)
+			}
+			for i := range e1 {
+				if e1[i].Field != e2[i].Field || e1[i].Rule != e2[i].Rule {
+					t.Fatalf("decode %q: one-pass %v, reference %v", data, err1, err2)
+				}
+			}
+			return
+		}
+		if !equal(r1, r2) {
+			t.Fatalf("decode %q: one-pass %+v, reference %+v", data, r1, r2)
+		}
+	})
+}

@@ -49,7 +49,7 @@ func TestSchemaAgreesWithGo(t *testing.T) {
 		mod(`"perpetrator":{"name":"` + strings.Repeat("é", MaxActorNameLen) + `"}`),
 		mod(`"perpetrator":{"name":"` + strings.Repeat("é", MaxActorNameLen+1) + `"}`),
 		mod(`"id":"` + strings.Repeat("ع", MaxIDLen) + `"`), mod(`"id":"` + strings.Repeat("ع", MaxIDLen+1) + `"`),
-		mod(`"id":""`), mod(`"id":"a b"`), mod(`"id":"a\tb"`), mod(`"id":"a\u00a0b"`), mod(`"id":"a\u0085b"`), mod(`"id":"a\u2003b"`), mod(`"id":"a\ufeffb"`), mod(`"id":"a-b_c.d/e:1"`),
+		mod(`"id":""`), mod(`"id":"a b"`), mod(`"id":"a\tb"`), mod(`"id":"a\u00a0b"`), mod(`"id":"a\u0085b"`), mod(`"id":"a\u2003b"`), mod(`"id":"a\ufeffb"`), mod(`"id":"a\u202eb"`), mod(`"id":"a\u200bb"`), mod(`"id":"a\u00adb"`), mod(`"id":"\u0627\u0644"`), mod(`"id":"a-b_c.d/e:1"`),
 		mod(`"id":7`),
 		mod(`"partner_id":"sn4hr"`), mod(`"partner_id":"-x"`), mod(`"partner_id":"` + strings.Repeat("p", 65) + `"`),
 		mod(`"description":"` + strings.Repeat("ب", MaxDescriptionLen) + `"`), mod(`"description":"` + strings.Repeat("ب", MaxDescriptionLen+1) + `"`),
