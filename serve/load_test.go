@@ -2,6 +2,8 @@ package serve_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,10 +19,13 @@ import (
 	"time"
 
 	"github.com/paulmach/orb"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/trucewatch/trucewatch/broker"
 	"github.com/trucewatch/trucewatch/geo"
 	"github.com/trucewatch/trucewatch/ingest"
+	"github.com/trucewatch/trucewatch/publish"
 	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/serve"
 	"github.com/trucewatch/trucewatch/storage"
@@ -38,6 +43,8 @@ var (
 	loadDuration = flag.Duration("load.duration", 30*time.Second, "how long the clients drive the server")
 	loadClients  = flag.Int("load.clients", 32, "concurrent clients")
 	loadBaseline = flag.Duration("load.baseline", 10*time.Second, "how long to drive the raw GROUP BY baseline")
+	loadFresh    = flag.Duration("load.freshness", 20*time.Second, "how long to measure freshness while ~10,000 reports/s are ingested through Kafka (0: skip)")
+	loadShared   = flag.Float64("load.shared", 0.5, "fraction of sessions that start at the default view (the latest 60 days); the others start at a random Monday")
 )
 
 const loadDB = "bench"
@@ -74,7 +81,8 @@ func BenchmarkServeLoad(b *testing.B) {
 	seedLoad(b, store, admin, sets, *loadReports)
 	tableSizes(b, store)
 
-	s, err := serve.New(serve.Options{Conn: store.Conn(), Database: loadDB, Admin: admin, ZoneSets: sets})
+	reg := prometheus.NewRegistry()
+	s, err := serve.New(serve.Options{Conn: store.Conn(), Database: loadDB, Admin: admin, ZoneSets: sets, Registry: reg})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -82,7 +90,8 @@ func BenchmarkServeLoad(b *testing.B) {
 	defer hs.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * *loadClients, DisableCompression: true}}
 
-	fmt.Printf("\n%d clients for %s over %s (2017 data, 60-day windows on a time slider):\n", *loadClients, *loadDuration, hs.URL)
+	fmt.Printf("\n%d clients for %s over %s (2017 data, 60-day windows on a time slider snapped to weeks, %.0f%% of sessions at the default window):\n",
+		*loadClients, *loadDuration, hs.URL, 100**loadShared)
 	// Warm the geometry cache as a running server would be.
 	get := func(u string) error {
 		req, _ := http.NewRequest("GET", hs.URL+u, nil)
@@ -105,6 +114,16 @@ func BenchmarkServeLoad(b *testing.B) {
 		session(rng, func(label, u string) { req(label, func() error { return get(u) }) })
 	})
 	rec.print("API (HTTP, gzip)", *loadDuration)
+	if mfs, err := reg.Gather(); err == nil {
+		for _, mf := range mfs {
+			if mf.GetName() != "trucewatch_serve_cache_requests_total" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				fmt.Printf("cache %s: %.0f\n", m.GetLabel()[0].GetValue(), m.GetCounter().GetValue())
+			}
+		}
+	}
 
 	// Baseline: the same tiles by a plain GROUP BY over the raw reports,
 	// filtered by coordinates and time, cells computed from lon/lat.
@@ -137,6 +156,140 @@ GROUP BY cx, cy`, cz, cz, bd.Min[0], bd.Max[0], bd.Min[1], bd.Max[1], from+" 00:
 		})
 	})
 	base.print("baseline: plain GROUP BY over raw reports, no tile key (ClickHouse only, no HTTP)", *loadBaseline)
+	if *loadFresh > 0 {
+		freshness(b, store, admin, sets, *loadFresh)
+	}
+}
+
+// freshness runs the pipeline (in-process Kafka broker, ingest worker
+// writing to the benchmark database) while a producer publishes about
+// 10,000 reports/s, and once a second publishes a marker report; it then
+// polls the marker's tile and zone series (server without response cache:
+// the cache adds at most its max-age) until the marker is counted.
+func freshness(b *testing.B, store *storage.Store, admin *geo.Admin, sets []*geo.ZoneSet, d time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	br, err := broker.Start(broker.Options{Topics: []string{ingest.DefaultTopic, ingest.DefaultDLQTopic}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer br.Close()
+	m, err := geo.NewMatcher(admin, sets...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in, err := ingest.New(ingest.Options{Brokers: br.Addrs()}, m, violation.DefaultRules(), store)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var g errgroup.Group
+	g.Go(func() error { return in.Run(ctx) })
+	pub := publish.New(publish.Options{Brokers: br.Addrs(), Topic: ingest.DefaultTopic})
+	defer pub.Close()
+
+	s, err := serve.New(serve.Options{Conn: store.Conn(), Database: loadDB, Admin: admin, ZoneSets: sets, CacheBytes: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	defer hs.Close()
+	// Markers: in the desert south-east of Damascus, observed in one hour
+	// of June 2017; the background feed is observed in December 2017.
+	const mlon, mlat = 37.9, 33.0
+	tl := storage.TileOf(mlon, mlat, 14)
+	tileURL := fmt.Sprintf("%s/v1/tiles/14/%d/%d.geojson?from=2017-06-15&to=2017-06-16", hs.URL, tl.X, tl.Y)
+	seriesURL := hs.URL + "/v1/zones/nationwide-2016/series?bucket=hour&from=2017-06-15T10:00:00Z&to=2017-06-15T11:00:00Z"
+	count := func(u string) int64 {
+		resp, err := http.Get(u)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			b.Fatalf("%s: %s %s", u, resp.Status, body)
+		}
+		var v struct {
+			Features []struct{ Properties struct{ Reports int64 } }
+			Points   []struct{ Reports int64 }
+		}
+		json.Unmarshal(body, &v)
+		var n int64
+		for _, f := range v.Features {
+			n += f.Properties.Reports
+		}
+		for _, p := range v.Points {
+			n += p.Reports
+		}
+		return n
+	}
+	tileBase, zoneBase := count(tileURL), count(seriesURL)
+
+	// Background: ~10,000 reports/s.
+	g.Go(func() error {
+		feed := synth.New(synth.Options{Seed: 77, IDPrefix: "fresh",
+			From: time.Date(2017, 12, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2017, 12, 31, 0, 0, 0, 0, time.UTC)})
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+			}
+			msgs := make([]publish.Message, 1000)
+			for i := range msgs {
+				mm := feed.Next()
+				msgs[i] = publish.Message{Key: mm.Key, Value: mm.Value}
+			}
+			if err := pub.Write(ctx, msgs...); err != nil && ctx.Err() == nil {
+				return err
+			}
+		}
+	})
+	time.Sleep(3 * time.Second) // let the consumer group settle
+	var tileLat, zoneLat []time.Duration
+	deadline := time.Now().Add(d)
+	for i := int64(1); time.Now().Before(deadline); i++ {
+		r := report.Report{ID: fmt.Sprintf("marker-%d-%d", time.Now().Unix(), i), PartnerID: "bench-marker", Revision: 1,
+			ObservedAt: time.Date(2017, 6, 15, 10, 30, 0, 0, time.UTC), Lat: mlat, Lon: mlon, AccuracyM: 50,
+			Category: report.Shelling, Perpetrator: report.Actor{Name: "Syrian Arab Army", Side: report.Government}}
+		msg := synth.Encode(r)
+		t0 := time.Now()
+		if err := pub.Write(ctx, publish.Message{Key: msg.Key, Value: msg.Value}); err != nil {
+			b.Fatal(err)
+		}
+		var tileAt, zoneAt time.Duration
+		for tileAt == 0 || zoneAt == 0 {
+			if time.Since(t0) > 60*time.Second {
+				b.Fatalf("marker %d not visible after 60 s", i)
+			}
+			if tileAt == 0 && count(tileURL) >= tileBase+i {
+				tileAt = time.Since(t0)
+			}
+			if zoneAt == 0 && count(seriesURL) >= zoneBase+i {
+				zoneAt = time.Since(t0)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		tileLat, zoneLat = append(tileLat, tileAt), append(zoneLat, zoneAt)
+	}
+	st := in.Stats()
+	cancel()
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		b.Fatal(err)
+	}
+	fmt.Printf("\nfreshness: %d reports ingested in %s (%.0f/s) by one ingest worker (batch %d, wait %s)\n",
+		st.Written, d+3*time.Second, float64(st.Written)/(d+3*time.Second).Seconds(), ingest.DefaultBatchSize, ingest.DefaultBatchWait)
+	pct := func(ls []time.Duration, p float64) time.Duration {
+		sort.Slice(ls, func(i, j int) bool { return ls[i] < ls[j] })
+		return ls[int(p*float64(len(ls)-1))].Round(time.Millisecond)
+	}
+	fmt.Printf("freshness: produce (acks=all) -> visible in its z14 tile:    p50 %s  p95 %s  max %s  (%d markers)\n",
+		pct(tileLat, .5), pct(tileLat, .95), pct(tileLat, 1), len(tileLat))
+	fmt.Printf("freshness: produce (acks=all) -> visible in its zone series: p50 %s  p95 %s  max %s\n",
+		pct(zoneLat, .5), pct(zoneLat, .95), pct(zoneLat, 1))
+	fmt.Printf("freshness: plus at most the response cache max-age (tiles %s, choropleths and series 60s) behind a cache\n", serve.DefaultTileMaxAge)
 }
 
 func tileBound(z, x, y int) orb.Bound {
@@ -156,7 +309,12 @@ var views = []struct{ lon, lat float64 }{
 // down to 14, pan around, zoom back out, and move the 60-day time slider
 // (which also redraws the adm3 choropleth).
 func session(rng *rand.Rand, get func(label, u string)) {
-	start := time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, rng.IntN(300))
+	// The slider snaps to weeks (Mondays); some users keep the default
+	// window, the latest 60 days, the others pick any week of 2017.
+	start := time.Date(2017, 1, 2, 0, 0, 0, 0, time.UTC).AddDate(0, 0, 7*rng.IntN(43))
+	if rng.Float64() < *loadShared {
+		start = time.Date(2017, 11, 1, 0, 0, 0, 0, time.UTC)
+	}
 	win := func() string {
 		return fmt.Sprintf("from=%s&to=%s", start.Format("2006-01-02"), start.AddDate(0, 0, 60).Format("2006-01-02"))
 	}
@@ -199,8 +357,8 @@ func session(rng *rand.Rand, get func(label, u string)) {
 		lat += (rng.Float64() - 0.5) * step
 		viewport(lon, lat, 14)
 	}
-	for i := 0; i < 3; i++ { // the time slider
-		start = start.AddDate(0, 0, 1+rng.IntN(7))
+	for i := 0; i < 3; i++ { // the time slider, a week back
+		start = start.AddDate(0, 0, -7)
 		choropleth()
 		viewport(lon, lat, 12)
 	}
@@ -397,5 +555,3 @@ FROM system.parts WHERE database = ? AND active GROUP BY table ORDER BY table`, 
 		fmt.Printf("table %-18s %11d rows %8.1f MB %4d parts\n", t, n, float64(by)/1e6, parts)
 	}
 }
-
-var _ = report.Shelling

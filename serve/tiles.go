@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/maptile"
@@ -189,6 +190,11 @@ func (s *Server) tileCells(r *http.Request, tr *tileRequest, src string) ([]tile
 	}
 	ctx, cancel := s.queryCtx(r)
 	defer cancel()
+	if tr.tile.Z >= 10 {
+		// A small key range: one thread is enough, and cheaper to start
+		// when many tiles are asked for at once.
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_threads": 1}))
+	}
 	table := src
 	segs := s.segments(ctx, table, tr.win.From, tr.win.To)
 	sql, args := unionSQL("cell"+catCol+", sum(n), sum(k), sum(i), sum(v)", "GROUP BY cell"+catGroup+"\nORDER BY cell"+catGroup, segs,
