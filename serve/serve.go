@@ -129,6 +129,7 @@ type Server struct {
 	cache    *cache               // nil = off
 
 	partCounts partCounts // active parts per partition, see final.go
+	pyramids   pyramids   // window pyramids for low-zoom tiles, see pyramid.go
 
 	mReq     *prometheus.HistogramVec
 	mQuery   *prometheus.HistogramVec

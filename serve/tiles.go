@@ -183,6 +183,19 @@ func (s *Server) tileCells(r *http.Request, tr *tileRequest, src string) ([]tile
 	if cz > storage.TileZoom {
 		return s.fineTileCells(r, tr, lo, hi)
 	}
+	if src == sourceTileAgg && cz <= PyramidZoom {
+		p, err := s.pyramidFor(r, tr)
+		if err != nil {
+			return nil, err
+		}
+		return dropEmpty(p.cellsOf(tr)), nil
+	}
+	return s.queryCells(r, tr, src, lo, hi, cz)
+}
+
+// queryCells aggregates the tile key range [lo, hi) into cells of zoom cz
+// in ClickHouse.
+func (s *Server) queryCells(r *http.Request, tr *tileRequest, src string, lo, hi uint64, cz uint32) ([]tileCell, error) {
 	shift := uint8(2 * (storage.TileZoom - cz))
 	catCol, catGroup := "", ""
 	if tr.byCat {
