@@ -39,6 +39,7 @@ const (
 	DefaultGroup     = "trucewatch-ingest"
 	// DefaultShutdownTimeout bounds the flush and commit after a stop.
 	DefaultShutdownTimeout = 30 * time.Second
+	DefaultSessionTimeout  = 10 * time.Second
 )
 
 // Matcher places a point in its zones and admin areas at a time.
@@ -77,7 +78,11 @@ type Options struct {
 	// every fetched message is written. 0 runs until ctx ends.
 	ExitWhenIdle    time.Duration
 	ShutdownTimeout time.Duration
-	Logger          *slog.Logger
+	// SessionTimeout is how long the group waits for a silent member
+	// before giving its partitions to others (default 10s): the time a
+	// crashed worker's partitions stand still.
+	SessionTimeout time.Duration
+	Logger         *slog.Logger
 	// Now is the clock for messages without a Kafka timestamp (default
 	// time.Now); otherwise the message's timestamp bounds observed_at.
 	Now func() time.Time
@@ -109,6 +114,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if o.SessionTimeout <= 0 {
+		o.SessionTimeout = DefaultSessionTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -196,9 +204,9 @@ func (in *Ingester) Run(ctx context.Context) error {
 		Dialer:                in.o.Dialer,
 		Topics:                []string{in.o.Topic},
 		StartOffset:           kafka.FirstOffset,
-		HeartbeatInterval:     time.Second,
-		SessionTimeout:        10 * time.Second,
-		RebalanceTimeout:      10 * time.Second,
+		HeartbeatInterval:     min(time.Second, in.o.SessionTimeout/3),
+		SessionTimeout:        in.o.SessionTimeout,
+		RebalanceTimeout:      in.o.SessionTimeout,
 		JoinGroupBackoff:      time.Second,
 		WatchPartitionChanges: true,
 		ErrorLogger:           kafka.LoggerFunc(func(msg string, args ...any) { in.o.Logger.Debug("kafka group: " + fmt.Sprintf(msg, args...)) }),
@@ -221,6 +229,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 			continue
 		}
 		in.joined.Store(true)
+		in.lastActivity.Store(time.Now().UnixNano())
 		in.o.Logger.Info("partitions assigned", "generation", gen.ID, "partitions", partitionIDs(gen.Assignments[in.o.Topic]))
 		for _, a := range gen.Assignments[in.o.Topic] {
 			p := partition{in: in, gen: gen, id: a.ID, committed: a.Offset,
@@ -266,6 +275,10 @@ func (in *Ingester) clusterID(ctx context.Context) (string, error) {
 	}
 }
 
+// idleWatch stops the worker once it has been idle for ExitWhenIdle: a
+// member of the group, every assigned partition resumed and caught up
+// (no lag, nothing unwritten), and no new message for that long. A worker
+// that has not been assigned partitions yet is not idle: it is waiting.
 func (in *Ingester) idleWatch(ctx context.Context, stop context.CancelFunc) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
@@ -274,14 +287,23 @@ func (in *Ingester) idleWatch(ctx context.Context, stop context.CancelFunc) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if !in.joined.Load() || in.busy.Load() != 0 || in.Stats().Lag != 0 {
+				continue
+			}
 			idle := time.Since(time.Unix(0, in.lastActivity.Load()))
-			if idle >= in.o.ExitWhenIdle && in.busy.Load() == 0 {
+			if idle >= in.o.ExitWhenIdle {
 				in.o.Logger.Info("idle, stopping", "idle", idle.Round(time.Millisecond))
 				stop()
 				return
 			}
 		}
 	}
+}
+func (in *Ingester) clearLag(p int) {
+	in.lagMu.Lock()
+	delete(in.lag, p)
+	in.lagMu.Unlock()
+	in.metrics.lag.DeleteLabelValues(partLabel(p))
 }
 
 func (in *Ingester) setLag(p int, lag int64) {

@@ -42,7 +42,17 @@ func (p *partition) run(stopCtx, genCtx context.Context) error {
 		}
 	}()
 
-	pos, err := p.locate(fetchCtx)
+	// Until the partition reaches its fetch loop it counts as busy, so that
+	// an idle stop never leaves it unread while the store is down.
+	in.busy.Add(1)
+	starting := true
+	defer func() {
+		if starting {
+			in.busy.Add(-1)
+		}
+		in.clearLag(p.id)
+	}()
+	pos, end, err := p.locate(fetchCtx)
 	if err != nil {
 		return nil // stopping before we began
 	}
@@ -85,6 +95,14 @@ func (p *partition) run(stopCtx, genCtx context.Context) error {
 		return fmt.Errorf("ingest: seek partition %d to %d: %w", p.id, start, err)
 	}
 	in.o.Logger.Debug("partition resumed", "partition", p.id, "offset", start, "store_next", pos.Next, "kafka_committed", p.committed)
+	if start >= 0 {
+		in.setLag(p.id, max(end-start, 0))
+	} else {
+		in.setLag(p.id, end) // from the first offset: an upper bound
+	}
+	in.lastActivity.Store(time.Now().UnixNano())
+	starting = false
+	in.busy.Add(-1)
 
 	for {
 		msgs := p.collect(fetchCtx, reader)
@@ -111,10 +129,10 @@ func (p *partition) run(stopCtx, genCtx context.Context) error {
 // each such incarnation gets its own source (topic "reports~1", "~2"...;
 // '~' cannot occur in a Kafka topic name). All members of the group
 // derive the same incarnation from the same store and log.
-func (p *partition) locate(ctx context.Context) (storage.Position, error) {
+func (p *partition) locate(ctx context.Context) (storage.Position, int64, error) {
 	end, err := p.highWatermark(ctx)
 	if err != nil {
-		return storage.Position{}, err
+		return storage.Position{}, 0, err
 	}
 	base := p.src.Topic
 	for n := 0; ; n++ {
@@ -124,7 +142,7 @@ func (p *partition) locate(ctx context.Context) (storage.Position, error) {
 		}
 		pos, err := p.resume(ctx, src)
 		if err != nil {
-			return pos, err
+			return pos, end, err
 		}
 		stale := pos.Next > end || (pos.Pending != nil && pos.Pending.Last >= end)
 		if !stale {
@@ -134,7 +152,7 @@ func (p *partition) locate(ctx context.Context) (storage.Position, error) {
 				p.committed = -1 // the group's committed offset belongs to the old topic too
 			}
 			p.src = src
-			return pos, nil
+			return pos, end, nil
 		}
 	}
 }

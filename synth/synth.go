@@ -146,7 +146,6 @@ type Message struct {
 
 // Next returns the next message.
 func (f *Feed) Next() Message {
-	f.n++
 	r := f.Report()
 	if f.o.Malformed > 0 && f.rng.Float64() < f.o.Malformed {
 		return f.malformed(r)
@@ -157,6 +156,7 @@ func (f *Feed) Next() Message {
 
 // Report returns the next valid report (it also advances the feed).
 func (f *Feed) Report() report.Report {
+	f.n++
 	h := hotspots[f.pick(f.hotCum)]
 	lon := h.lon + f.rng.NormFloat64()*h.sigma
 	lat := h.lat + f.rng.NormFloat64()*h.sigma*0.8

@@ -73,7 +73,11 @@ func runDemo(ctx context.Context, args []string, std stdio) error {
 	if err := store.Migrate(ctx); err != nil {
 		return err
 	}
-	in, err := f.worker(ctx, store, f.ingestOptions(log), log)
+	o, err := f.ingestOptions(log)
+	if err != nil {
+		return err
+	}
+	in, err := f.worker(ctx, store, o, log)
 	if err != nil {
 		return err
 	}
@@ -81,7 +85,7 @@ func runDemo(ctx context.Context, args []string, std stdio) error {
 	fmt.Fprintf(out, "schema ready; %d reports already stored; feeding %.0f synthetic reports/s (%.1f%% malformed). Ctrl-C stops.\n\n",
 		before, *rate, *malformed*100)
 
-	pub := publish.New(publish.Options{Brokers: f.kafka.brokerList(), Topic: f.kafka.topic})
+	pub := publish.New(publish.Options{Brokers: f.kafka.brokerList(), Topic: f.kafka.topic, Transport: o.Transport})
 	defer pub.Close()
 	// A new seed per run, so a re-run adds reports rather than repeating ids.
 	seed := uint64(time.Now().Unix())

@@ -39,7 +39,11 @@ func runDLQ(ctx context.Context, args []string, std stdio) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	o := dlq.Options{Brokers: kf.brokerList(), Topic: kf.dlqTopic}
+	dialer, transport, err := kf.clients()
+	if err != nil {
+		return err
+	}
+	o := dlq.Options{Brokers: kf.brokerList(), Topic: kf.dlqTopic, Dialer: dialer, Transport: transport}
 	switch action {
 	case "inspect":
 		s, err := dlq.Inspect(ctx, o, *samples)

@@ -3,6 +3,10 @@ package main
 import (
 	"flag"
 	"strings"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/trucewatch/trucewatch/kafkaauth"
 )
 
 // kafkaFlags are the flags every Kafka client subcommand shares.
@@ -10,6 +14,7 @@ type kafkaFlags struct {
 	brokers  string
 	topic    string
 	dlqTopic string
+	auth     kafkaauth.Options
 }
 
 func (k *kafkaFlags) register(fs *flag.FlagSet, dlq bool) {
@@ -18,6 +23,21 @@ func (k *kafkaFlags) register(fs *flag.FlagSet, dlq bool) {
 	if dlq {
 		fs.StringVar(&k.dlqTopic, "dlq-topic", "reports.dlq", "dead-letter topic for reports that fail decoding or validation")
 	}
+	k.auth.RegisterFlags(fs)
+}
+
+// clients returns the consumer dialer and the producer transport that carry
+// the --kafka-tls/--kafka-sasl settings; both nil for plain TCP.
+func (k *kafkaFlags) clients() (*kafka.Dialer, *kafka.Transport, error) {
+	if !k.auth.Enabled() {
+		return nil, nil, nil
+	}
+	d, err := k.auth.Dialer()
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := k.auth.Transport()
+	return d, t, err
 }
 
 func (k *kafkaFlags) brokerList() []string { return splitList(k.brokers) }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/trucewatch/trucewatch/geo"
@@ -29,25 +31,30 @@ type ingestFlags struct {
 	batchWait time.Duration
 	logLevel  string
 	opsAddr   string
+	session   time.Duration
+	reload    time.Duration
 }
 
 func (f *ingestFlags) register(fs *flag.FlagSet) {
 	f.kafka.register(fs, true)
 	f.ch.register(fs, "127.0.0.1:9000")
 	fs.StringVar(&f.group, "group", ingest.DefaultGroup, "Kafka consumer group of the ingest workers")
-	fs.StringVar(&f.zones, "zones", "", "zone-set GeoJSON file(s), comma-separated (default: the shipped zone sets)")
+	fs.StringVar(&f.zones, "zones", "", "zone-set GeoJSON file(s), comma-separated (default: the shipped zone sets); SIGHUP reloads them")
+	fs.DurationVar(&f.reload, "zones-reload", 0, "also check the --zones files for changes this often and reload them (0: only on SIGHUP)")
 	fs.IntVar(&f.batchSize, "batch-size", ingest.DefaultBatchSize, fmt.Sprintf("most reports per ClickHouse insert (1..%d)", ingest.MaxBatchSize))
 	fs.DurationVar(&f.batchWait, "batch-wait", ingest.DefaultBatchWait, "how long a partial batch waits for more reports")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&f.session, "session-timeout", ingest.DefaultSessionTimeout, "how long the group waits for a silent worker before reassigning its partitions")
 	fs.StringVar(&f.opsAddr, "ops-addr", ":9101", "host:port serving /metrics, /healthz and /readyz (empty: off)")
 }
 
-// runWorker builds the ingest worker with its ops endpoints and runs it.
+// worker builds the ingest worker with its zones and ops endpoints.
 func (f *ingestFlags) worker(ctx context.Context, store *storage.Store, o ingest.Options, log *slog.Logger) (*ingest.Ingester, error) {
-	m, err := f.matcher()
+	m, err := f.zoneHolder(log)
 	if err != nil {
 		return nil, err
 	}
+	f.watchZones(ctx, m, log)
 	reg := newRegistry()
 	o.Registerer = reg
 	in, err := ingest.New(o, m, violation.DefaultRules(), store)
@@ -80,41 +87,73 @@ func (f *ingestFlags) logger(std stdio) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(std.err, &slog.HandlerOptions{Level: lv})), nil
 }
 
-// matcher loads the admin boundaries and the zone sets named by --zones.
-func (f *ingestFlags) matcher() (*geo.Matcher, error) {
+// zoneHolder loads the admin boundaries and the zone sets named by
+// --zones (or the shipped ones) into a holder that can swap them while
+// the worker runs.
+func (f *ingestFlags) zoneHolder(log *slog.Logger) (*geo.Holder, error) {
 	admin, err := geo.LoadAdmin()
 	if err != nil {
 		return nil, err
 	}
-	var sets []*geo.ZoneSet
-	if files := splitList(f.zones); len(files) > 0 {
-		for _, path := range files {
-			r, err := os.Open(path)
-			if err != nil {
-				return nil, err
-			}
-			zs, err := geo.LoadZoneSet(r, admin)
-			r.Close()
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", path, err)
-			}
-			sets = append(sets, zs)
+	files := splitList(f.zones)
+	var base []*geo.ZoneSet
+	if len(files) == 0 {
+		if base, err = geo.ShippedZoneSets(admin); err != nil {
+			return nil, err
 		}
-	} else if sets, err = geo.ShippedZoneSets(admin); err != nil {
+	}
+	h, err := geo.NewHolder(admin, base, log)
+	if err != nil {
 		return nil, err
 	}
-	return geo.NewMatcher(admin, sets...)
+	if len(files) > 0 {
+		if _, err := h.Reload(files...); err != nil {
+			return nil, fmt.Errorf("--zones: %w", err)
+		}
+	}
+	return h, nil
 }
 
+// watchZones reloads the --zones files on SIGHUP, and every --zones-reload
+// when set. A file that fails to load leaves the zones in use unchanged.
+func (f *ingestFlags) watchZones(ctx context.Context, h *geo.Holder, log *slog.Logger) {
+	files := splitList(f.zones)
+	if len(files) == 0 {
+		return
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				changed, err := h.Reload(files...)
+				if err != nil {
+					log.Error("zone reload failed; keeping the zones in use", "err", err)
+				} else {
+					log.Info("zones reloaded", "changed", changed, "version", h.Load().Version())
+				}
+			}
+		}
+	}()
+	if f.reload > 0 {
+		go func() { _ = h.Watch(ctx, f.reload, files...) }()
+	}
+}
 func (f *ingestFlags) storeOptions(log *slog.Logger) storage.Options {
 	return storage.Options{Addr: f.ch.addr, Database: f.ch.database, Username: f.ch.user, Password: f.ch.password, Logger: log}
 }
 
-func (f *ingestFlags) ingestOptions(log *slog.Logger) ingest.Options {
+func (f *ingestFlags) ingestOptions(log *slog.Logger) (ingest.Options, error) {
+	dialer, transport, err := f.kafka.clients()
 	return ingest.Options{
 		Brokers: f.kafka.brokerList(), Topic: f.kafka.topic, DLQTopic: f.kafka.dlqTopic, Group: f.group,
-		BatchSize: f.batchSize, BatchWait: f.batchWait, Logger: log,
-	}
+		Dialer: dialer, Transport: transport,
+		BatchSize: f.batchSize, BatchWait: f.batchWait, SessionTimeout: f.session, Logger: log,
+	}, err
 }
 
 func runIngest(ctx context.Context, args []string, std stdio) error {
@@ -140,7 +179,10 @@ func runIngest(ctx context.Context, args []string, std stdio) error {
 			return err
 		}
 	}
-	o := f.ingestOptions(log)
+	o, err := f.ingestOptions(log)
+	if err != nil {
+		return err
+	}
 	o.ExitWhenIdle = *idle
 	in, err := f.worker(ctx, store, o, log)
 	if err != nil {
@@ -151,4 +193,13 @@ func runIngest(ctx context.Context, args []string, std stdio) error {
 	fmt.Fprintf(std.err, "ingest: consumed %d, written %d, duplicates %d, dead-lettered %d, batches %d\n",
 		s.Consumed, s.Written, s.Duplicates, s.DeadLettered, s.Batches)
 	return err
+}
+
+// matcher returns the zone matcher for --zones (or the shipped zone sets).
+func (f *ingestFlags) matcher() (*geo.Matcher, error) {
+	h, err := f.zoneHolder(nil)
+	if err != nil {
+		return nil, err
+	}
+	return h.Load(), nil
 }

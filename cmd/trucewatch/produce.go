@@ -40,7 +40,11 @@ func runProduce(ctx context.Context, args []string, std stdio) error {
 	if *malformed < 0 || *malformed > 1 {
 		return fmt.Errorf("--malformed %g outside 0..1", *malformed)
 	}
-	pub := publish.New(publish.Options{Brokers: kf.brokerList(), Topic: kf.topic})
+	_, transport, err := kf.clients()
+	if err != nil {
+		return err
+	}
+	pub := publish.New(publish.Options{Brokers: kf.brokerList(), Topic: kf.topic, Transport: transport})
 	defer pub.Close()
 
 	var next func() (publish.Message, bool, error)

@@ -1,0 +1,398 @@
+package ingest_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/paulmach/orb"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/trucewatch/trucewatch/broker"
+	"github.com/trucewatch/trucewatch/geo"
+	"github.com/trucewatch/trucewatch/ingest"
+	"github.com/trucewatch/trucewatch/publish"
+	"github.com/trucewatch/trucewatch/report"
+	"github.com/trucewatch/trucewatch/storage"
+	"github.com/trucewatch/trucewatch/storage/chtest"
+	"github.com/trucewatch/trucewatch/synth"
+	"github.com/trucewatch/trucewatch/violation"
+)
+
+// chaosFeed is the produced data and what it must add up to.
+type chaosFeed struct {
+	msgs   []publish.Message
+	final  map[report.Key]report.Report // latest revision of every report
+	poison int
+}
+
+// newChaosFeed generates n messages: 0.5% poison, 2% repeated deliveries
+// of an earlier message, 1% corrections (a higher revision of an earlier
+// report), the rest new reports.
+func newChaosFeed(n int, seed uint64) *chaosFeed {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	feed := synth.New(synth.Options{Seed: seed, IDPrefix: "chaos", Malformed: 1})
+	valid := synth.New(synth.Options{Seed: seed + 1, IDPrefix: "chaos"})
+	f := &chaosFeed{final: map[report.Key]report.Report{}}
+	var sent []int // indexes of valid messages
+	var keys []report.Key
+	for len(f.msgs) < n {
+		x := rng.Float64()
+		switch {
+		case x < 0.005:
+			m := feed.Next() // always malformed
+			f.msgs = append(f.msgs, publish.Message{Key: m.Key, Value: m.Value})
+			f.poison++
+		case x < 0.025 && len(sent) > 0:
+			f.msgs = append(f.msgs, f.msgs[sent[rng.IntN(len(sent))]])
+		case x < 0.035 && len(keys) > 0:
+			k := keys[rng.IntN(len(keys))]
+			r := valid.Revise(f.final[k])
+			f.final[k] = r
+			sent = append(sent, len(f.msgs))
+			f.msgs = append(f.msgs, toMsg(r))
+		default:
+			r := valid.Report()
+			f.final[r.Key()] = r
+			keys = append(keys, r.Key())
+			sent = append(sent, len(f.msgs))
+			f.msgs = append(f.msgs, toMsg(r))
+		}
+	}
+	return f
+}
+
+func toMsg(r report.Report) publish.Message {
+	b, _ := json.Marshal(r)
+	return publish.Message{Key: []byte(r.ID), Value: b}
+}
+
+// aggregates computes, independently of ClickHouse, what every aggregate
+// must hold: adm3 x day, zone x hour and tile x day, each split by
+// category and violation, with report, killed and injured sums.
+func (f *chaosFeed) aggregates(m *geo.Matcher) map[string][3]int64 {
+	out := map[string][3]int64{}
+	add := func(k string, r *report.Report) {
+		v := out[k]
+		v[0]++
+		v[1] += int64(r.Killed)
+		v[2] += int64(r.Injured)
+		out[k] = v
+	}
+	var gm geo.Match
+	rules := violation.DefaultRules()
+	for _, r := range f.final {
+		m.Match(orb.Point{r.Lon, r.Lat}, r.ObservedAt, r.UncertaintyM(), &gm)
+		viol, _ := rules.Classify(&r, &gm)
+		v := 0
+		if viol {
+			v = 1
+		}
+		day := r.ObservedAt.UTC().Format("2006-01-02")
+		add(fmt.Sprintf("adm|%s|%s|%s|%d", gm.Adm3, day, r.Category, v), &r)
+		add(fmt.Sprintf("tile|%d|%s|%s|%d", storage.TileKey(r.Lon, r.Lat), day, r.Category, v), &r)
+		hour := r.ObservedAt.UTC().Truncate(time.Hour).Format("2006-01-02T15")
+		for _, z := range gm.Zones {
+			p := 0
+			if z.Possible {
+				p = 1
+			}
+			add(fmt.Sprintf("zone|%s|%s|%s|%d|%d", z.ID, hour, r.Category, v, p), &r)
+		}
+	}
+	return out
+}
+
+// storedAggregates reads the same figures from the aggregate tables.
+func storedAggregates(t *testing.T, ctx context.Context, s *storage.Store) map[string][3]int64 {
+	t.Helper()
+	db := s.Database()
+	queries := map[string]string{
+		"adm": `SELECT concat('adm|', adm3, '|', toString(day), '|', category, '|', toString(violation)),
+			sum(n_reports), sum(n_killed), sum(n_injured) FROM %s.agg_adm_day FINAL GROUP BY adm3, day, category, violation`,
+		"tile": `SELECT concat('tile|', toString(tile), '|', toString(day), '|', category, '|', toString(violation)),
+			sum(n_reports), sum(n_killed), sum(n_injured) FROM %s.agg_tile_day FINAL GROUP BY tile, day, category, violation`,
+		"zone": `SELECT concat('zone|', zone, '|', formatDateTime(hour, '%%Y-%%m-%%dT%%H'), '|', category, '|', toString(violation), '|', toString(possible)),
+			sum(n_reports), sum(n_killed), sum(n_injured) FROM %s.agg_zone_hour FINAL GROUP BY zone, hour, category, violation, possible`,
+	}
+	out := map[string][3]int64{}
+	for _, q := range queries {
+		rows, err := s.Conn().Query(ctx, fmt.Sprintf(q, db))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var k string
+			var v [3]int64
+			if err := rows.Scan(&k, &v[0], &v[1], &v[2]); err != nil {
+				t.Fatal(err)
+			}
+			if v != ([3]int64{}) {
+				out[k] = v
+			}
+		}
+		rows.Close()
+	}
+	return out
+}
+
+// buildBinary compiles trucewatch once for the processes the test kills.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "trucewatch")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/trucewatch/trucewatch/cmd/trucewatch").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build trucewatch: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestChaos is the exactly-once test: 200,000 reports with repeated
+// deliveries, corrections and poison, two ingest processes in one group,
+// one of them SIGKILLed at random moments and restarted, ClickHouse down
+// for 10 s, fetches and produces failing at the broker. Every aggregate
+// must equal the figure computed from the produced data, and every poison
+// message must be on the dead-letter topic exactly once.
+func TestChaos(t *testing.T) {
+	n := 200_000
+	if testing.Short() {
+		n = 20_000
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	bin := buildBinary(t)
+	srv := chtest.New(t)
+	b, err := broker.Start(broker.Options{Topics: []string{"reports", "reports.dlq"}, Partitions: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	addr := b.Addrs()[0]
+	db := chtest.Database(t)
+	store, err := storage.Open(ctx, storage.Options{Addr: srv.Addr(), Database: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m, err := matcherOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := newChaosFeed(n, 2017)
+	t.Logf("feed: %d messages, %d reports, %d poison", len(feed.msgs), len(feed.final), feed.poison)
+
+	logDir := os.Getenv("CHAOS_LOG_DIR") // keep the workers' logs for a post-mortem
+	if logDir == "" {
+		logDir = t.TempDir()
+	}
+	var mu sync.Mutex
+	procs := map[string]*exec.Cmd{}
+	logSize := func(name string) int {
+		fi, err := os.Stat(filepath.Join(logDir, name+".log"))
+		if err != nil {
+			return 0
+		}
+		return int(fi.Size())
+	}
+	startWorker := func(name string, idle time.Duration) *exec.Cmd {
+		logf, _ := os.OpenFile(filepath.Join(logDir, name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		cmd := exec.Command(bin, "ingest", "--brokers", addr, "--clickhouse", srv.Addr(), "--database", db,
+			"--group", "chaos", "--batch-size", "2000", "--batch-wait", "200ms", "--exit-when-idle", idle.String(),
+			"--ops-addr", "", "--log-level", "info", "--migrate=false", "--session-timeout", "3s")
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		procs[name] = cmd
+		mu.Unlock()
+		return cmd
+	}
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range procs {
+			_ = c.Process.Kill()
+		}
+		if t.Failed() {
+			for _, name := range []string{"a", "b", "drain"} {
+				if b, err := os.ReadFile(filepath.Join(logDir, name+".log")); err == nil {
+					t.Logf("--- %s.log (tail)\n%s", name, tail(string(b), 3000))
+				}
+			}
+		}
+	})
+
+	// Faults at the broker: failed fetches on the reports topic and failed
+	// produces on the dead-letter topic, throughout the run.
+	b.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Topic: "reports", Err: kerr.NotLeaderForPartition, Count: 40,
+		When: func(kmsg.Request) bool { return rand.IntN(20) == 0 }})
+	b.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "reports.dlq", Err: kerr.NotEnoughReplicas, Count: 5,
+		When: func(kmsg.Request) bool { return rand.IntN(3) == 0 }})
+
+	// Produce over ~20 s while the workers run, so kills land mid-stream.
+	pub := publish.New(publish.Options{Brokers: []string{addr}, Topic: "reports"})
+	defer pub.Close()
+	produced := make(chan error, 1)
+	go func() {
+		const chunk = 2000
+		pace := 20 * time.Second / time.Duration((len(feed.msgs)+chunk-1)/chunk)
+		for i := 0; i < len(feed.msgs); i += chunk {
+			if err := pub.Write(ctx, feed.msgs[i:min(i+chunk, len(feed.msgs))]...); err != nil {
+				produced <- err
+				return
+			}
+			time.Sleep(pace)
+		}
+		produced <- nil
+	}()
+
+	workerIdle := 15 * time.Second
+	aFrom := logSize("a")
+	a := startWorker("a", workerIdle)
+	startWorker("b", workerIdle)
+	rng := rand.New(rand.NewPCG(7, 7))
+	kills := 0
+	for kills < 6 {
+		// Kill a worker that holds partitions: wait for its assignment,
+		// then a random moment of its work.
+		waitAssigned(t, filepath.Join(logDir, "a.log"), aFrom, a)
+		time.Sleep(time.Duration(200+rng.IntN(2500)) * time.Millisecond)
+		_ = a.Process.Signal(syscall.SIGKILL)
+		_, _ = a.Process.Wait()
+		kills++
+		t.Logf("%s killed worker a (%d)", time.Now().Format("15:04:05"), kills)
+		if kills == 3 {
+			t.Log("stopping ClickHouse for 10 s")
+			if err := srv.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(10 * time.Second)
+			if err := srv.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			t.Log("ClickHouse is back")
+		}
+		aFrom = logSize("a")
+		a = startWorker("a", workerIdle)
+	}
+	if err := <-produced; err != nil {
+		t.Fatal(err)
+	}
+	// Both workers stop once idle; then one more drains whatever a
+	// rebalance left behind, and must find everything already done.
+	for _, name := range []string{"a", "b"} {
+		mu.Lock()
+		c := procs[name]
+		mu.Unlock()
+		if err := c.Wait(); err != nil {
+			t.Fatalf("worker %s: %v", name, err)
+		}
+	}
+	if err := startWorker("drain", 5*time.Second).Wait(); err != nil {
+		t.Fatalf("drain worker: %v", err)
+	}
+
+	// Nothing lost: every partition's stored position is its end.
+	client := &kafka.Client{Addr: kafka.TCP(addr)}
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{"reports"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range 6 {
+		resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{"reports": {kafka.LastOffsetOf(p)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		end := resp.Topics["reports"][0].LastOffset
+		pos, err := store.Resume(ctx, storage.Source{Cluster: md.ClusterID, Topic: "reports", Partition: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pos.Next != end || pos.Pending != nil {
+			t.Errorf("partition %d: stored position %+v, end %d", p, pos, end)
+		}
+	}
+
+	// Counted once, in the latest revision: every aggregate exact.
+	want := feed.aggregates(m)
+	got := storedAggregates(t, ctx, store)
+	bad := 0
+	for k, w := range want {
+		if got[k] != w {
+			if bad++; bad <= 10 {
+				t.Errorf("aggregate %s = %v, want %v", k, got[k], w)
+			}
+		}
+	}
+	for k, g := range got {
+		if _, ok := want[k]; !ok {
+			if bad++; bad <= 10 {
+				t.Errorf("aggregate %s = %v, want nothing", k, g)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d aggregate cells wrong", bad, len(want))
+	}
+	var current uint64
+	if err := store.Conn().QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s.reports_current", db)).Scan(&current); err != nil {
+		t.Fatal(err)
+	}
+	if current != uint64(len(feed.final)) {
+		t.Errorf("%d current reports, want %d", current, len(feed.final))
+	}
+
+	// Every poison message on the dead-letter topic exactly once.
+	e := &env{t: t, ctx: ctx, addr: addr}
+	seen := map[string]int{}
+	for _, d := range e.deadLetters() {
+		h := headerMap(d.Headers)
+		seen[h[ingest.HeaderSourcePartition]+"/"+h[ingest.HeaderSourceOffset]]++
+	}
+	dups := 0
+	for _, c := range seen {
+		if c > 1 {
+			dups++
+		}
+	}
+	if len(seen) != feed.poison || dups > 0 {
+		t.Errorf("dead letters: %d distinct (want %d), %d sent more than once", len(seen), feed.poison, dups)
+	}
+}
+
+// waitAssigned waits until the worker's log shows a partition assignment
+// after its start (or 30 s).
+func waitAssigned(t *testing.T, logPath string, from int, c *exec.Cmd) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(logPath)
+		if len(b) > from && strings.Contains(string(b[from:]), "partitions assigned") {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("worker pid %d got no partitions in 30 s", c.Process.Pid)
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
