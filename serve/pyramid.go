@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -19,7 +20,16 @@ import (
 // one.
 const PyramidZoom = 13
 
-const maxPyramids = 32
+// maxPyramidCells bounds the cells kept in window pyramids and metatiles
+// together.
+const maxPyramidCells = 2_000_000
+
+// MetatileLevels: a tile of zoom 2..16 is computed with the 4x4 block of
+// tiles around it (its ancestor two zooms up, the classic metatile of tile
+// servers): the tiles of one viewport mostly share a few metatiles, and a
+// query over a 16 times larger key range costs little more than one over a
+// single tile, which is dominated by the per-query overhead.
+const MetatileLevels = 2
 
 // A low-zoom tile covers a large part of the key space, so its query reads
 // most of the window's rows: a z6 tile over Syria costs as much as the
@@ -30,7 +40,8 @@ const maxPyramids = 32
 // asks for about a hundred such tiles with the same window.
 
 type pyramid struct {
-	cells []tileCell // sorted by key (zoom-13 quadkey)
+	cells []tileCell // sorted by key (quadkey at zoom cz)
+	cz    uint32
 }
 
 type pyramidEntry struct {
@@ -41,11 +52,12 @@ type pyramidEntry struct {
 
 type pyramids struct {
 	mu    sync.Mutex
+	cells int // in items
 	items map[string]*pyramidEntry
 	group singleflight.Group
 }
 
-func (tr *tileRequest) pyramidKey() string {
+func (tr *tileRequest) pyramidKey(src string, region storage.Tile, cz uint32) string {
 	v := "-"
 	if tr.f.Violation != nil {
 		v = "0"
@@ -53,7 +65,9 @@ func (tr *tileRequest) pyramidKey() string {
 			v = "1"
 		}
 	}
-	return tr.win.From.String() + "|" + tr.win.To.String() + "|" + strings.Join(tr.f.Categories, ",") + "|" + v + "|" + boolStr(tr.byCat)
+	return fmt.Sprintf("%s|%d/%d/%d|%d|%s|%s|%s|%s|%s|%s|%s|%s", src, region.Z, region.X, region.Y, cz,
+		tr.win.From, tr.win.To, strings.Join(tr.f.Categories, ","), strings.Join(tr.f.Sides, ","),
+		strings.Join(tr.f.Zones, ","), strings.Join(tr.f.Partners, ","), v, boolStr(tr.byCat))
 }
 
 func boolStr(b bool) string {
@@ -63,28 +77,28 @@ func boolStr(b bool) string {
 	return "0"
 }
 
-// pyramidFor returns the window pyramid of tr, building it once for every
-// identical request in flight.
-func (s *Server) pyramidFor(r *http.Request, tr *tileRequest) (*pyramid, error) {
-	key := tr.pyramidKey()
+// pyramidFor returns the cells of zoom cz of region (a tile containing
+// tr's) for tr's window and filters, from src, building them once for
+// every identical request in flight and keeping them for TileMaxAge.
+func (s *Server) pyramidFor(r *http.Request, tr *tileRequest, src string, region storage.Tile, cz uint32) (*pyramid, error) {
+	key := tr.pyramidKey(src, region, cz)
 	now := time.Now()
 	ps := &s.pyramids
 	ps.mu.Lock()
 	if e := ps.items[key]; e != nil && now.Before(e.expires) {
 		e.used = now
 		ps.mu.Unlock()
-		s.mCache.WithLabelValues("pyramid_hit").Inc()
+		s.mCache.WithLabelValues("cells_hit").Inc()
 		return e.p, nil
 	}
 	ps.mu.Unlock()
 	build := func(r *http.Request) (*pyramid, error) {
-		whole := *tr
-		whole.tile.X, whole.tile.Y, whole.tile.Z = 0, 0, 0
-		cells, err := s.queryCells(r, &whole, sourceTileAgg, 0, 1<<(2*storage.TileZoom), PyramidZoom)
+		lo, hi := storage.TileRange(region)
+		cells, err := s.queryCells(r, tr, src, lo, hi, cz)
 		if err != nil {
 			return nil, err
 		}
-		return &pyramid{cells: cells}, nil
+		return &pyramid{cells: cells, cz: cz}, nil
 	}
 	v, err, shared := ps.group.Do(key, func() (any, error) {
 		p, err := build(r)
@@ -98,7 +112,8 @@ func (s *Server) pyramidFor(r *http.Request, tr *tileRequest) (*pyramid, error) 
 		}
 		t := time.Now()
 		ps.items[key] = &pyramidEntry{p: p, expires: t.Add(s.o.TileMaxAge), used: t}
-		for len(ps.items) > maxPyramids {
+		ps.cells += len(p.cells)
+		for ps.cells > maxPyramidCells && len(ps.items) > 1 {
 			var oldest string
 			var ot time.Time
 			for k, e := range ps.items {
@@ -106,6 +121,7 @@ func (s *Server) pyramidFor(r *http.Request, tr *tileRequest) (*pyramid, error) 
 					oldest, ot = k, e.used
 				}
 			}
+			ps.cells -= len(ps.items[oldest].p.cells)
 			delete(ps.items, oldest)
 		}
 		return p, nil
@@ -116,7 +132,11 @@ func (s *Server) pyramidFor(r *http.Request, tr *tileRequest) (*pyramid, error) 
 	if err != nil {
 		return nil, err
 	}
-	s.mCache.WithLabelValues("pyramid_miss").Inc()
+	if shared {
+		s.mCache.WithLabelValues("cells_shared").Inc()
+	} else {
+		s.mCache.WithLabelValues("cells_miss").Inc()
+	}
 	return v.(*pyramid), nil
 }
 
@@ -124,11 +144,11 @@ func (s *Server) pyramidFor(r *http.Request, tr *tileRequest) (*pyramid, error) 
 // tr.Z+GridBits.
 func (p *pyramid) cellsOf(tr *tileRequest) []tileCell {
 	lo, hi := storage.TileRange(storage.Tile{X: tr.tile.X, Y: tr.tile.Y, Z: uint32(tr.tile.Z)})
-	shift := 2 * (storage.TileZoom - PyramidZoom)
+	shift := 2 * (storage.TileZoom - p.cz)
 	lo, hi = lo>>shift, hi>>shift
 	i := sort.Search(len(p.cells), func(i int) bool { return p.cells[i].key >= lo })
 	j := sort.Search(len(p.cells), func(i int) bool { return p.cells[i].key >= hi })
-	up := 2 * (PyramidZoom - (uint32(tr.tile.Z) + GridBits))
+	up := 2 * (p.cz - (uint32(tr.tile.Z) + GridBits))
 	var out []tileCell
 	for _, c := range p.cells[i:j] {
 		key := c.key >> up

@@ -183,14 +183,21 @@ func (s *Server) tileCells(r *http.Request, tr *tileRequest, src string) ([]tile
 	if cz > storage.TileZoom {
 		return s.fineTileCells(r, tr, lo, hi)
 	}
-	if src == sourceTileAgg && cz <= PyramidZoom {
-		p, err := s.pyramidFor(r, tr)
-		if err != nil {
-			return nil, err
-		}
-		return dropEmpty(p.cellsOf(tr)), nil
+	var region storage.Tile
+	var rz uint32
+	switch z := uint32(tr.tile.Z); {
+	case src == sourceTileAgg && cz <= PyramidZoom:
+		region, rz = storage.Tile{}, PyramidZoom // the whole window
+	case z >= MetatileLevels:
+		region, rz = storage.Tile{X: tr.tile.X >> MetatileLevels, Y: tr.tile.Y >> MetatileLevels, Z: z - MetatileLevels}, cz
+	default:
+		return s.queryCells(r, tr, src, lo, hi, cz)
 	}
-	return s.queryCells(r, tr, src, lo, hi, cz)
+	p, err := s.pyramidFor(r, tr, src, region, rz)
+	if err != nil {
+		return nil, err
+	}
+	return dropEmpty(p.cellsOf(tr)), nil
 }
 
 // queryCells aggregates the tile key range [lo, hi) into cells of zoom cz
