@@ -31,20 +31,23 @@ func newDLQWriter(o Options) *kafka.Writer {
 	}
 }
 
-// deadLettered returns the source offsets in [first, last] of partition
-// src that already have a dead letter. It reads only the tail of the
-// dead-letter partition: a batch's dead letters are the newest of its
-// source partition, and at most last-first+1 of them exist.
-func (in *Ingester) deadLettered(ctx context.Context, srcPartition int, first, last int64) (map[int64]bool, error) {
+// deadLettered returns the source offsets at or after from, of source
+// partition src, that already have a dead letter. Dead letters of one
+// source partition are written in offset order to one dead-letter
+// partition, so it reads that partition backwards from its end, a chunk at
+// a time, until it meets a letter of src older than from. Dead letters are
+// rare, so this is a short read.
+func (in *Ingester) deadLettered(ctx context.Context, src int, from int64) (map[int64]bool, error) {
 	c := &kafka.Client{Addr: kafka.TCP(in.o.Brokers...), Transport: roundTripper(in.o.Transport), Timeout: 10 * time.Second}
 	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{in.o.DLQTopic}})
 	if err != nil {
 		return nil, fmt.Errorf("dead-letter metadata: %w", err)
 	}
+	found := map[int64]bool{}
 	if len(md.Topics) == 0 || md.Topics[0].Error != nil || len(md.Topics[0].Partitions) == 0 {
-		return map[int64]bool{}, nil // no topic yet: nothing landed
+		return found, nil // no topic yet: nothing landed
 	}
-	dlqPart := srcPartition % len(md.Topics[0].Partitions)
+	dlqPart := src % len(md.Topics[0].Partitions)
 	resp, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
 		in.o.DLQTopic: {kafka.FirstOffsetOf(dlqPart), kafka.LastOffsetOf(dlqPart)},
 	}})
@@ -60,31 +63,44 @@ func (in *Ingester) deadLettered(ctx context.Context, srcPartition int, first, l
 			lo, hi = po.FirstOffset, po.LastOffset
 		}
 	}
-	// Other source partitions may share this dead-letter partition; the
-	// margin covers their interleaved letters.
-	window := 4*(last-first+1) + 1000
-	from := max(lo, hi-window)
-	found := map[int64]bool{}
-	if from >= hi {
+	if hi <= lo {
 		return found, nil
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: in.o.Brokers, Topic: in.o.DLQTopic, Partition: dlqPart, Dialer: in.o.Dialer, MaxWait: 100 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: in.o.Brokers, Topic: in.o.DLQTopic, Partition: dlqPart,
+		Dialer: in.o.Dialer, MaxWait: 100 * time.Millisecond})
 	defer r.Close()
-	if err := r.SetOffset(from); err != nil {
-		return nil, err
-	}
-	for {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("read dead letters: %w", err)
+	const chunk = 1000
+	for end := hi; end > lo; {
+		start := max(lo, end-chunk)
+		if err := r.SetOffset(start); err != nil {
+			return nil, err
 		}
-		if header(m.Headers, HeaderSourceTopic) == in.o.Topic && header(m.Headers, HeaderSourcePartition) == strconv.Itoa(srcPartition) {
-			if off, err := strconv.ParseInt(header(m.Headers, HeaderSourceOffset), 10, 64); err == nil && off >= first && off <= last {
-				found[off] = true
+		older := false
+		for {
+			m, err := r.FetchMessage(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("read dead letters: %w", err)
+			}
+			if m.Offset >= end {
+				break
+			}
+			if header(m.Headers, HeaderSourceTopic) == in.o.Topic && header(m.Headers, HeaderSourcePartition) == strconv.Itoa(src) {
+				if off, err := strconv.ParseInt(header(m.Headers, HeaderSourceOffset), 10, 64); err == nil {
+					if off >= from {
+						found[off] = true
+					} else {
+						older = true
+					}
+				}
+			}
+			if m.Offset >= end-1 {
+				break
 			}
 		}
-		if m.Offset >= hi-1 {
-			return found, nil
+		if older {
+			break
 		}
+		end = start
 	}
+	return found, nil
 }

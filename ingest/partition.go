@@ -19,6 +19,10 @@ type partition struct {
 	id        int
 	committed int64
 	src       storage.Source
+	// landed holds the source offsets, from where this partition resumed,
+	// that already have a dead letter: a previous owner may have written
+	// them and crashed before the store recorded its batch.
+	landed map[int64]bool
 }
 
 // run reads and writes batches until stopCtx (shutdown) or genCtx
@@ -80,7 +84,7 @@ func (p *partition) run(stopCtx, genCtx context.Context) error {
 		if err != nil {
 			return nil
 		}
-		if err := p.flush(writeCtx, *sp, msgs, true); err != nil {
+		if err := p.flush(writeCtx, *sp, msgs); err != nil {
 			return nil
 		}
 	}
@@ -108,7 +112,7 @@ func (p *partition) run(stopCtx, genCtx context.Context) error {
 		msgs := p.collect(fetchCtx, reader)
 		if len(msgs) > 0 {
 			span := storage.Span{Source: p.src, First: msgs[0].Offset, Last: msgs[len(msgs)-1].Offset}
-			err := p.flush(writeCtx, span, msgs, false)
+			err := p.flush(writeCtx, span, msgs)
 			in.busy.Add(-1)
 			if err != nil {
 				return nil // stopping; the next owner resumes from the store
@@ -261,30 +265,37 @@ func (p *partition) collectSpan(ctx context.Context, r *kafka.Reader, first, las
 // Kafka commit. Each step retries with capped backoff until it succeeds or
 // ctx ends; until then the partition fetches nothing more, which bounds
 // memory while ClickHouse or the broker is down.
-func (p *partition) flush(ctx context.Context, span storage.Span, msgs []kafka.Message, redo bool) error {
+func (p *partition) flush(ctx context.Context, span storage.Span, msgs []kafka.Message) error {
 	in := p.in
 	defer in.metrics.inFlight.Sub(float64(len(msgs)))
 	rows, dead := in.process(in.o.Topic, msgs)
 	if len(dead) > 0 {
-		// A redone batch, or a retry after a failed produce, may find some
-		// of its dead letters already written: send only the others, so
-		// that each poison message is on the dead-letter topic once.
-		check := redo
+		// Send only the dead letters that have not landed yet, so that each
+		// poison message is on the dead-letter topic once, whatever
+		// happened to the previous owner or to a previous attempt.
+		if p.landed == nil {
+			landed, err := p.deadLettered(ctx, span.First)
+			if err != nil {
+				return err
+			}
+			p.landed = landed
+		}
+		first := true
 		err := retry(ctx, in, "dead-letter write", func() error {
-			todo := dead
-			if check {
-				landed, err := in.deadLettered(ctx, p.id, span.First, span.Last)
+			if !first { // a failed produce may have landed in part
+				landed, err := in.deadLettered(ctx, p.id, span.First)
 				if err != nil {
 					return err
 				}
-				todo = todo[:0:0]
-				for _, d := range dead {
-					if !landed[sourceOffset(d)] {
-						todo = append(todo, d)
-					}
+				p.landed = landed
+			}
+			first = false
+			todo := make([]kafka.Message, 0, len(dead))
+			for _, d := range dead {
+				if !p.landed[sourceOffset(d)] {
+					todo = append(todo, d)
 				}
 			}
-			check = true
 			if len(todo) == 0 {
 				return nil
 			}
@@ -355,4 +366,16 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func sourceOffset(m kafka.Message) int64 {
 	off, _ := strconv.ParseInt(header(m.Headers, HeaderSourceOffset), 10, 64)
 	return off
+}
+
+// deadLettered reads which dead letters already landed, retrying while the
+// broker fails.
+func (p *partition) deadLettered(ctx context.Context, from int64) (map[int64]bool, error) {
+	var landed map[int64]bool
+	err := retry(ctx, p.in, "read dead letters", func() error {
+		var err error
+		landed, err = p.in.deadLettered(ctx, p.id, from)
+		return err
+	})
+	return landed, err
 }
