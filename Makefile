@@ -7,7 +7,7 @@ BIN     := bin/trucewatch
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS := clickhouse-server clickhouse-client kcat gdal-bin python3-shapely
 
-.PHONY: all build demo test test-short bench bench-match deps vet fuzz clean
+.PHONY: all build demo test test-short bench bench-match bench-ingest bench-serve bench-intake deps vet fuzz clean
 
 all: build
 
@@ -44,8 +44,18 @@ bench: deps
 bench-match:
 	$(GO) test -run '^$$' -bench 'Match|IndexBuild' -benchmem ./geo/
 
+# Accepted reports/s through POST /v1/reports vs the same reports produced
+# straight to the broker, in one run.
+bench-intake:
+	$(GO) test ./intake -run '^$$' -bench 'Intake|DirectProduce' -benchtime 200x
+
+bench-ingest: deps
+	$(GO) run ./bench/ingest
+
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./report/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./report/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMatchesReference$$' -fuzztime 30s ./report/
+	$(GO) test -run '^$$' -fuzz '^FuzzIntake$$' -fuzztime 30s ./intake/
 
 clean:
 	rm -rf bin
