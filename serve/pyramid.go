@@ -18,11 +18,11 @@ import (
 // PyramidZoom is the cell zoom of the window pyramid: tiles up to zoom
 // PyramidZoom-GridBits (9) are summed from it instead of queried one by
 // one.
-const PyramidZoom = 13
+const PyramidZoom = 16
 
 // maxPyramidCells bounds the cells kept in window pyramids and metatiles
 // together.
-const maxPyramidCells = 2_000_000
+const maxPyramidCells = 3_000_000
 
 // MetatileLevels: a tile of zoom 2..16 is computed with the 4x4 block of
 // tiles around it (its ancestor two zooms up, the classic metatile of tile
