@@ -46,20 +46,6 @@ func (p *partition) run(stopCtx, genCtx context.Context) error {
 		}
 	}()
 
-	// Until the partition reaches its fetch loop it counts as busy, so that
-	// an idle stop never leaves it unread while the store is down.
-	in.busy.Add(1)
-	starting := true
-	defer func() {
-		if starting {
-			in.busy.Add(-1)
-		}
-		in.clearLag(p.id)
-	}()
-	pos, end, err := p.locate(fetchCtx)
-	if err != nil {
-		return nil // stopping before we began
-	}
 	reader := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:       in.o.Brokers,
 		Topic:         in.o.Topic,
@@ -72,7 +58,37 @@ func (p *partition) run(stopCtx, genCtx context.Context) error {
 		ErrorLogger:   kafka.LoggerFunc(func(msg string, args ...any) { in.o.Logger.Debug("kafka reader: " + fmt.Sprintf(msg, args...)) }),
 	})
 	defer reader.Close()
+	defer in.clearLag(p.id)
+	for {
+		err := p.consume(fetchCtx, writeCtx, reader)
+		if !errors.Is(err, storage.ErrSpanMismatch) {
+			return err
+		}
+		// The store holds a span with other bounds: another worker wrote
+		// this partition since we located it (we were slow to notice a
+		// rebalance). Drop what we hold and start again from the store.
+		in.o.Logger.Warn("partition written by another worker; resuming from the store", "partition", p.id, "err", err)
+	}
+}
 
+// consume locates the partition, redoes an unfinished batch, then reads
+// and writes batches until ctx ends. It returns nil when stopping, a
+// storage.ErrSpanMismatch when the store moved under it, or a fatal error.
+func (p *partition) consume(fetchCtx, writeCtx context.Context, reader *kafka.Reader) error {
+	in := p.in
+	// Until the partition reaches its fetch loop it counts as busy, so that
+	// an idle stop never leaves it unread while the store is down.
+	in.busy.Add(1)
+	starting := true
+	defer func() {
+		if starting {
+			in.busy.Add(-1)
+		}
+	}()
+	pos, end, err := p.locate(fetchCtx)
+	if err != nil {
+		return nil // stopping before we began
+	}
 	// A batch the store began but did not finish is redone first, over
 	// exactly the same offsets, so that the write is idempotent.
 	if sp := pos.Pending; sp != nil {
@@ -85,8 +101,9 @@ func (p *partition) run(stopCtx, genCtx context.Context) error {
 			return nil
 		}
 		if err := p.flush(writeCtx, *sp, msgs); err != nil {
-			return nil
+			return stopping(err)
 		}
+		pos.Next = sp.Last + 1
 	}
 	start := pos.Next
 	if start < 0 {
@@ -115,13 +132,23 @@ func (p *partition) run(stopCtx, genCtx context.Context) error {
 			err := p.flush(writeCtx, span, msgs)
 			in.busy.Add(-1)
 			if err != nil {
-				return nil // stopping; the next owner resumes from the store
+				return stopping(err)
 			}
 		}
 		if fetchCtx.Err() != nil {
 			return nil
 		}
 	}
+}
+
+// stopping passes on the errors that mean something (a store that moved,
+// a permanent failure) and turns a cancelled write into a clean stop: the
+// next owner resumes from the store.
+func stopping(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	return err
 }
 
 // locate finds where the partition resumes, and under which source.
@@ -350,6 +377,9 @@ func retry(ctx context.Context, in *Ingester, op string, fn func() error) error 
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if storage.IsPermanent(err) {
+			return fmt.Errorf("ingest: %s: %w", op, err)
 		}
 		in.failing.Store(true)
 		in.retries.Add(1)
