@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+type results struct {
+	Reports     int
+	Start       time.Time
+	CPUs        int
+	CHVersion   string
+	LoadBefore  string
+	LoadAfter   string
+	ProduceTime time.Duration
+	Trucewatch  []ingestResult
+	Engine      *engineResult
+}
+
+func (r *results) best() *ingestResult {
+	var b *ingestResult
+	for i := range r.Trucewatch {
+		if b == nil || r.Trucewatch[i].Rate() > b.Rate() {
+			b = &r.Trucewatch[i]
+		}
+	}
+	return b
+}
+
+// print writes the result as Markdown, ready for docs/bench-ingest.md.
+func (r *results) print(w io.Writer, c config) {
+	host, _ := os.Hostname()
+	fmt.Fprintf(w, "\n## Run of %s\n\n", r.Start.UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(w, "- command: `go run ./bench/ingest %s`\n", strings.Join(os.Args[1:], " "))
+	fmt.Fprintf(w, "- machine: %s, %d CPUs, ClickHouse %s; load average before %s, after %s\n", host, r.CPUs, r.CHVersion, r.LoadBefore, r.LoadAfter)
+	fmt.Fprintf(w, "- %d synthetic reports (synth seed 1), %d partitions, produced in %s\n\n", r.Reports, partitions, r.ProduceTime.Round(time.Millisecond))
+	if len(r.Trucewatch) > 0 {
+		fmt.Fprintf(w, "| trucewatch ingest --batch-size | reports | wall time | reports/s | peak RSS (VmHWM) | ingest CPU | ClickHouse CPU | spans | load avg at end |\n")
+		fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		for _, t := range r.Trucewatch {
+			fmt.Fprintf(w, "| %d | %d | %.1f s | %.0f | %.0f MB | %.1f s | %.1f s | %d | %s |\n",
+				t.BatchSize, t.Stored, t.Elapsed.Seconds(), t.Rate(), t.PeakRSSMB(), t.CPU.Seconds(), t.CHCPU.Seconds(), t.Batches, t.Load)
+		}
+		fmt.Fprintln(w)
+	}
+	if e := r.Engine; e != nil {
+		fmt.Fprintf(w, "Kafka table engine: %d consumers, kafka_max_block_size %d, stream_flush_interval_ms %d; ",
+			e.Consumers, c.engineBlock, c.engineFlush.Milliseconds())
+		if e.Polys.Threshold > 0 {
+			fmt.Fprintf(w, "zone polygons SIMPLIFIED (Douglas-Peucker %g°): %d polygons, %d points instead of %d at full resolution (this favours the engine); ",
+				e.Polys.Threshold, e.Polys.Polygons, e.Polys.Points, e.Polys.FullPoints)
+		} else {
+			fmt.Fprintf(w, "zone polygons at full resolution: %d polygons, %d points; ", e.Polys.Polygons, e.Polys.Points)
+		}
+		fmt.Fprintf(w, "MV query %d KB, CREATE MATERIALIZED VIEW took %.1f s.\n\n", e.QueryKB, e.CreateMV.Seconds())
+		fmt.Fprintf(w, "| Kafka engine | rows | wall time | rows/s | ClickHouse CPU | load avg at end |\n|---|---:|---:|---:|---:|---|\n")
+		capped := ""
+		if e.Capped {
+			capped = fmt.Sprintf(" (capped at %s)", c.engineCap)
+		}
+		fmt.Fprintf(w, "| MV with pointInPolygon | %d%s | %.1f s | %.0f | %.1f s | %s |\n\n", e.Rows, capped, e.Elapsed.Seconds(), e.Rate(), e.CHCPU.Seconds(), e.Load)
+		if len(e.InZone) > 0 {
+			var zs []string
+			for z := range e.InZone {
+				zs = append(zs, z)
+			}
+			sort.Strings(zs)
+			fmt.Fprintf(w, "Engine rows per zone:")
+			for _, z := range zs {
+				fmt.Fprintf(w, " %s %d;", z, e.InZone[z])
+			}
+			fmt.Fprintln(w)
+			fmt.Fprintln(w)
+		}
+		if e.Failure != "" {
+			fmt.Fprintf(w, "Engine failure: %s\n\n", e.Failure)
+		}
+	}
+	b := r.best()
+	fmt.Fprintf(w, "| result | |\n|---|---:|\n")
+	if b != nil {
+		fmt.Fprintf(w, "| trucewatch (best, --batch-size %d) | %.0f reports/s, peak RSS %.0f MB |\n", b.BatchSize, b.Rate(), b.PeakRSSMB())
+	}
+	if e := r.Engine; e != nil && e.Rows > 0 {
+		fmt.Fprintf(w, "| ClickHouse Kafka engine | %.0f rows/s |\n", e.Rate())
+		if b != nil {
+			verdict := "target met"
+			if b.Rate() < 3*e.Rate() || b.PeakRSSMB() >= 300 {
+				verdict = "target NOT met"
+			}
+			fmt.Fprintf(w, "| ratio (target >= 3x, RSS < 300 MB) | %.2fx: %s |\n", b.Rate()/e.Rate(), verdict)
+		}
+	}
+	fmt.Fprintln(w)
+}
