@@ -145,7 +145,7 @@ func (p *partition) consume(fetchCtx, writeCtx context.Context, reader *kafka.Re
 // a permanent failure) and turns a cancelled write into a clean stop: the
 // next owner resumes from the store.
 func stopping(err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, kafka.ErrGenerationEnded) {
 		return nil
 	}
 	return err
