@@ -80,7 +80,7 @@ type Result struct {
 	Changed    int    // match result changed (zones, admin area, violation)
 	Relabelled int    // same result, zone-set version updated (not with ChangedOnly)
 	Unchanged  int    // left as stored
-	Batches   int // batches written
+	Batches    int    // batches written
 	// Recovered are the interrupted batches of an earlier run that Run
 	// completed first (with DryRun: found pending).
 	Recovered []storage.Span
@@ -154,8 +154,8 @@ func Run(ctx context.Context, s *storage.Store, m *geo.Matcher, o Options) (Resu
 		}
 		return nil
 	}
-	// One UTC day at a time: a batch never spans two months (see
-	// storage.WriteRematch), and memory stays bounded by a day's reports.
+	// Read one UTC day at a time (memory stays bounded by a day's reports
+	// and a batch); a batch never spans two months (storage.WriteRematch).
 	for day := from; day.Before(to); {
 		end := time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, time.UTC)
 		if end.After(to) {
@@ -193,8 +193,11 @@ func Run(ctx context.Context, s *storage.Store, m *geo.Matcher, o Options) (Resu
 				res.count(&st.Row, &st.Row, false)
 			}
 		}
-		if err := flush(); err != nil {
-			return res, err
+		// a batch may hold several days, never two months
+		if end.Equal(to) || end.Day() == 1 {
+			if err := flush(); err != nil {
+				return res, err
+			}
 		}
 		day = end
 	}
