@@ -49,6 +49,7 @@ type config struct {
 	engineFlush  time.Duration
 	maxPolyPts   int
 	skipTrucewat bool
+	ingestLog    string
 }
 
 func main() {
@@ -70,6 +71,7 @@ func main() {
 	flag.StringVar(&c.dir, "dir", "", "work directory (default: a new temporary directory)")
 	flag.StringVar(&c.chBinary, "clickhouse-server", "", "clickhouse-server binary (default: found on PATH, /usr/sbin)")
 	flag.BoolVar(&c.verbose, "v", false, "log progress details")
+	flag.StringVar(&c.ingestLog, "ingest-log-level", "info", "--log-level of trucewatch ingest (debug logs per-batch storage timings); logs go to the work directory")
 	flag.Parse()
 	var err error
 	if c.batchSizes, err = parseSizes(sizes); err != nil {
@@ -193,7 +195,7 @@ func run(ctx context.Context, c config) error {
 			r, err := runTrucewatch(ctx, runOptions{
 				bin: bin, brokers: brokerAddr, ch: ch.Addr(), chDir: ch.Dir(), conn: conn, reports: c.reports,
 				batchSize: bs, database: fmt.Sprintf("bench_%d", i), group: fmt.Sprintf("bench-%d-%d", bs, i),
-				cap: c.ingestCap, logPath: filepath.Join(dir, fmt.Sprintf("ingest-%d.log", bs)), say: say,
+				cap: c.ingestCap, logPath: filepath.Join(dir, fmt.Sprintf("ingest-%d.log", bs)), logLevel: c.ingestLog, say: say,
 			})
 			if err != nil {
 				return fmt.Errorf("trucewatch run (batch size %d): %w", bs, err)

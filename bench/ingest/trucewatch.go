@@ -31,7 +31,7 @@ type runOptions struct {
 	reports, batchSize int
 	database, group    string
 	cap                time.Duration
-	logPath            string
+	logPath, logLevel  string
 	say                func(string, ...any)
 }
 
@@ -49,6 +49,10 @@ type ingestResult struct {
 
 func (r ingestResult) Rate() float64      { return float64(r.Stored) / r.Elapsed.Seconds() }
 func (r ingestResult) PeakRSSMB() float64 { return float64(r.PeakRSSKB) / 1024 }
+
+// PerCPUSecond is reports per second of CPU of the ingest process and
+// clickhouse-server together.
+func (r ingestResult) PerCPUSecond() float64 { return float64(r.Stored) / (r.CPU + r.CHCPU).Seconds() }
 
 // runTrucewatch runs `trucewatch ingest` as its own process against a fresh
 // database and consumer group, and times it until the ledger shows every
@@ -68,7 +72,7 @@ func runTrucewatch(ctx context.Context, o runOptions) (ingestResult, error) {
 	cmd := exec.Command(o.bin, "ingest",
 		"--brokers", o.brokers, "--topic", topic, "--clickhouse", o.ch, "--database", o.database,
 		"--group", o.group, "--batch-size", strconv.Itoa(o.batchSize),
-		"--exit-when-idle", "3s", "--ops-addr", "", "--log-level", "info")
+		"--exit-when-idle", "3s", "--ops-addr", "", "--log-level", o.logLevel)
 	// Flags given here win over TRUCEWATCH_* variables, but leave none of
 	// them to change what is not given.
 	for _, kv := range os.Environ() {
