@@ -46,6 +46,14 @@ func (r *results) print(w io.Writer, c config) {
 				t.BatchSize, t.Stored, t.Elapsed.Seconds(), t.Rate(), t.PeakRSSMB(), t.CPU.Seconds(), t.CHCPU.Seconds(), t.PerCPUSecond(), t.Batches, t.Load)
 		}
 		fmt.Fprintln(w)
+		for _, t := range r.Trucewatch {
+			fmt.Fprintf(w, "- --batch-size %d: parts at the end (active/all) %s", t.BatchSize, t.Parts)
+			if s := t.Writes.String(); s != "" {
+				fmt.Fprintf(w, "; storage timings: %s", s)
+			}
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintln(w)
 	}
 	if e := r.Engine; e != nil {
 		fmt.Fprintf(w, "Kafka table engine: %d consumers, kafka_max_block_size %d, stream_flush_interval_ms %d; ",

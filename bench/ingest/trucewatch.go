@@ -45,6 +45,8 @@ type ingestResult struct {
 	CHCPU     time.Duration // user+system of clickhouse-server meanwhile
 	Batches   int64         // ledger spans
 	Load      string        // load average at the end
+	Parts     string        // parts per table in the store at the end (active/all)
+	Writes    writeBreakdown
 }
 
 func (r ingestResult) Rate() float64      { return float64(r.Stored) / r.Elapsed.Seconds() }
@@ -206,6 +208,24 @@ wait:
 	if err != nil {
 		return res, err
 	}
+	res.Writes = parseBreakdown(o.logPath)
+	rows, err := o.conn.Query(ctx, fmt.Sprintf(`SELECT table, toInt64(countIf(active)), toInt64(count()) FROM system.parts
+WHERE database = '%s' GROUP BY table ORDER BY table`, o.database))
+	if err != nil {
+		return res, err
+	}
+	var parts []string
+	for rows.Next() {
+		var t string
+		var act, all int64
+		if err := rows.Scan(&t, &act, &all); err != nil {
+			rows.Close()
+			return res, err
+		}
+		parts = append(parts, fmt.Sprintf("%s %d/%d", t, act, all))
+	}
+	rows.Close()
+	res.Parts = strings.Join(parts, ", ")
 	if res.Stored != int64(o.reports) || agg != res.Stored {
 		return res, fmt.Errorf("store holds %d reports (agg_adm_day: %d), want %d", res.Stored, agg, o.reports)
 	}
