@@ -50,6 +50,7 @@ type config struct {
 	maxPolyPts   int
 	skipTrucewat bool
 	ingestLog    string
+	days         int
 }
 
 func main() {
@@ -71,6 +72,7 @@ func main() {
 	flag.StringVar(&c.dir, "dir", "", "work directory (default: a new temporary directory)")
 	flag.StringVar(&c.chBinary, "clickhouse-server", "", "clickhouse-server binary (default: found on PATH, /usr/sbin)")
 	flag.BoolVar(&c.verbose, "v", false, "log progress details")
+	flag.IntVar(&c.days, "days", 0, "spread observed_at over this many days from 2016-12-30 (0: synth's default, a year, so every INSERT touches 13 monthly partitions)")
 	flag.StringVar(&c.ingestLog, "ingest-log-level", "info", "--log-level of trucewatch ingest (debug logs per-batch storage timings); logs go to the work directory")
 	flag.Parse()
 	var err error
@@ -145,7 +147,7 @@ func run(ctx context.Context, c config) error {
 	} else {
 		say("work directory %s", dir)
 	}
-	res := results{Reports: c.reports, Start: time.Now(), CPUs: runtime.NumCPU()}
+	res := results{Reports: c.reports, Days: c.days, Start: time.Now(), CPUs: runtime.NumCPU()}
 	res.LoadBefore = loadAvg()
 
 	// The binary under test, built as `make build` does.
@@ -183,7 +185,7 @@ func run(ctx context.Context, c config) error {
 
 	say("producing %d reports to %s (%d partitions)", c.reports, brokerAddr, partitions)
 	t0 := time.Now()
-	if err := produce(ctx, brokerAddr, c.reports); err != nil {
+	if err := produce(ctx, brokerAddr, c.reports, c.days); err != nil {
 		return err
 	}
 	res.ProduceTime = time.Since(t0)

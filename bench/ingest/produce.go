@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -17,13 +18,20 @@ const (
 )
 
 // produce publishes n synthetic reports (seed 1, all valid): one goroutine
-// generates chunks, two publishers write them.
-func produce(ctx context.Context, brokerAddr string, n int) error {
+// generates chunks, two publishers write them. days > 0 narrows observed_at
+// to that many days from synth's default start (30 Dec 2016); 0 keeps
+// synth's default, a year.
+func produce(ctx context.Context, brokerAddr string, n, days int) error {
 	g, ctx := errgroup.WithContext(ctx)
 	chunks := make(chan []publish.Message, 4)
 	g.Go(func() error {
 		defer close(chunks)
-		feed := synth.New(synth.Options{Seed: 1})
+		o := synth.Options{Seed: 1}
+		if days > 0 {
+			o.From = time.Date(2016, 12, 30, 0, 0, 0, 0, time.UTC)
+			o.To = o.From.AddDate(0, 0, days)
+		}
+		feed := synth.New(o)
 		for sent := 0; sent < n; {
 			k := min(chunk, n-sent)
 			msgs := make([]publish.Message, k)

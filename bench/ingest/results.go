@@ -11,6 +11,7 @@ import (
 
 type results struct {
 	Reports     int
+	Days        int
 	Start       time.Time
 	CPUs        int
 	CHVersion   string
@@ -37,7 +38,11 @@ func (r *results) print(w io.Writer, c config) {
 	fmt.Fprintf(w, "\n## Run of %s\n\n", r.Start.UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(w, "- command: `go run ./bench/ingest %s`\n", strings.Join(os.Args[1:], " "))
 	fmt.Fprintf(w, "- machine: %s, %d CPUs, ClickHouse %s; load average before %s, after %s\n", host, r.CPUs, r.CHVersion, r.LoadBefore, r.LoadAfter)
-	fmt.Fprintf(w, "- %d synthetic reports (synth seed 1), %d partitions, produced in %s\n\n", r.Reports, partitions, r.ProduceTime.Round(time.Millisecond))
+	spread := "observed over a year (synth default)"
+	if r.Days > 0 {
+		spread = fmt.Sprintf("observed over %d days", r.Days)
+	}
+	fmt.Fprintf(w, "- %d synthetic reports (synth seed 1, %s), %d partitions, produced in %s\n\n", r.Reports, spread, partitions, r.ProduceTime.Round(time.Millisecond))
 	if len(r.Trucewatch) > 0 {
 		fmt.Fprintf(w, "| trucewatch ingest --batch-size | reports | wall time | reports/s | peak RSS (VmHWM) | ingest CPU | ClickHouse CPU | reports per CPU-s | spans | load avg at end |\n")
 		fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
