@@ -205,23 +205,32 @@ loop:
 			o.say("  %s: %v", q, err)
 		}
 	}
-	rows, err := o.conn.Query(ctx, "SELECT z, toInt64(count()) FROM "+engineDB+".reports ARRAY JOIN zones AS z GROUP BY z ORDER BY z")
-	if err != nil {
+	if res.InZone, err = zoneCounts(ctx, o.conn, "SELECT z, toInt64(count()) FROM "+engineDB+".reports ARRAY JOIN zones AS z GROUP BY z"); err != nil {
 		return res, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var z string
-		var n int64
-		if err := rows.Scan(&z, &n); err != nil {
-			return res, err
-		}
-		res.InZone[z] = n
 	}
 	if res.Failure == "" && res.Rows == 0 {
 		res.Failure = "no rows" + kafkaLogLines(o.chDir, logMark)
 	}
-	return res, rows.Err()
+	return res, nil
+}
+
+// zoneCounts runs a query returning (zone, count) rows.
+func zoneCounts(ctx context.Context, conn driver.Conn, q string) (map[string]int64, error) {
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var z string
+		var n int64
+		if err := rows.Scan(&z, &n); err != nil {
+			return nil, err
+		}
+		out[z] = n
+	}
+	return out, rows.Err()
 }
 
 func logSize(dir string) int64 {

@@ -78,16 +78,30 @@ func (r *results) print(w io.Writer, c config) {
 		fmt.Fprintf(w, "| MV with pointInPolygon | %d%s | %.1f s | %.0f | %.0f | %.1f s | %.0f | %s |\n\n",
 			e.Rows, capped, e.Elapsed.Seconds(), e.Rate(), e.RateConsuming(), e.CHCPU.Seconds(), e.PerCPUSecond(), e.Load)
 		if len(e.InZone) > 0 {
+			fmt.Fprintf(w, "Reports per zone, a check of the engine's polygons against trucewatch's matcher. trucewatch counts apart the \"possible\" hits (the report's accuracy circle crosses the zone boundary); the engine tests the point only:\n\n")
+			fmt.Fprintf(w, "| zone | Kafka engine | trucewatch inside | difference | trucewatch inside or possible |\n|---|---:|---:|---:|---:|\n")
+			var tw, near map[string]int64
+			if b := r.best(); b != nil {
+				tw, near = b.InZone, b.InOrNear
+			}
 			var zs []string
 			for z := range e.InZone {
 				zs = append(zs, z)
 			}
-			sort.Strings(zs)
-			fmt.Fprintf(w, "Engine rows per zone:")
-			for _, z := range zs {
-				fmt.Fprintf(w, " %s %d;", z, e.InZone[z])
+			for z := range tw {
+				if _, ok := e.InZone[z]; !ok {
+					zs = append(zs, z)
+				}
 			}
-			fmt.Fprintln(w)
+			sort.Strings(zs)
+			for _, z := range zs {
+				if tw == nil {
+					fmt.Fprintf(w, "| %s | %d | | | |\n", z, e.InZone[z])
+					continue
+				}
+				d := e.InZone[z] - tw[z]
+				fmt.Fprintf(w, "| %s | %d | %d | %+d (%+.2f%%) | %d |\n", z, e.InZone[z], tw[z], d, 100*float64(d)/float64(max(tw[z], 1)), near[z])
+			}
 			fmt.Fprintln(w)
 		}
 		if e.Failure != "" {

@@ -47,6 +47,8 @@ type ingestResult struct {
 	Load      string        // load average at the end
 	Parts     string        // parts per table in the store at the end (active/all)
 	Writes    writeBreakdown
+	InZone    map[string]int64 // reports inside each zone (not "possible"), from agg_zone_hour
+	InOrNear  map[string]int64 // reports inside or possibly inside each zone
 }
 
 func (r ingestResult) Rate() float64      { return float64(r.Stored) / r.Elapsed.Seconds() }
@@ -209,6 +211,14 @@ wait:
 		return res, err
 	}
 	res.Writes = parseBreakdown(o.logPath)
+	if res.InZone, err = zoneCounts(ctx, o.conn, fmt.Sprintf(`SELECT zone, toInt64(sum(n_reports)) FROM %s.agg_zone_hour FINAL
+WHERE possible = 0 GROUP BY zone`, o.database)); err != nil {
+		return res, err
+	}
+	if res.InOrNear, err = zoneCounts(ctx, o.conn, fmt.Sprintf(`SELECT zone, toInt64(sum(n_reports)) FROM %s.agg_zone_hour FINAL
+GROUP BY zone`, o.database)); err != nil {
+		return res, err
+	}
 	rows, err := o.conn.Query(ctx, fmt.Sprintf(`SELECT table, toInt64(countIf(active)), toInt64(count()) FROM system.parts
 WHERE database = '%s' GROUP BY table ORDER BY table`, o.database))
 	if err != nil {
