@@ -58,7 +58,8 @@ type Options struct {
 	QueryTimeout time.Duration // default DefaultQueryTimeout
 	TileMaxAge   time.Duration // default DefaultTileMaxAge
 	// CacheBytes bounds the response cache (responses are kept for their
-	// max-age); default DefaultCacheBytes, negative = no cache.
+	// max-age); default DefaultCacheBytes. Negative = no cache, and no
+	// window pyramids or metatiles either: every tile is one query.
 	CacheBytes int
 
 	// Registry receives the metrics and is what /metrics serves; nil = a

@@ -186,6 +186,8 @@ func (s *Server) tileCells(r *http.Request, tr *tileRequest, src string) ([]tile
 	var region storage.Tile
 	var rz uint32
 	switch z := uint32(tr.tile.Z); {
+	case s.cache == nil: // no caching: nothing is kept between requests
+		return s.queryCells(r, tr, src, lo, hi, cz)
 	case src == sourceTileAgg && cz <= PyramidZoom:
 		region, rz = storage.Tile{}, PyramidZoom // the whole window
 	case z >= MetatileLevels:
