@@ -44,6 +44,7 @@ func writeServerConfig(dir string, flush time.Duration) error {
     <profiles>
         <default>
             <input_format_skip_unknown_fields>1</input_format_skip_unknown_fields>
+            <log_queries>1</log_queries>
             <stream_flush_interval_ms>%d</stream_flush_interval_ms>
         </default>
     </profiles>

@@ -56,6 +56,9 @@ func (r *results) print(w io.Writer, c config) {
 			if s := t.Writes.String(); s != "" {
 				fmt.Fprintf(w, "; storage timings: %s", s)
 			}
+			if t.Lookups != "" {
+				fmt.Fprintf(w, "; %s", t.Lookups)
+			}
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintln(w)

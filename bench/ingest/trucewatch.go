@@ -49,6 +49,7 @@ type ingestResult struct {
 	Writes    writeBreakdown
 	InZone    map[string]int64 // reports inside each zone (not "possible"), from agg_zone_hour
 	InOrNear  map[string]int64 // reports inside or possibly inside each zone
+	Lookups   string           // rows the revision lookups read, from system.query_log
 }
 
 func (r ingestResult) Rate() float64      { return float64(r.Stored) / r.Elapsed.Seconds() }
@@ -211,6 +212,7 @@ wait:
 		return res, err
 	}
 	res.Writes = parseBreakdown(o.logPath)
+	res.Lookups = lookupReads(ctx, o.conn, o.database)
 	if res.InZone, err = zoneCounts(ctx, o.conn, fmt.Sprintf(`SELECT zone, toInt64(sum(n_reports)) FROM %s.agg_zone_hour FINAL
 WHERE possible = 0 GROUP BY zone`, o.database)); err != nil {
 		return res, err
@@ -255,4 +257,28 @@ func tail(path string) string {
 		b = b[len(b)-1500:]
 	}
 	return "\n--- " + path + " ---\n" + strings.TrimSpace(string(b))
+}
+
+// lookupReads says how many rows storage's revision lookups read (from
+// system.query_log, which the benchmark's profile switches on): whether
+// they use report_revisions' primary key or scan it.
+func lookupReads(ctx context.Context, conn driver.Conn, db string) string {
+	_ = conn.Exec(ctx, "SYSTEM FLUSH LOGS")
+	q := fmt.Sprintf(`SELECT toInt64(count()), toInt64(avg(read_rows)), toInt64(max(read_rows)), toInt64(avg(query_duration_ms))
+FROM system.query_log
+WHERE type = 2 AND query LIKE '%%%s%%.report_revisions%%' AND query LIKE '%%batch_keys%%'`, db)
+	var n, avg, mx, ms int64
+	for range 20 { // the log is flushed every 7.5 s
+		if err := conn.QueryRow(ctx, q).Scan(&n, &avg, &mx, &ms); err != nil {
+			return "query_log: " + err.Error()
+		}
+		if n > 0 {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d revision lookups read %d rows on average, %d at most, %d ms on average", n, avg, mx, ms)
 }
