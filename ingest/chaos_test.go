@@ -43,8 +43,11 @@ type chaosFeed struct {
 // report), the rest new reports.
 func newChaosFeed(n int, seed uint64) *chaosFeed {
 	rng := rand.New(rand.NewPCG(seed, 1))
-	feed := synth.New(synth.Options{Seed: seed, IDPrefix: "chaos", Malformed: 1})
-	valid := synth.New(synth.Options{Seed: seed + 1, IDPrefix: "chaos"})
+	// Two months around the Astana zones' entry into force, like a live
+	// feed: a batch touches few monthly partitions.
+	from, to := time.Date(2017, 7, 1, 0, 0, 0, 0, time.UTC), time.Date(2017, 9, 1, 0, 0, 0, 0, time.UTC)
+	feed := synth.New(synth.Options{Seed: seed, IDPrefix: "chaos", Malformed: 1, From: from, To: to})
+	valid := synth.New(synth.Options{Seed: seed + 1, IDPrefix: "chaos", From: from, To: to})
 	f := &chaosFeed{final: map[report.Key]report.Report{}}
 	var sent []int // indexes of valid messages
 	var keys []report.Key
