@@ -1,10 +1,12 @@
 package serve
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +55,7 @@ type geomKey struct {
 type geomEntry struct {
 	once sync.Once
 	g    orb.Geometry
+	js   []byte // g as GeoJSON
 }
 
 // simplified returns g simplified for display at zoom (Douglas-Peucker
@@ -70,6 +73,77 @@ func (s *Server) simplified(id string, zoom int, g func() orb.Geometry) orb.Geom
 		e.g = simplifyFor(full, zoom)
 	})
 	return e.g
+}
+
+// simplifiedJSON is simplified as GeoJSON, encoded once.
+func (s *Server) simplifiedJSON(id string, zoom int, g func() orb.Geometry) []byte {
+	gm := s.simplified(id, zoom, g)
+	v, _ := s.geoms.Load(geomKey{id, zoom})
+	e := v.(*geomEntry)
+	s.geomJSONMu.Lock()
+	defer s.geomJSONMu.Unlock()
+	if e.js == nil {
+		e.js, _ = json.Marshal(geojson.NewGeometry(gm))
+	}
+	return e.js
+}
+
+// rawFeature is a feature whose geometry is already encoded.
+type rawFeature struct {
+	id    string
+	geom  []byte
+	props geojson.Properties
+}
+
+// featureCollectionJSON writes what geojson.FeatureCollection.MarshalJSON
+// would, from pre-encoded geometries: choropleth geometries are encoded
+// once per zoom, not on every request.
+func featureCollectionJSON(fs []rawFeature, extra map[string]string) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(`{"features":[`)
+	for i, f := range fs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		id, _ := json.Marshal(f.id)
+		props, err := json.Marshal(f.props)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString(`{"id":`)
+		b.Write(id)
+		b.WriteString(`,"type":"Feature","geometry":`)
+		b.Write(f.geom)
+		b.WriteString(`,"properties":`)
+		b.Write(props)
+		b.WriteByte('}')
+	}
+	b.WriteString(`]`)
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		kj, _ := json.Marshal(k)
+		vj, _ := json.Marshal(extra[k])
+		b.WriteByte(',')
+		b.Write(kj)
+		b.WriteByte(':')
+		b.Write(vj)
+	}
+	b.WriteString(`,"type":"FeatureCollection"}`)
+	b.WriteByte('\n')
+	return b.Bytes(), nil
+}
+
+func rawFCResponse(route string, fs []rawFeature, win window) (response, error) {
+	b, err := featureCollectionJSON(fs, map[string]string{"from": win.From.Format(time.RFC3339), "to": win.To.Format(time.RFC3339)})
+	if err != nil {
+		return response{}, fmt.Errorf("serve: encode %s: %w", route, err)
+	}
+	cache := fmt.Sprintf("public, max-age=%d", int(defaultChoroplethAge/time.Second))
+	return response{ctype: "application/geo+json", body: b, cache: cache, route: route}, nil
 }
 
 // pixelDegrees is the width of one pixel of a 256-pixel tile at zoom z.
@@ -211,23 +285,21 @@ func (s *Server) buildZones(r *http.Request, hasSet bool, set string, win window
 	if err != nil {
 		return response{}, err
 	}
-	fc := geojson.NewFeatureCollection()
+	fs := make([]rawFeature, 0, len(zs))
 	for _, zi := range zs {
 		z := zi.zone
-		f := geojson.NewFeature(s.simplified("zone:"+z.ID, zoom, func() orb.Geometry { return s.zoneGeometry(z) }))
-		f.ID = z.ID
-		f.Properties = geojson.Properties{
+		f := rawFeature{id: z.ID, geom: s.simplifiedJSON("zone:"+z.ID, zoom, func() orb.Geometry { return s.zoneGeometry(z) })}
+		f.props = geojson.Properties{
 			"id": z.ID, "name": z.Name, "kind": z.Kind, "set": zi.set.Name,
 			"valid_from": z.ValidFrom.UTC().Format(time.RFC3339),
 		}
 		if !z.ValidTo.IsZero() {
-			f.Properties["valid_to"] = z.ValidTo.UTC().Format(time.RFC3339)
+			f.props["valid_to"] = z.ValidTo.UTC().Format(time.RFC3339)
 		}
-		agg[z.ID].props(f.Properties, true)
-		fc.Append(f)
+		agg[z.ID].props(f.props, true)
+		fs = append(fs, f)
 	}
-	fc.ExtraMembers = geojson.Properties{"from": win.From.Format(time.RFC3339), "to": win.To.Format(time.RFC3339)}
-	return fcResponse("zones", fc)
+	return rawFCResponse("zones", fs, win)
 }
 
 func (s *Server) setNames() []string {
@@ -236,15 +308,6 @@ func (s *Server) setNames() []string {
 		out = append(out, zs.Name)
 	}
 	return out
-}
-
-func fcResponse(route string, fc *geojson.FeatureCollection) (response, error) {
-	b, err := json.Marshal(fc)
-	if err != nil {
-		return response{}, fmt.Errorf("serve: encode %s: %w", route, err)
-	}
-	cache := fmt.Sprintf("public, max-age=%d", int(defaultChoroplethAge/time.Second))
-	return response{ctype: "application/geo+json", body: append(b, '\n'), cache: cache, route: route}, nil
 }
 
 // zoneCounts sums agg_zone_hour per zone over the window.
@@ -467,18 +530,16 @@ GROUP BY pc`, col, s.db, final), []any{seg.from.Format("2006-01-02"), seg.to.For
 	if err != nil {
 		return response{}, err
 	}
-	fc := geojson.NewFeatureCollection()
-	for _, a := range s.o.Admin.Areas(level) {
-		a := a
-		f := geojson.NewFeature(s.simplified("adm:"+a.PCode, zoom, func() orb.Geometry { return a.Geometry }))
-		f.ID = a.PCode
-		f.Properties = geojson.Properties{"pcode": a.PCode, "name": a.Name, "name_ar": a.NameAR, "adm1": a.Adm1}
+	areas := s.o.Admin.Areas(level)
+	fs := make([]rawFeature, 0, len(areas))
+	for _, a := range areas {
+		f := rawFeature{id: a.PCode, geom: s.simplifiedJSON("adm:"+a.PCode, zoom, func() orb.Geometry { return a.Geometry })}
+		f.props = geojson.Properties{"pcode": a.PCode, "name": a.Name, "name_ar": a.NameAR, "adm1": a.Adm1}
 		if level == 3 {
-			f.Properties["adm2"] = a.Adm2
+			f.props["adm2"] = a.Adm2
 		}
-		agg[a.PCode].props(f.Properties, false)
-		fc.Append(f)
+		agg[a.PCode].props(f.props, false)
+		fs = append(fs, f)
 	}
-	fc.ExtraMembers = geojson.Properties{"from": win.From.Format(time.RFC3339), "to": win.To.Format(time.RFC3339)}
-	return fcResponse("admin", fc)
+	return rawFCResponse("admin", fs, win)
 }

@@ -124,10 +124,11 @@ type Server struct {
 	mux    *http.ServeMux
 	routes []*route
 
-	zones    map[string]*zoneInfo // by zone id
-	zoneList []*zoneInfo          // in set order
-	geoms    sync.Map             // geomKey -> *geomEntry: simplified geometries
-	cache    *cache               // nil = off
+	zones      map[string]*zoneInfo // by zone id
+	zoneList   []*zoneInfo          // in set order
+	geoms      sync.Map             // geomKey -> *geomEntry: simplified geometries
+	geomJSONMu sync.Mutex           // guards geomEntry.js
+	cache      *cache               // nil = off
 
 	partCounts partCounts // active parts per partition, see final.go
 	pyramids   pyramids   // window pyramids for low-zoom tiles, see pyramid.go
