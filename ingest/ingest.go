@@ -40,6 +40,9 @@ const (
 	// DefaultShutdownTimeout bounds the flush and commit after a stop.
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultSessionTimeout  = 10 * time.Second
+	// DefaultMaxConcurrentWrites: ClickHouse gains little from more
+	// parallel inserts than it has cores, and each costs a batch of memory.
+	DefaultMaxConcurrentWrites = 2
 )
 
 // Matcher places a point in its zones and admin areas at a time.
@@ -78,6 +81,10 @@ type Options struct {
 	// every fetched message is written. 0 runs until ctx ends.
 	ExitWhenIdle    time.Duration
 	ShutdownTimeout time.Duration
+	// MaxConcurrentWrites bounds the batches being written to the store at
+	// once, across partitions (default 2). With the batch size it bounds
+	// memory: a partition whose batch waits its turn fetches nothing more.
+	MaxConcurrentWrites int
 	// SessionTimeout is how long the group waits for a silent member
 	// before giving its partitions to others (default 10s): the time a
 	// crashed worker's partitions stand still.
@@ -118,6 +125,9 @@ func (o *Options) setDefaults() error {
 	if o.SessionTimeout <= 0 {
 		o.SessionTimeout = DefaultSessionTimeout
 	}
+	if o.MaxConcurrentWrites <= 0 {
+		o.MaxConcurrentWrites = DefaultMaxConcurrentWrites
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -146,6 +156,7 @@ type Ingester struct {
 	store    Store
 	dlq      *kafka.Writer
 	metrics  *metrics
+	writes   chan struct{} // semaphore of MaxConcurrentWrites
 
 	consumed, written, dups, dead, batches, retries atomic.Int64
 	lastActivity                                    atomic.Int64 // unix nanos
@@ -160,7 +171,8 @@ func New(o Options, m Matcher, c Classifier, s Store) (*Ingester, error) {
 	if err := o.setDefaults(); err != nil {
 		return nil, err
 	}
-	in := &Ingester{o: o, match: m, classify: c, store: s, lag: map[int]int64{}, metrics: newMetrics(o.Registerer)}
+	in := &Ingester{o: o, match: m, classify: c, store: s, lag: map[int]int64{}, metrics: newMetrics(o.Registerer),
+		writes: make(chan struct{}, o.MaxConcurrentWrites)}
 	in.dlq = newDLQWriter(o)
 	return in, nil
 }

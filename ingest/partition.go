@@ -337,6 +337,12 @@ func (p *partition) flush(ctx context.Context, span storage.Span, msgs []kafka.M
 		}
 	}
 	var res storage.WriteResult
+	select {
+	case in.writes <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-in.writes }()
 	start := time.Now()
 	err := retry(ctx, in, "write batch", func() error {
 		var err error

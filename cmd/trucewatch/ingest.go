@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -33,6 +34,8 @@ type ingestFlags struct {
 	opsAddr   string
 	session   time.Duration
 	reload    time.Duration
+	maxWrites int
+	memLimit  int64
 }
 
 func (f *ingestFlags) register(fs *flag.FlagSet) {
@@ -42,6 +45,8 @@ func (f *ingestFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.zones, "zones", "", "zone-set GeoJSON file(s), comma-separated (default: the shipped zone sets); SIGHUP reloads them")
 	fs.DurationVar(&f.reload, "zones-reload", 0, "also check the --zones files for changes this often and reload them (0: only on SIGHUP)")
 	fs.IntVar(&f.batchSize, "batch-size", ingest.DefaultBatchSize, fmt.Sprintf("most reports per ClickHouse insert (1..%d)", ingest.MaxBatchSize))
+	fs.Int64Var(&f.memLimit, "memory-limit-mb", 256, "soft memory limit of the process in MiB (the Go GC works harder near it; 0: none)")
+	fs.IntVar(&f.maxWrites, "max-writes", ingest.DefaultMaxConcurrentWrites, "most batches written to ClickHouse at once (bounds memory with --batch-size)")
 	fs.DurationVar(&f.batchWait, "batch-wait", ingest.DefaultBatchWait, "how long a partial batch waits for more reports")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&f.session, "session-timeout", ingest.DefaultSessionTimeout, "how long the group waits for a silent worker before reassigning its partitions")
@@ -50,6 +55,9 @@ func (f *ingestFlags) register(fs *flag.FlagSet) {
 
 // worker builds the ingest worker with its zones and ops endpoints.
 func (f *ingestFlags) worker(ctx context.Context, store *storage.Store, o ingest.Options, log *slog.Logger) (*ingest.Ingester, error) {
+	if f.memLimit > 0 {
+		debug.SetMemoryLimit(f.memLimit << 20)
+	}
 	m, err := f.zoneHolder(log)
 	if err != nil {
 		return nil, err
@@ -152,7 +160,7 @@ func (f *ingestFlags) ingestOptions(log *slog.Logger) (ingest.Options, error) {
 	return ingest.Options{
 		Brokers: f.kafka.brokerList(), Topic: f.kafka.topic, DLQTopic: f.kafka.dlqTopic, Group: f.group,
 		Dialer: dialer, Transport: transport,
-		BatchSize: f.batchSize, BatchWait: f.batchWait, SessionTimeout: f.session, Logger: log,
+		BatchSize: f.batchSize, BatchWait: f.batchWait, SessionTimeout: f.session, MaxConcurrentWrites: f.maxWrites, Logger: log,
 	}, err
 }
 
