@@ -304,6 +304,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, context.DeadlineExceeded):
 		d = errorDetail{Status: http.StatusServiceUnavailable, Message: "query took too long; narrow the window or the area"}
 		s.log.Warn("query timeout", "path", r.URL.Path, "err", err)
+	case strings.Contains(err.Error(), "acquire conn timeout"):
+		d = errorDetail{Status: http.StatusServiceUnavailable, Message: "server busy; retry later"}
+		s.log.Warn("connection pool exhausted", "path", r.URL.Path)
 	case isUnavailable(err):
 		d = errorDetail{Status: http.StatusServiceUnavailable, Message: "database unavailable"}
 		s.log.Error("database unavailable", "path", r.URL.Path, "err", err)
@@ -315,6 +318,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	if d.Status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "5")
+	}
 	w.WriteHeader(d.Status)
 	w.Write(append(b, '\n'))
 }
@@ -322,8 +328,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 func isUnavailable(err error) bool {
 	var ne net.Error
 	var oe *net.OpError
-	return errors.As(err, &ne) || errors.As(err, &oe) ||
-		strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "acquire conn timeout")
+	return errors.As(err, &ne) || errors.As(err, &oe) || strings.Contains(err.Error(), "connection refused")
 }
 
 // response is a complete body to send.
