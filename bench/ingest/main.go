@@ -51,6 +51,7 @@ type config struct {
 	skipTrucewat bool
 	ingestLog    string
 	days         int
+	keepDBs      bool
 }
 
 func main() {
@@ -69,6 +70,7 @@ func main() {
 	flag.Float64Var(&c.simplify, "simplify", 0.001, "Douglas-Peucker threshold in degrees for the engine's zone polygons (0: full resolution)")
 	flag.IntVar(&c.maxPolyPts, "max-polygon-points", 0, "if > 0, fail when the simplified engine polygons exceed this many points")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work directory (ClickHouse data and logs)")
+	flag.BoolVar(&c.keepDBs, "keep-databases", false, "with --keep: do not drop each run's database (bench_0, bench_1, ...) after it")
 	flag.StringVar(&c.dir, "dir", "", "work directory (default: a new temporary directory)")
 	flag.StringVar(&c.chBinary, "clickhouse-server", "", "clickhouse-server binary (default: found on PATH, /usr/sbin)")
 	flag.BoolVar(&c.verbose, "v", false, "log progress details")
@@ -197,7 +199,7 @@ func run(ctx context.Context, c config) error {
 			r, err := runTrucewatch(ctx, runOptions{
 				bin: bin, brokers: brokerAddr, ch: ch.Addr(), chDir: ch.Dir(), conn: conn, reports: c.reports,
 				batchSize: bs, database: fmt.Sprintf("bench_%d", i), group: fmt.Sprintf("bench-%d-%d", bs, i),
-				cap: c.ingestCap, logPath: filepath.Join(dir, fmt.Sprintf("ingest-%d.log", bs)), logLevel: c.ingestLog, say: say,
+				cap: c.ingestCap, logPath: filepath.Join(dir, fmt.Sprintf("ingest-%d.log", bs)), logLevel: c.ingestLog, keepDB: c.keepDBs, say: say,
 			})
 			if err != nil {
 				return fmt.Errorf("trucewatch run (batch size %d): %w", bs, err)
