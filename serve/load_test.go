@@ -227,7 +227,7 @@ func freshness(b *testing.B, store *storage.Store, admin *geo.Admin, sets []*geo
 
 	// Background: ~10,000 reports/s.
 	g.Go(func() error {
-		feed := synth.New(synth.Options{Seed: 77, IDPrefix: "fresh",
+		feed := synth.New(synth.Options{Seed: 77, IDPrefix: fmt.Sprintf("fresh%d", time.Now().Unix()),
 			From: time.Date(2017, 12, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2017, 12, 31, 0, 0, 0, 0, time.UTC)})
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
@@ -279,8 +279,8 @@ func freshness(b *testing.B, store *storage.Store, admin *geo.Admin, sets []*geo
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		b.Fatal(err)
 	}
-	fmt.Printf("\nfreshness: %d reports ingested in %s (%.0f/s) by one ingest worker (batch %d, wait %s)\n",
-		st.Written, d+3*time.Second, float64(st.Written)/(d+3*time.Second).Seconds(), ingest.DefaultBatchSize, ingest.DefaultBatchWait)
+	fmt.Printf("\nfreshness: %d reports consumed, %d written in %s (%.0f/s) by one ingest worker (batch %d, wait %s)\n",
+		st.Consumed, st.Written, d+3*time.Second, float64(st.Written)/(d+3*time.Second).Seconds(), ingest.DefaultBatchSize, ingest.DefaultBatchWait)
 	pct := func(ls []time.Duration, p float64) time.Duration {
 		sort.Slice(ls, func(i, j int) bool { return ls[i] < ls[j] })
 		return ls[int(p*float64(len(ls)-1))].Round(time.Millisecond)
