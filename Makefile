@@ -32,8 +32,11 @@ demo: deps build
 vet:
 	$(GO) vet $(PKGS)
 
+# Everything under the race detector, then the chaos test (built without
+# it: see ingest/chaos_test.go) in a plain pass.
 test: deps vet
 	$(GO) test -race -timeout 20m $(PKGS)
+	$(GO) test -timeout 10m -count=1 -run '^TestChaos$$' ./ingest/
 
 test-short:
 	$(GO) test -short $(PKGS)
