@@ -52,6 +52,7 @@ type config struct {
 	ingestLog    string
 	days         int
 	keepDBs      bool
+	profile      string
 }
 
 func main() {
@@ -69,6 +70,7 @@ func main() {
 	flag.DurationVar(&c.engineFlush, "engine-flush", 7500*time.Millisecond, "stream_flush_interval_ms for the Kafka engine (server default 7.5s)")
 	flag.Float64Var(&c.simplify, "simplify", 0.001, "Douglas-Peucker threshold in degrees for the engine's zone polygons (0: full resolution)")
 	flag.IntVar(&c.maxPolyPts, "max-polygon-points", 0, "if > 0, fail when the simplified engine polygons exceed this many points")
+	flag.StringVar(&c.profile, "profile", "", "instead of the benchmark: run the ingest libraries in this process with the first --batch-sizes value, and write CPU and heap profiles to PREFIX.cpu, PREFIX.heap")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work directory (ClickHouse data and logs)")
 	flag.BoolVar(&c.keepDBs, "keep-databases", false, "with --keep: do not drop each run's database (bench_0, bench_1, ...) after it")
 	flag.StringVar(&c.dir, "dir", "", "work directory (default: a new temporary directory)")
@@ -154,7 +156,7 @@ func run(ctx context.Context, c config) error {
 
 	// The binary under test, built as `make build` does.
 	bin := filepath.Join(dir, "trucewatch")
-	if !c.skipTrucewat {
+	if !c.skipTrucewat && c.profile == "" {
 		say("building trucewatch")
 		if err := buildTrucewatch(ctx, bin); err != nil {
 			return err
@@ -193,6 +195,9 @@ func run(ctx context.Context, c config) error {
 	res.ProduceTime = time.Since(t0)
 	say("produced in %s (%.0f/s)", res.ProduceTime.Round(time.Millisecond), float64(c.reports)/res.ProduceTime.Seconds())
 
+	if c.profile != "" {
+		return profileIngest(ctx, brokerAddr, ch.Addr(), "profile", c.batchSizes[0], c.profile+".cpu", c.profile+".heap", say)
+	}
 	if !c.skipTrucewat {
 		for i, bs := range c.batchSizes {
 			say("trucewatch ingest --batch-size %d", bs)
