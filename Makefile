@@ -55,6 +55,11 @@ bench-intake:
 bench-ingest: deps
 	$(GO) run ./bench/ingest
 
+# Seeds 10,000,000 reports once (kept in /tmp/trucewatch-bench-serve), then
+# 32 clients over a pan/zoom path for 30 s; skipped without -load.
+bench-serve: deps
+	$(GO) test ./serve -run '^$$' -bench '^BenchmarkServeLoad$$' -benchtime 1x -timeout 60m -load -load.dir /tmp/trucewatch-bench-serve
+
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./report/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMatchesReference$$' -fuzztime 30s ./report/

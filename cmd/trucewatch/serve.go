@@ -35,6 +35,7 @@ type serveFlags struct {
 	keys         string
 	kafka        kafkaFlags
 	logLevel     string
+	intake       intake.Options
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -47,6 +48,11 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.tileMaxAge, "tile-max-age", serve.DefaultTileMaxAge, "Cache-Control max-age of tiles")
 	fs.StringVar(&f.keys, "keys", "", "partner key file: when set, also accept reports at POST /v1/reports and publish them to Kafka")
 	f.kafka.register(fs, false)
+	fs.Int64Var(&f.intake.MaxBodyBytes, "intake-max-body-bytes", intake.DefaultMaxBodyBytes, "largest POST /v1/reports body (413 above)")
+	fs.IntVar(&f.intake.MaxItems, "intake-max-items", intake.DefaultMaxItems, "most reports in one POST /v1/reports (413 above)")
+	fs.Float64Var(&f.intake.Rate, "intake-rate", intake.DefaultRate, "reports per second each partner may post, sustained (429 above; negative: no limit)")
+	fs.IntVar(&f.intake.Burst, "intake-burst", intake.DefaultBurst, "reports a partner may post at once before --intake-rate applies (at least --intake-max-items)")
+	fs.DurationVar(&f.intake.PublishTimeout, "intake-publish-timeout", intake.DefaultPublishTimeout, "how long a POST waits for the brokers before a 503")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 }
 
@@ -109,9 +115,15 @@ func runServe(ctx context.Context, args []string, std stdio) error {
 			return err
 		}
 		keys.SetLogger(log)
-		pub := publish.New(publish.Options{Brokers: f.kafka.brokerList(), Topic: f.kafka.topic})
+		_, transport, err := f.kafka.clients()
+		if err != nil {
+			return err
+		}
+		pub := publish.New(publish.Options{Brokers: f.kafka.brokerList(), Topic: f.kafka.topic, Transport: transport})
 		defer pub.Close()
-		h, err := intake.New(intake.Options{Keys: keys, Publisher: pub, Logger: log})
+		io := f.intake
+		io.Keys, io.Publisher, io.Logger = keys, pub, log
+		h, err := intake.New(io)
 		if err != nil {
 			return err
 		}
