@@ -153,6 +153,7 @@ func run(ctx context.Context, c config) error {
 	}
 	res := results{Reports: c.reports, Days: c.days, Start: time.Now(), CPUs: runtime.NumCPU()}
 	res.LoadBefore = loadAvg()
+	res.Commit = commit()
 
 	// The binary under test, built as `make build` does.
 	bin := filepath.Join(dir, "trucewatch")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"sort"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 type results struct {
 	Reports     int
+	Commit      string
 	Days        int
 	Start       time.Time
 	CPUs        int
@@ -37,6 +39,9 @@ func (r *results) print(w io.Writer, c config) {
 	host, _ := os.Hostname()
 	fmt.Fprintf(w, "\n## Run of %s\n\n", r.Start.UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(w, "- command: `go run ./bench/ingest %s`\n", strings.Join(os.Args[1:], " "))
+	if r.Commit != "" {
+		fmt.Fprintf(w, "- trucewatch built from %s\n", r.Commit)
+	}
 	fmt.Fprintf(w, "- machine: %s, %d CPUs, ClickHouse %s; load average before %s, after %s\n", host, r.CPUs, r.CHVersion, r.LoadBefore, r.LoadAfter)
 	spread := "observed over a year (synth default)"
 	if r.Days > 0 {
@@ -144,4 +149,28 @@ func (r *results) print(w io.Writer, c config) {
 		fmt.Fprintf(w, "Note: with fewer than 1,000,000 reports the engine's figure is dominated by CREATE MATERIALIZED VIEW and its flush interval, so the ratio overstates trucewatch (a 100,000-report run gave 2.5x where the full run gives 0.4x).\n")
 	}
 	fmt.Fprintln(w)
+}
+
+// commit names the checked-out commit and whether the code under test
+// (ingest, storage, geo, violation, report, cmd) has local changes.
+func commit() string {
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	c := strings.TrimSpace(string(out))
+	out, err = exec.Command("git", "status", "--porcelain", "--", "ingest", "storage", "geo", "violation", "report", "cmd").Output()
+	if err != nil {
+		return c
+	}
+	var dirty []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) == 2 && !strings.HasSuffix(f[1], "_test.go") {
+			dirty = append(dirty, f[1])
+		}
+	}
+	if len(dirty) > 0 {
+		c += " with local changes in " + strings.Join(dirty, ", ")
+	}
+	return c
 }
