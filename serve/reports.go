@@ -45,10 +45,8 @@ func (s *Server) handleReports(w http.ResponseWriter, r *http.Request) error {
 	}
 	var sql strings.Builder
 	fmt.Fprintf(&sql, `SELECT partner_id, report_id, revision, toUInt32(observed_at),
-    any(lat), any(lon), any(accuracy_m), any(category), any(perpetrator_name), any(perpetrator_side),
-    any(target_name), any(target_side), any(killed), any(injured), any(zones), any(possible_zones),
-    any(adm1), any(adm2), any(adm3), any(violation), any(violation_reason), any(description)
-FROM %s.reports FINAL
+    argMax(lat, cur), argMax(lon, cur), argMax(accuracy_m, cur), argMax(category, cur), argMax(perpetrator_name, cur), argMax(perpetrator_side, cur), argMax(target_name, cur), argMax(target_side, cur), argMax(killed, cur), argMax(injured, cur), argMax(zones, cur), argMax(possible_zones, cur), argMax(adm1, cur), argMax(adm2, cur), argMax(adm3, cur), argMax(violation, cur), argMax(violation_reason, cur), argMax(description, cur)
+FROM (SELECT *, toInt64(gen) * 2 + (sign = 1) AS cur FROM %s.reports FINAL
 WHERE 1`, s.db)
 	var args []any
 	if hasBB {
@@ -61,7 +59,9 @@ WHERE 1`, s.db)
     (partner_id > ? OR (partner_id = ? AND report_id > ?))))`)
 		args = append(args, cur.T, cur.T, cur.P, cur.P, cur.R)
 	}
-	sql.WriteString(`
+	// A rematch leaves a chain of rows per revision (+1 gen 0, -1 gen 1,
+	// +1 gen 1...): the values shown are the +1 row's of the highest gen.
+	sql.WriteString(`)
 GROUP BY partner_id, report_id, revision, observed_at
 HAVING sum(sign) > 0
 ORDER BY observed_at, partner_id, report_id
