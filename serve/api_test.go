@@ -626,3 +626,46 @@ func TestFinalOnlyWhereNeeded(t *testing.T) {
 		t.Error("answers changed when January got duplicate rows in a second part (must be read with FINAL)")
 	}
 }
+
+// TestReadTokens checks the optional bearer tokens of the read API: reads
+// need one, probes do not, and every answer carries the security headers.
+func TestReadTokens(t *testing.T) {
+	f := newFixture(t)
+	admin, sets, _ := matcher(t)
+	s, err := serve.New(serve.Options{Conn: f.store.Conn(), Database: f.store.Database(), Admin: admin, ZoneSets: sets,
+		ReadTokens: []string{"analyst-token", " map-token "}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	defer hs.Close()
+	path := hs.URL + "/v1/admin/adm1.geojson?from=2017-01-01&to=2017-02-01"
+	for _, c := range []struct {
+		hdr  []string
+		want int
+	}{
+		{nil, 401},
+		{[]string{"Authorization", "Bearer wrong"}, 401},
+		{[]string{"Authorization", "analyst-token"}, 401},
+		{[]string{"Authorization", "Bearer analyst-token"}, 200},
+		{[]string{"Authorization", "Bearer map-token"}, 200},
+	} {
+		resp, body := get(t, path, c.hdr...)
+		if resp.StatusCode != c.want {
+			t.Errorf("%v: %d %s, want %d", c.hdr, resp.StatusCode, body, c.want)
+		}
+		if resp.StatusCode == 401 && (resp.Header.Get("WWW-Authenticate") == "" || !strings.Contains(string(body), "Authorization")) {
+			t.Errorf("401 without a challenge or a named parameter: %v %s", resp.Header, body)
+		}
+		for _, h := range []string{"X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Content-Security-Policy"} {
+			if resp.Header.Get(h) == "" {
+				t.Errorf("%s missing", h)
+			}
+		}
+	}
+	for _, probe := range []string{"/healthz", "/readyz"} {
+		if resp, _ := get(t, hs.URL+probe); resp.StatusCode != 200 {
+			t.Errorf("%s without a token: %d", probe, resp.StatusCode)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,6 +54,11 @@ type Options struct {
 	AllowOrigins []string
 	// Intake, if set, serves POST /v1/reports (the partner intake).
 	Intake http.Handler
+	// ReadTokens, when set, makes every read endpoint require
+	// "Authorization: Bearer TOKEN" with one of them (401 otherwise).
+	// /healthz and /readyz stay open for probes; POST /v1/reports has the
+	// partners' own keys.
+	ReadTokens []string
 
 	MaxWindow    time.Duration // default DefaultMaxWindow
 	Window       time.Duration // default DefaultWindow
@@ -129,6 +136,7 @@ type Server struct {
 	geoms      sync.Map             // geomKey -> *geomEntry: simplified geometries
 	geomJSONMu sync.Mutex           // guards geomEntry.js
 	cache      *cache               // nil = off
+	readTokens [][sha256.Size]byte  // digests of Options.ReadTokens
 
 	partCounts partCounts // active parts per partition, see final.go
 	pyramids   pyramids   // window pyramids for low-zoom tiles, see pyramid.go
@@ -147,10 +155,16 @@ type zoneInfo struct {
 
 // New returns a server.
 func New(o Options) (*Server, error) {
+	var readTokens [][sha256.Size]byte
+	for _, t := range o.ReadTokens {
+		if t = strings.TrimSpace(t); t != "" {
+			readTokens = append(readTokens, sha256.Sum256([]byte(t)))
+		}
+	}
 	if err := o.setDefaults(); err != nil {
 		return nil, err
 	}
-	s := &Server{o: o, db: "`" + o.Database + "`", log: o.Logger, mux: http.NewServeMux(), zones: map[string]*zoneInfo{}}
+	s := &Server{o: o, db: "`" + o.Database + "`", log: o.Logger, mux: http.NewServeMux(), zones: map[string]*zoneInfo{}, readTokens: readTokens}
 	for _, zs := range o.ZoneSets {
 		for i := range zs.Zones {
 			z := &zs.Zones[i]
@@ -207,12 +221,46 @@ func New(o Options) (*Server, error) {
 
 // ServeHTTP serves a request, answering CORS preflights itself.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	// An API of data, never a page: nothing here is to be framed, sniffed
+	// or allowed to load anything.
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 	s.cors(w, r)
 	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	if len(s.readTokens) > 0 && !s.readAllowed(r) {
+		h.Set("WWW-Authenticate", `Bearer realm="trucewatch"`)
+		s.writeError(w, r, &paramError{Status: http.StatusUnauthorized, Param: "Authorization", Message: "a valid bearer token is required"})
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// readAllowed reports whether r may pass the read-token check: probes and
+// the partner intake always, others with one of the tokens. Tokens are
+// compared as SHA-256 digests in constant time.
+func (s *Server) readAllowed(r *http.Request) bool {
+	switch {
+	case r.URL.Path == "/healthz" || r.URL.Path == "/readyz":
+		return true
+	case r.Method == http.MethodPost && r.URL.Path == "/v1/reports":
+		return true
+	}
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		return false
+	}
+	sum := sha256.Sum256([]byte(tok))
+	okAny := 0
+	for _, want := range s.readTokens {
+		okAny |= subtle.ConstantTimeCompare(sum[:], want[:])
+	}
+	return okAny == 1
 }
 
 func (s *Server) cors(w http.ResponseWriter, r *http.Request) {

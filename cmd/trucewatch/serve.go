@@ -36,6 +36,7 @@ type serveFlags struct {
 	kafka        kafkaFlags
 	logLevel     string
 	intake       intake.Options
+	readTokens   string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -46,6 +47,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.maxWindow, "max-window", serve.DefaultMaxWindow, "longest from..to window a request may ask for")
 	fs.DurationVar(&f.queryTimeout, "query-timeout", serve.DefaultQueryTimeout, "longest a ClickHouse query may run")
 	fs.DurationVar(&f.tileMaxAge, "tile-max-age", serve.DefaultTileMaxAge, "Cache-Control max-age of tiles")
+	fs.StringVar(&f.readTokens, "read-tokens", "", "bearer tokens the read API requires, comma-separated (empty: reads are open); prefer TRUCEWATCH_READ_TOKENS to the command line")
 	fs.StringVar(&f.keys, "keys", "", "partner key file: when set, also accept reports at POST /v1/reports and publish them to Kafka")
 	f.kafka.register(fs, false)
 	fs.Int64Var(&f.intake.MaxBodyBytes, "intake-max-body-bytes", intake.DefaultMaxBodyBytes, "largest POST /v1/reports body (413 above)")
@@ -107,7 +109,7 @@ func runServe(ctx context.Context, args []string, std stdio) error {
 	o := serve.Options{
 		Conn: store.Conn(), Database: store.Database(), Admin: admin, ZoneSets: sets,
 		AllowOrigins: splitList(f.cors), MaxWindow: f.maxWindow, QueryTimeout: f.queryTimeout,
-		TileMaxAge: f.tileMaxAge, Logger: log,
+		TileMaxAge: f.tileMaxAge, Logger: log, ReadTokens: splitList(f.readTokens),
 	}
 	if f.keys != "" {
 		keys, err := partners.Open(f.keys)
