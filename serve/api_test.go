@@ -669,3 +669,58 @@ func TestReadTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileParameters sends SQL fragments, huge numbers, NaN and unicode
+// tricks to every endpoint: each comes back as a 400 that names a
+// parameter, without SQL in the body, and the data is unchanged.
+func TestHostileParameters(t *testing.T) {
+	f := newFixture(t)
+	count := func() (n uint64) {
+		q := "SELECT count() FROM " + f.store.Database() + ".reports"
+		if err := f.store.Conn().QueryRow(context.Background(), q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := count()
+	hostile := []string{
+		"category=shelling'%20OR%201=1--", "category=%27%3B%20DROP%20TABLE%20reports%3B--",
+		"zone=astana-1;DROP%20TABLE%20reports", "zone=astana%E2%80%8B-1", "side=government%E2%80%AE",
+		"partner=sn4hr%00", "partner=a%27)%20OR%20(1=1", "violation=1%20OR%201",
+		"from=now()&to=toDateTime(1)", "from=2017-01-01&to=9999-12-31", "from=NaN", "to=1e999",
+		"bbox=NaN,0,1,1", "bbox=-1e400,0,1,1", "bbox=36,33,35,34", "limit=99999999999999999999", "limit=-1",
+		"cursor=%ff%fe", "cursor=eyJ0IjoiJyBPUiAxPTEifQ", "unknown=1", "=1", "from=2017-01-01&from=2017-01-02",
+		"bucket=year", "set=x%27%20OR%201=1", "zoom=1e9",
+	}
+	paths := []string{"/v1/tiles/6/38/25.geojson", "/v1/tiles/6/38/25.mvt", "/v1/zones.geojson",
+		"/v1/zones/astana-1/series", "/v1/admin/adm3.geojson", "/v1/reports"}
+	for _, p := range paths {
+		for _, h := range hostile {
+			resp, body := get(t, f.http.URL+p+"?"+h)
+			if resp.StatusCode != 400 {
+				t.Errorf("%s?%s: %d %s", p, h, resp.StatusCode, body)
+				continue
+			}
+			var e struct {
+				Error struct {
+					Param   string `json:"param"`
+					Message string `json:"message"`
+				} `json:"error"`
+			}
+			if err := json.Unmarshal(body, &e); err != nil || e.Error.Param == "" {
+				t.Errorf("%s?%s: body %s does not name a parameter", p, h, body)
+			}
+			if low := strings.ToLower(string(body)); strings.Contains(low, "select ") || strings.Contains(low, "clickhouse") || strings.Contains(low, "goroutine") {
+				t.Errorf("%s?%s: body leaks internals: %s", p, h, body)
+			}
+		}
+	}
+	for _, bad := range []string{"/v1/tiles/23/0/0.geojson", "/v1/tiles/6/64/0.geojson", "/v1/tiles/6/-1/0.mvt", "/v1/admin/adm4.geojson"} {
+		if resp, body := get(t, f.http.URL+bad); resp.StatusCode != 400 && resp.StatusCode != 404 {
+			t.Errorf("%s: %d %s", bad, resp.StatusCode, body)
+		}
+	}
+	if after := count(); after != before {
+		t.Errorf("reports went from %d to %d rows", before, after)
+	}
+}

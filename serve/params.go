@@ -43,6 +43,9 @@ func newQuery(u *url.URL, allowed []string) (*query, error) {
 	}
 	var unknown []string
 	for k, vs := range v {
+		if k == "" {
+			return nil, badParam("query", "a parameter without a name")
+		}
 		if !contains(allowed, k) {
 			unknown = append(unknown, k)
 			continue
