@@ -64,6 +64,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./report/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMatchesReference$$' -fuzztime 30s ./report/
 	$(GO) test -run '^$$' -fuzz '^FuzzIntake$$' -fuzztime 30s ./intake/
+	$(GO) test -run '^$$' -fuzz '^FuzzParams$$' -fuzztime 30s ./serve/
 
 clean:
 	rm -rf bin
