@@ -86,7 +86,8 @@ func Decode(data []byte, now time.Time) (Report, error) {
 	if !utf8.Valid(data) {
 		return r, Errors{{Rule: "encoding", Msg: "report is not valid UTF-8"}}
 	}
-	fields, ok := parseObject(data)
+	var buf [24]member
+	fields, ok := parseObject(data, buf[:0])
 	if !ok {
 		msg := "report must be a JSON object"
 		var v map[string]json.RawMessage
@@ -97,8 +98,8 @@ func Decode(data []byte, now time.Time) (Report, error) {
 	}
 	d := decoder{now: now}
 	for i, m := range fields {
-		if !knownFields[m.key] && fields.last(m.key) == i {
-			d.fail(m.key, "unknown", "unknown field (schema %s)", SchemaVersion)
+		if !knownFields[string(m.key)] && fields.last(string(m.key)) == i {
+			d.fail(string(m.key), "unknown", "unknown field (schema %s)", SchemaVersion)
 		}
 	}
 	r.ID = d.str(fields, "id", true, MaxIDLen, true)
@@ -125,15 +126,15 @@ func Decode(data []byte, now time.Time) (Report, error) {
 			d.fail("observed_until", "range", "incident spans %s, the limit is %s after observed_at", span, MaxIncidentSpan)
 		}
 	}
-	r.TimePrecision = TimePrecision(d.enum(fields, "time_precision", TimePrecisions))
+	r.TimePrecision = enum(&d, fields, "time_precision", TimePrecisions)
 	r.Lat = d.number(fields, "lat", true, -90, 90)
 	r.Lon = d.number(fields, "lon", true, -180, 180)
 	r.AccuracyM = d.number(fields, "accuracy_m", false, 0, MaxAccuracyM)
-	r.GeoPrecision = GeoPrecision(d.enum(fields, "geo_precision", GeoPrecisions))
+	r.GeoPrecision = enum(&d, fields, "geo_precision", GeoPrecisions)
 	if _, ok := fields.get("category"); !ok {
 		d.fail("category", "required", "is required (one of %s)", join(Categories))
 	} else {
-		r.Category = Category(d.enum(fields, "category", Categories))
+		r.Category = enum(&d, fields, "category", Categories)
 	}
 	r.Perpetrator = d.actor(fields, "perpetrator")
 	r.Target = d.actor(fields, "target")
@@ -285,33 +286,32 @@ func (d *decoder) time(fields object, name string, required bool) time.Time {
 	return time.Time{}
 }
 
-func (d *decoder) enum(fields object, name string, allowed any) string {
+// enum reads a string field that must be one of allowed. The common case,
+// a plain string that matches, returns the constant without allocating.
+func enum[T ~string](d *decoder, fields object, name string, allowed []T) T {
 	raw, ok := present(fields, name)
 	if !ok {
 		return ""
+	}
+	if body, plain := plainString(raw); plain {
+		for _, v := range allowed {
+			if string(body) == string(v) {
+				return v
+			}
+		}
 	}
 	s, ok := unquote(raw)
 	if !ok {
 		d.fail(name, "type", "must be a string")
 		return ""
 	}
-	var ok2 bool
-	var list string
-	switch a := allowed.(type) {
-	case []Category:
-		ok2, list = contains(a, Category(s)), join(a)
-	case []Side:
-		ok2, list = contains(a, Side(s)), join(a)
-	case []TimePrecision:
-		ok2, list = contains(a, TimePrecision(s)), join(a)
-	case []GeoPrecision:
-		ok2, list = contains(a, GeoPrecision(s)), join(a)
+	for _, v := range allowed {
+		if s == string(v) {
+			return v
+		}
 	}
-	if !ok2 {
-		d.fail(name, "enum", "unknown value %q (one of %s)", clip(s), list)
-		return ""
-	}
-	return s
+	d.fail(name, "enum", "unknown value %q (one of %s)", clip(s), join(allowed))
+	return ""
 }
 
 func (d *decoder) actor(fields object, name string) Actor {
@@ -319,20 +319,21 @@ func (d *decoder) actor(fields object, name string) Actor {
 	if !ok {
 		return Actor{}
 	}
-	obj, ok := splitObject(raw)
+	var buf [4]member
+	obj, ok := splitObject(raw, buf[:0])
 	if !ok {
 		d.fail(name, "type", `must be an object {"name": ..., "side": ...}`)
 		return Actor{}
 	}
 	for i, m := range obj {
-		if m.key != "name" && m.key != "side" && obj.last(m.key) == i {
-			d.fail(name+"."+m.key, "unknown", "unknown field")
+		if k := string(m.key); k != "name" && k != "side" && obj.last(k) == i {
+			d.fail(name+"."+k, "unknown", "unknown field")
 		}
 	}
 	before := len(d.errs)
 	a := Actor{
 		Name: d.str(obj, "name", false, MaxActorNameLen, true),
-		Side: Side(d.enum(obj, "side", Sides)),
+		Side: enum(d, obj, "side", Sides),
 	}
 	// d.str and d.enum named the inner field; prefix the path.
 	for i := before; i < len(d.errs); i++ {

@@ -12,7 +12,7 @@ import (
 
 // member is one key of a JSON object with its raw value.
 type member struct {
-	key string
+	key []byte // unescaped
 	raw []byte
 }
 
@@ -30,37 +30,42 @@ func (o object) get(key string) ([]byte, bool) {
 
 func (o object) last(key string) int {
 	for i := len(o) - 1; i >= 0; i-- {
-		if o[i].key == key {
+		if string(o[i].key) == key {
 			return i
 		}
 	}
 	return -1
 }
 
-// parseObject splits data, a whole document, into members. It reports
-// false when data is not valid JSON or not an object.
-func parseObject(data []byte) (object, bool) {
+// parseObject splits data, a whole document, into members appended to
+// dst. It reports false when data is not valid JSON or not an object.
+func parseObject(data []byte, dst object) (object, bool) {
 	if !json.Valid(data) {
 		return nil, false
 	}
-	return splitObject(data)
+	return splitObject(data, dst)
 }
 
-// splitObject splits raw, one valid JSON value, into members; false when
-// it is not an object.
-func splitObject(raw []byte) (object, bool) {
+// splitObject splits raw, one valid JSON value, into members appended to
+// dst (a caller's array, so that small objects need no allocation); false
+// when it is not an object.
+func splitObject(raw []byte, dst object) (object, bool) {
 	i := skipSpace(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
 		return nil, false
 	}
-	obj := make(object, 0, 20)
+	obj := dst
 	i = skipSpace(raw, i+1)
 	if raw[i] == '}' {
 		return obj, true
 	}
 	for {
 		end := skipString(raw, i)
-		key, _ := unquote(raw[i:end])
+		key, plain := plainString(raw[i:end])
+		if !plain {
+			s, _ := unquote(raw[i:end])
+			key = []byte(s)
+		}
 		i = skipSpace(raw, end)
 		i = skipSpace(raw, i+1) // ':'
 		vend := skipValue(raw, i)
@@ -147,6 +152,21 @@ func skipValue(b []byte, i int) int {
 		}
 		return i
 	}
+}
+
+// plainString returns the body of raw, one valid JSON value, when it is a
+// string without escapes.
+func plainString(raw []byte) ([]byte, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return nil, false
+	}
+	body := raw[1 : len(raw)-1]
+	for _, c := range body {
+		if c == '\\' {
+			return nil, false
+		}
+	}
+	return body, true
 }
 
 // unquote decodes raw, one valid JSON value, as a string; false when it is
