@@ -295,7 +295,18 @@ func (p *partition) collectSpan(ctx context.Context, r *kafka.Reader, first, las
 func (p *partition) flush(ctx context.Context, span storage.Span, msgs []kafka.Message) error {
 	in := p.in
 	defer in.metrics.inFlight.Sub(float64(len(msgs)))
+	// A write slot is taken before the batch is decoded, so that at most
+	// MaxConcurrentWrites batches of rows exist at once, whatever the
+	// number of partitions.
+	select {
+	case in.writes <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-in.writes }()
 	rows, dead := in.process(in.o.Topic, msgs)
+	nMsgs := len(msgs)
+	msgs = nil // only the dead letters still need the messages
 	if len(dead) > 0 {
 		// Send only the dead letters that have not landed yet, so that each
 		// poison message is on the dead-letter topic once, whatever
@@ -337,12 +348,6 @@ func (p *partition) flush(ctx context.Context, span storage.Span, msgs []kafka.M
 		}
 	}
 	var res storage.WriteResult
-	select {
-	case in.writes <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-in.writes }()
 	start := time.Now()
 	err := retry(ctx, in, "write batch", func() error {
 		var err error
@@ -355,7 +360,7 @@ func (p *partition) flush(ctx context.Context, span storage.Span, msgs []kafka.M
 	in.metrics.insertLatency.Observe(time.Since(start).Seconds())
 	in.o.Logger.Debug("batch written", "partition", p.id, "first", span.First, "last", span.Last,
 		"rows", len(rows), "dead", len(dead), "took", time.Since(start).Round(time.Millisecond), "result", fmt.Sprintf("%+v", res))
-	in.metrics.batchSize.Observe(float64(len(msgs)))
+	in.metrics.batchSize.Observe(float64(nMsgs))
 	in.metrics.inserted.Add(float64(res.Inserted))
 	in.metrics.retracted.Add(float64(res.Retracted))
 	in.metrics.duplicates.Add(float64(res.Duplicates))
