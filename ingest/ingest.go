@@ -31,7 +31,7 @@ import (
 
 // Defaults and limits of Options.
 const (
-	DefaultBatchSize = 5000
+	DefaultBatchSize = 20000
 	MaxBatchSize     = 100_000
 	DefaultBatchWait = time.Second
 	DefaultTopic     = "reports"
