@@ -10,6 +10,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/ext"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/cespare/xxhash/v2"
 )
 
@@ -446,44 +447,76 @@ func scanReport(sc interface{ Scan(...any) error }) (*storedRow, error) {
 // storedRevisions returns, for each report key of rows, its highest stored
 // revision, ignoring rows written by span spanID.
 func (s *Store) storedRevisions(ctx context.Context, rows []Row, spanID uint64) (map[reportKey]*storedRow, error) {
-	keys, err := ext.NewTable("batch_keys",
-		ext.Column("partner_id", "String"),
-		ext.Column("report_id", "String"))
-	if err != nil {
-		return nil, err
-	}
+	keys := make([]reportKey, 0, len(rows))
 	seen := make(map[reportKey]bool, len(rows))
 	for i := range rows {
 		k := reportKey{rows[i].PartnerID, rows[i].ReportID}
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		if err := keys.Append(k.partner, k.report); err != nil {
-			return nil, err
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
 		}
 	}
-	qctx := clickhouse.Context(ctx, clickhouse.WithExternalTable(keys))
-	res, err := s.conn.Query(qctx, s.sql(`SELECT `+reportColumns+`
+	// Most reports of a batch are new. Find the ones already stored reading
+	// the key columns only, then read whole rows for those alone: the full
+	// rows are ten times the bytes of the keys.
+	var stored []reportKey
+	err := s.withKeys(ctx, keys, `SELECT DISTINCT partner_id, report_id
 FROM {db}.report_revisions
 WHERE (partner_id, report_id) IN (SELECT partner_id, report_id FROM batch_keys)
-  AND span_id != ?`), spanID)
-	if err != nil {
-		return nil, err
+  AND span_id != ?`, spanID, func(res driver.Rows) error {
+		var k reportKey
+		if err := res.Scan(&k.partner, &k.report); err != nil {
+			return err
+		}
+		stored = append(stored, k)
+		return nil
+	})
+	out := make(map[reportKey]*storedRow, len(stored))
+	if err != nil || len(stored) == 0 {
+		return out, err
 	}
-	defer res.Close()
-	out := make(map[reportKey]*storedRow)
-	for res.Next() {
+	err = s.withKeys(ctx, stored, `SELECT `+reportColumns+`
+FROM {db}.report_revisions
+WHERE (partner_id, report_id) IN (SELECT partner_id, report_id FROM batch_keys)
+  AND span_id != ?`, spanID, func(res driver.Rows) error {
 		sr, err := scanReport(res)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		k := reportKey{sr.PartnerID, sr.ReportID}
 		if cur := out[k]; cur == nil || sr.Revision > cur.Revision {
 			out[k] = sr
 		}
+		return nil
+	})
+	return out, err
+}
+
+// withKeys runs query with keys as the external table batch_keys
+// (partner_id, report_id) and calls fn for each result row.
+func (s *Store) withKeys(ctx context.Context, keys []reportKey, query string, spanID uint64, fn func(driver.Rows) error) error {
+	t, err := ext.NewTable("batch_keys",
+		ext.Column("partner_id", "String"),
+		ext.Column("report_id", "String"))
+	if err != nil {
+		return err
 	}
-	return out, res.Err()
+	for _, k := range keys {
+		if err := t.Append(k.partner, k.report); err != nil {
+			return err
+		}
+	}
+	res, err := s.conn.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(t)), s.sql(query), spanID)
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	for res.Next() {
+		if err := fn(res); err != nil {
+			return err
+		}
+	}
+	return res.Err()
 }
 
 // Current returns the current (highest stored) revision of a report, or
