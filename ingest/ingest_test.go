@@ -397,3 +397,34 @@ func (w tWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(b)))
 	return len(b), nil
 }
+
+// TestShutdownFlushes stops the worker while partitions hold batches that
+// wait for a write slot: a graceful stop must write them all before it
+// returns, even though kafka-go ends the generation as soon as the first
+// partition goroutine exits.
+func TestShutdownFlushes(t *testing.T) {
+	e := newEnv(t)
+	ids := e.produce(synth.New(synth.Options{Seed: 31, IDPrefix: "stop"}), 6000)
+	in, err := ingest.New(ingest.Options{
+		Brokers: []string{e.addr}, Group: "stop", BatchSize: 20000, BatchWait: 2 * time.Second,
+		MaxConcurrentWrites: 1, Logger: testLogger(e.t),
+	}, e.m, violation.DefaultRules(), e.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	go func() {
+		for in.Stats().Batches == 0 && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel() // the other partitions still hold their batches
+	}()
+	if err := in.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := in.Stats(); s.Consumed != 6000 || s.Written != 6000 {
+		t.Errorf("stopped with %+v: every fetched report must be written", s)
+	}
+	e.wantStored(ids)
+}

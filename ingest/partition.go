@@ -33,16 +33,31 @@ func (p *partition) run(stopCtx, genCtx context.Context) error {
 	in := p.in
 	fetchCtx, cancelFetch := context.WithCancel(genCtx)
 	defer cancelFetch()
-	writeCtx, cancelWrite := context.WithCancel(genCtx)
+	// Writes are not tied to the generation: kafka-go ends a generation as
+	// soon as one of its partition goroutines returns, which in a shutdown
+	// is the first partition with nothing to flush; the others must still
+	// flush theirs. Only a generation that ends without a shutdown (a
+	// rebalance: the partition moves) cancels the write in flight.
+	writeCtx, cancelWrite := context.WithCancel(context.WithoutCancel(genCtx))
 	defer cancelWrite()
 	go func() {
 		select {
 		case <-stopCtx.Done():
-			cancelFetch()
-			if sleep(genCtx, in.o.ShutdownTimeout) {
-				cancelWrite()
-			}
 		case <-genCtx.Done():
+			if stopCtx.Err() == nil {
+				cancelWrite() // rebalance
+				return
+			}
+		case <-writeCtx.Done(): // run returned
+			return
+		}
+		cancelFetch()
+		t := time.NewTimer(in.o.ShutdownTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancelWrite()
+		case <-writeCtx.Done():
 		}
 	}()
 
