@@ -112,7 +112,9 @@ func runServe(ctx context.Context, args []string, std stdio) error {
 		TileMaxAge: f.tileMaxAge, Logger: log, ReadTokens: splitList(f.readTokens),
 	}
 	if f.keys != "" {
-		keys, err := partners.Open(f.keys)
+		// A missing file is created empty: the intake then refuses every key
+		// until `trucewatch partners add` writes one (it is reloaded).
+		keys, err := partners.Create(f.keys)
 		if err != nil {
 			return err
 		}
