@@ -42,6 +42,7 @@ var (
 	loadReports  = flag.Int("load.reports", 10_000_000, "reports to seed")
 	loadDuration = flag.Duration("load.duration", 30*time.Second, "how long the clients drive the server")
 	loadClients  = flag.Int("load.clients", 32, "concurrent clients")
+	loadConns    = flag.Int("load.conns", storage.DefaultMaxOpenConns, "ClickHouse connections of the server (serve's default unless set)")
 	loadBaseline = flag.Duration("load.baseline", 10*time.Second, "how long to drive the raw GROUP BY baseline")
 	loadFresh    = flag.Duration("load.freshness", 20*time.Second, "how long to measure freshness while ~10,000 reports/s are ingested through Kafka (0: skip)")
 	loadShared   = flag.Float64("load.shared", 0.5, "fraction of sessions that start at the default view (the latest 60 days); the others start at a random Monday")
@@ -69,7 +70,7 @@ func BenchmarkServeLoad(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ch.Close()
-	store, err := storage.Open(ctx, storage.Options{Addr: ch.Addr(), Database: loadDB, MaxOpenConns: 40})
+	store, err := storage.Open(ctx, storage.Options{Addr: ch.Addr(), Database: loadDB, MaxOpenConns: *loadConns})
 	if err != nil {
 		b.Fatal(err)
 	}
