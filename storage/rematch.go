@@ -141,14 +141,6 @@ func equalStrings(a, b []string) bool {
 	return true
 }
 
-// genRow is a row to insert with its sign and generation.
-type genRow struct {
-	row  *Row
-	tile uint64
-	sign int8
-	gen  uint32
-}
-
 // CurrentIn returns the current instance of every report whose current
 // revision was observed in [from, to), ordered by partner_id, report_id.
 // A report whose current revision lies outside the window is not
@@ -271,7 +263,7 @@ func (s *Store) WriteRematch(ctx context.Context, version string, rs []Rematch) 
 		return Span{}, ErrBatchTooBig
 	}
 	month := monthOf(rs[0].Stored.ObservedAt)
-	out := make([]genRow, 0, 2*len(rs))
+	out := make([]outRow, 0, 2*len(rs))
 	news := make([]Row, len(rs))
 	for i := range rs {
 		st := &rs[i].Stored
@@ -288,8 +280,8 @@ func (s *Store) WriteRematch(ctx context.Context, version string, rs []Rematch) 
 		n.Violation, n.ViolationReason = nw.Violation, nw.ViolationReason
 		news[i] = n
 		out = append(out,
-			genRow{row: &st.Row, tile: st.tile, sign: -1, gen: st.Gen + 1},
-			genRow{row: &news[i], tile: st.tile, sign: 1, gen: st.Gen + 1})
+			outRow{row: &st.Row, tile: st.tile, sign: -1, gen: st.Gen + 1},
+			outRow{row: &news[i], tile: st.tile, sign: 1, gen: st.Gen + 1})
 	}
 	src := RematchSource(version)
 	pos, err := s.Resume(ctx, src)
@@ -305,7 +297,7 @@ func (s *Store) WriteRematch(ctx context.Context, version string, rs []Rematch) 
 	if err := s.writeLedger(ctx, sp, statePending, len(rs), res); err != nil {
 		return sp, fmt.Errorf("storage: write rematch %s: ledger pending: %w", sp, err)
 	}
-	if err := s.insertGen(ctx, sp, out); err != nil {
+	if err := s.insertRows(ctx, sp, SpanID(sp), out); err != nil {
 		return sp, fmt.Errorf("storage: write rematch %s: insert: %w", sp, err)
 	}
 	if err := s.writeLedger(ctx, sp, stateDone, len(rs), res); err != nil {
@@ -321,29 +313,6 @@ func monthOf(t time.Time) int {
 }
 
 // insertGen inserts rows with their generation as one block.
-func (s *Store) insertGen(ctx context.Context, sp Span, out []genRow) error {
-	b, err := s.conn.PrepareBatch(ctx, s.sql(`INSERT INTO {db}.reports (`+reportColumns+`, sign,
-    kafka_cluster, kafka_topic, kafka_partition, first_offset, last_offset, span_id, gen)`))
-	if err != nil {
-		return err
-	}
-	defer b.Abort()
-	spanID := SpanID(sp)
-	part := int32(sp.Partition)
-	for _, o := range out {
-		r := o.row
-		if err := b.Append(r.PartnerID, r.ReportID, r.Revision, dbTime(r.ObservedAt), dbTime(r.ObservedUntil),
-			r.TimePrecision, r.Lat, r.Lon, r.AccuracyM, r.GeoPrecision, o.tile, r.Category,
-			r.PerpetratorName, r.PerpetratorSide, r.TargetName, r.TargetSide, r.Killed, r.Injured,
-			r.Description, nonNil(r.Sources), r.ZoneSet, nonNil(r.Zones), nonNil(r.PossibleZones),
-			r.Adm1, r.Adm2, r.Adm3, b2u(r.AdmApprox), b2u(r.Violation), r.ViolationReason,
-			dbTime(r.ReceivedAt), o.sign,
-			sp.Cluster, sp.Topic, part, sp.First, sp.Last, spanID, o.gen); err != nil {
-			return err
-		}
-	}
-	return b.Send()
-}
 
 // pendingSpans returns the spans whose latest ledger state is pending, of
 // the rematch source (rematch) or of every other source (!rematch).
@@ -405,7 +374,7 @@ func (s *Store) RecoverRematch(ctx context.Context) ([]Span, error) {
 			return nil, fmt.Errorf("storage: recover rematch %s: %w", sp, err)
 		}
 		if len(rows) > 0 {
-			if err := s.insertGen(ctx, sp, rows); err != nil {
+			if err := s.insertRows(ctx, sp, SpanID(sp), rows); err != nil {
 				return nil, fmt.Errorf("storage: recover rematch %s: insert: %w", sp, err)
 			}
 		}
@@ -420,7 +389,7 @@ func (s *Store) RecoverRematch(ctx context.Context) ([]Span, error) {
 
 // spanRows reads back the rows a span wrote to reports, one per sorting
 // key, in a stable order.
-func (s *Store) spanRows(ctx context.Context, spanID uint64) ([]genRow, error) {
+func (s *Store) spanRows(ctx context.Context, spanID uint64) ([]outRow, error) {
 	rows, err := s.conn.Query(ctx, s.sql(`SELECT `+reportColumns+`, sign, gen
 FROM {db}.reports PREWHERE span_id = ?`), spanID)
 	if err != nil {
@@ -434,7 +403,7 @@ FROM {db}.reports PREWHERE span_id = ?`), spanID)
 		gen  uint32
 	}
 	seen := map[key]bool{}
-	var out []genRow
+	var out []outRow
 	for rows.Next() {
 		var (
 			sign int8
@@ -449,7 +418,7 @@ FROM {db}.reports PREWHERE span_id = ?`), spanID)
 			continue
 		}
 		seen[k] = true
-		out = append(out, genRow{row: &sr.Row, tile: sr.tile, sign: sign, gen: gen})
+		out = append(out, outRow{row: &sr.Row, tile: sr.tile, sign: sign, gen: gen})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -287,11 +287,13 @@ func checkRow(r *Row) error {
 
 type reportKey struct{ partner, report string }
 
-// outRow is a row to insert: a report with its sign.
+// outRow is a row to insert: a report with its sign and generation (0
+// from WriteBatch; a rematch chains 1, 2, ..., see rematch.go).
 type outRow struct {
 	row  *Row
 	tile uint64
 	sign int8
+	gen  uint32
 }
 
 // plan decides, in batch order, what each row becomes given the stored
@@ -398,7 +400,7 @@ func (s *Store) insertInto(ctx context.Context, table string, sp Span, spanID ui
 	// One batch = one block = one INSERT: every materialized view sees the
 	// whole batch, and a redo sends the very same block.
 	b, err := s.conn.PrepareBatch(ctx, s.sql(`INSERT INTO {db}.`+table+` (`+reportColumns+`, sign,
-    kafka_cluster, kafka_topic, kafka_partition, first_offset, last_offset, span_id)`))
+    kafka_cluster, kafka_topic, kafka_partition, first_offset, last_offset, span_id, gen)`))
 	if err != nil {
 		return err
 	}
@@ -412,7 +414,7 @@ func (s *Store) insertInto(ctx context.Context, table string, sp Span, spanID ui
 			r.Description, nonNil(r.Sources), r.ZoneSet, nonNil(r.Zones), nonNil(r.PossibleZones),
 			r.Adm1, r.Adm2, r.Adm3, b2u(r.AdmApprox), b2u(r.Violation), r.ViolationReason,
 			dbTime(r.ReceivedAt), o.sign,
-			sp.Cluster, sp.Topic, part, sp.First, sp.Last, spanID); err != nil {
+			sp.Cluster, sp.Topic, part, sp.First, sp.Last, spanID, o.gen); err != nil {
 			return err
 		}
 	}
