@@ -175,3 +175,84 @@ func TestHelperServe(t *testing.T) {
 	}
 	os.Exit(run([]string{"serve"}, stdio{in: bufio.NewReader(os.Stdin), out: os.Stdout, err: os.Stderr}))
 }
+
+// TestIngestOps checks the worker's ops endpoints: /metrics has the ingest
+// series, /readyz says not ready while ClickHouse is down and ready again
+// once it is back, /healthz stays up.
+func TestIngestOps(t *testing.T) {
+	srv := chtest.New(t)
+	b, err := broker.Start(broker.Options{Topics: []string{"reports", "reports.dlq"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := ln.Addr().String()
+	ln.Close()
+	exe, _ := os.Executable()
+	cmd := exec.Command(exe, "-test.run=^TestHelperIngest$")
+	cmd.Env = append(os.Environ(), "TRUCEWATCH_HELPER=ingest", "TRUCEWATCH_OPS_ADDR="+ops,
+		"TRUCEWATCH_BROKERS="+b.Addrs()[0], "TRUCEWATCH_CLICKHOUSE="+srv.Addr(), "TRUCEWATCH_DATABASE="+chtest.Database(t))
+	var log bytes.Buffer
+	cmd.Stderr = &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("ingest log:\n%s", log.String())
+		}
+	}()
+	base := "http://" + ops
+	waitStatus := func(path string, want int) {
+		t.Helper()
+		deadline := time.Now().Add(40 * time.Second)
+		last := 0
+		for time.Now().Before(deadline) {
+			if resp, err := http.Get(base + path); err == nil {
+				last = resp.StatusCode
+				resp.Body.Close()
+				if last == want {
+					return
+				}
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Fatalf("%s: %d, want %d", path, last, want)
+	}
+	waitStatus("/readyz", 200)
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var metrics bytes.Buffer
+	_, _ = metrics.ReadFrom(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{"trucewatch_ingest_consumed_total", "trucewatch_ingest_insert_seconds", "go_goroutines"} {
+		if !strings.Contains(metrics.String(), m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus("/readyz", 503)
+	waitStatus("/healthz", 200)
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus("/readyz", 200)
+}
+
+// TestHelperIngest is the child process of TestIngestOps.
+func TestHelperIngest(t *testing.T) {
+	if os.Getenv("TRUCEWATCH_HELPER") != "ingest" {
+		t.Skip("child process of TestIngestOps")
+	}
+	os.Exit(run([]string{"ingest", "--batch-wait", "200ms"}, stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr}))
+}
