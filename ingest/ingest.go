@@ -243,8 +243,10 @@ func (in *Ingester) Run(ctx context.Context) error {
 		in.joined.Store(true)
 		in.lastActivity.Store(time.Now().UnixNano())
 		in.o.Logger.Info("partitions assigned", "generation", gen.ID, "partitions", partitionIDs(gen.Assignments[in.o.Topic]))
+		flushed := new(sync.WaitGroup)
+		flushed.Add(len(gen.Assignments[in.o.Topic]))
 		for _, a := range gen.Assignments[in.o.Topic] {
-			p := partition{in: in, gen: gen, id: a.ID, committed: a.Offset,
+			p := partition{in: in, gen: gen, id: a.ID, committed: a.Offset, flushed: flushed,
 				src: storage.Source{Cluster: cluster, Topic: in.o.Topic, Partition: a.ID}}
 			wg.Add(1)
 			gen.Start(func(genCtx context.Context) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -23,6 +24,9 @@ type partition struct {
 	// that already have a dead letter: a previous owner may have written
 	// them and crashed before the store recorded its batch.
 	landed map[int64]bool
+	// flushed counts the generation's partitions that have not finished;
+	// see run.
+	flushed *sync.WaitGroup
 }
 
 // run reads and writes batches until stopCtx (shutdown) or genCtx
@@ -33,31 +37,37 @@ func (p *partition) run(stopCtx, genCtx context.Context) error {
 	in := p.in
 	fetchCtx, cancelFetch := context.WithCancel(genCtx)
 	defer cancelFetch()
-	// Writes are not tied to the generation: kafka-go ends a generation as
-	// soon as one of its partition goroutines returns, which in a shutdown
-	// is the first partition with nothing to flush; the others must still
-	// flush theirs. Only a generation that ends without a shutdown (a
-	// rebalance: the partition moves) cancels the write in flight.
-	writeCtx, cancelWrite := context.WithCancel(context.WithoutCancel(genCtx))
+	writeCtx, cancelWrite := context.WithCancel(genCtx)
 	defer cancelWrite()
+	// kafka-go ends a generation, and stops its heartbeats, as soon as one
+	// of its partition goroutines returns. In a graceful stop every
+	// partition first flushes, then waits for the others to flush too, so
+	// that the generation, and the partitions' ownership, last until the
+	// last batch is written; a partition that returned early would cancel
+	// the others' writes, and one that wrote after the heartbeats stopped
+	// could overlap the partition's next owner.
+	defer func() {
+		p.flushed.Done()
+		if stopCtx.Err() != nil && genCtx.Err() == nil {
+			done := make(chan struct{})
+			go func() { p.flushed.Wait(); close(done) }()
+			t := time.NewTimer(in.o.ShutdownTimeout)
+			defer t.Stop()
+			select {
+			case <-done:
+			case <-t.C:
+			case <-genCtx.Done():
+			}
+		}
+	}()
 	go func() {
 		select {
 		case <-stopCtx.Done():
-		case <-genCtx.Done():
-			if stopCtx.Err() == nil {
-				cancelWrite() // rebalance
-				return
+			cancelFetch()
+			if sleep(genCtx, in.o.ShutdownTimeout) {
+				cancelWrite()
 			}
-		case <-writeCtx.Done(): // run returned
-			return
-		}
-		cancelFetch()
-		t := time.NewTimer(in.o.ShutdownTimeout)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			cancelWrite()
-		case <-writeCtx.Done():
+		case <-genCtx.Done():
 		}
 	}()
 
@@ -91,6 +101,7 @@ func (p *partition) run(stopCtx, genCtx context.Context) error {
 // storage.ErrSpanMismatch when the store moved under it, or a fatal error.
 func (p *partition) consume(fetchCtx, writeCtx context.Context, reader *kafka.Reader) error {
 	in := p.in
+	p.landed = nil // where we resume, another worker may have written since
 	// Until the partition reaches its fetch loop it counts as busy, so that
 	// an idle stop never leaves it unread while the store is down.
 	in.busy.Add(1)
