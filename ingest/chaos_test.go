@@ -370,9 +370,17 @@ func TestChaos(t *testing.T) {
 	// Every poison message on the dead-letter topic exactly once.
 	e := &env{t: t, ctx: ctx, addr: addr}
 	seen := map[string]int{}
+	where := map[string][]string{}
 	for _, d := range e.deadLetters() {
 		h := headerMap(d.Headers)
-		seen[h[ingest.HeaderSourcePartition]+"/"+h[ingest.HeaderSourceOffset]]++
+		k := h[ingest.HeaderSourcePartition] + "/" + h[ingest.HeaderSourceOffset]
+		seen[k]++
+		where[k] = append(where[k], fmt.Sprintf("dlq %d@%d at %s by %s", d.Partition, d.Offset, d.Time.Format("15:04:05.000"), h[ingest.HeaderWriter]))
+	}
+	for k, w := range where {
+		if len(w) > 1 {
+			t.Logf("source %s dead-lettered %d times: %v", k, len(w), w)
+		}
 	}
 	dups := 0
 	for _, c := range seen {

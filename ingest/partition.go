@@ -363,7 +363,13 @@ func (p *partition) flush(ctx context.Context, span storage.Span, msgs []kafka.M
 			if len(todo) == 0 {
 				return nil
 			}
-			return in.dlq.WriteMessages(ctx, todo...)
+			// kafka-go sends a batch it has queued even when the caller's
+			// context ends first; a write cut short by a rebalance could then
+			// land after the partition's next owner looked for it. So the
+			// call waits for the outcome, bounded by its own timeout.
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dlqWriteTimeout)
+			defer cancel()
+			return in.dlq.WriteMessages(wctx, todo...)
 		})
 		if err != nil {
 			return err
@@ -429,6 +435,10 @@ func retry(ctx context.Context, in *Ingester, op string, fn func() error) error 
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// dlqWriteTimeout bounds one dead-letter write, which does not follow the
+// caller's context (see flush).
+const dlqWriteTimeout = 30 * time.Second
 
 func sourceOffset(m kafka.Message) int64 {
 	off, _ := strconv.ParseInt(header(m.Headers, HeaderSourceOffset), 10, 64)

@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"errors"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +24,7 @@ const (
 	HeaderSourceTopic     = "trucewatch.dlq.source.topic"     // where it came from
 	HeaderSourcePartition = "trucewatch.dlq.source.partition" //
 	HeaderSourceOffset    = "trucewatch.dlq.source.offset"    //
+	HeaderWriter          = "trucewatch.dlq.writer"           // host/pid of the worker that wrote it
 	// HeaderPartner, on a report message, names the partner when the body
 	// has no partner_id (the HTTPS intake sets it).
 	HeaderPartner = "trucewatch.partner"
@@ -117,9 +120,17 @@ func deadLetter(topic string, msg kafka.Message, err error) kafka.Message {
 		kafka.Header{Key: HeaderSourceTopic, Value: []byte(topic)},
 		kafka.Header{Key: HeaderSourcePartition, Value: []byte(itoa(int64(msg.Partition)))},
 		kafka.Header{Key: HeaderSourceOffset, Value: []byte(itoa(msg.Offset))},
+		kafka.Header{Key: HeaderWriter, Value: []byte(writerID)},
 	)
 	return kafka.Message{Key: msg.Key, Value: msg.Value, Headers: headers}
 }
+
+// writerID names this process in the dead letters it writes, for operators
+// tracing where a letter came from.
+var writerID = func() string {
+	h, _ := os.Hostname()
+	return h + "/" + strconv.Itoa(os.Getpid())
+}()
 
 func header(hs []kafka.Header, key string) string {
 	for _, h := range hs {
