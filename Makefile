@@ -45,7 +45,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 bench-match:
-	$(GO) test -run '^$$' -bench 'Match|IndexBuild' -benchmem ./geo/
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./geo/
 
 # Accepted reports/s through POST /v1/reports vs the same reports produced
 # straight to the broker, in one run.
