@@ -98,7 +98,6 @@ func refDecode(data []byte, now time.Time) (Report, error) {
 	return r, nil
 }
 
-
 // present returns the raw value of name, treating JSON null as absent.
 func refPresent(fields map[string]json.RawMessage, name string) (json.RawMessage, bool) {
 	raw, ok := fields[name]
@@ -314,4 +313,3 @@ func (d *refDecoder) sources(fields map[string]json.RawMessage) []string {
 	}
 	return out
 }
-
