@@ -59,22 +59,8 @@ func TestServeIntakeToMap(t *testing.T) {
 	}
 	httpAddr := ln.Addr().String()
 	ln.Close()
-	exe, _ := os.Executable()
-	cmd := exec.Command(exe, "-test.run=^TestHelperServe$")
-	cmd.Env = append(os.Environ(), "TRUCEWATCH_HELPER=serve", "TRUCEWATCH_LISTEN="+httpAddr, "TRUCEWATCH_KEYS="+keysPath,
+	startChild(t, "serve", "TRUCEWATCH_LISTEN="+httpAddr, "TRUCEWATCH_KEYS="+keysPath,
 		"TRUCEWATCH_BROKERS="+addr, "TRUCEWATCH_CLICKHOUSE="+srv.Addr(), "TRUCEWATCH_DATABASE="+db)
-	var serveLog bytes.Buffer
-	cmd.Stderr = &serveLog
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("serve log:\n%s", serveLog.String())
-		}
-	}()
 	base := "http://" + httpAddr
 	waitHTTP(t, base+"/healthz")
 
@@ -155,6 +141,32 @@ func TestServeIntakeToMap(t *testing.T) {
 	}
 }
 
+// startChild runs this test binary as a trucewatch subcommand in its own
+// process (TestHelperServe, TestHelperIngest), configured by env, and
+// interrupts it when the test ends, showing its log if the test failed.
+func startChild(t *testing.T, helper string, env ...string) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.ToUpper(helper[:1]) + helper[1:]
+	cmd := exec.Command(exe, "-test.run=^TestHelper"+name+"$")
+	cmd.Env = append(append(os.Environ(), "TRUCEWATCH_HELPER="+helper), env...)
+	log := new(bytes.Buffer)
+	cmd.Stderr = log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s log:\n%s", helper, log.String())
+		}
+	})
+}
+
 func waitHTTP(t *testing.T, url string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -192,22 +204,8 @@ func TestIngestOps(t *testing.T) {
 	}
 	ops := ln.Addr().String()
 	ln.Close()
-	exe, _ := os.Executable()
-	cmd := exec.Command(exe, "-test.run=^TestHelperIngest$")
-	cmd.Env = append(os.Environ(), "TRUCEWATCH_HELPER=ingest", "TRUCEWATCH_OPS_ADDR="+ops,
+	startChild(t, "ingest", "TRUCEWATCH_OPS_ADDR="+ops,
 		"TRUCEWATCH_BROKERS="+b.Addrs()[0], "TRUCEWATCH_CLICKHOUSE="+srv.Addr(), "TRUCEWATCH_DATABASE="+chtest.Database(t))
-	var log bytes.Buffer
-	cmd.Stderr = &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("ingest log:\n%s", log.String())
-		}
-	}()
 	base := "http://" + ops
 	waitStatus := func(path string, want int) {
 		t.Helper()
