@@ -2,11 +2,16 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/trucewatch/trucewatch/geo"
 	"github.com/trucewatch/trucewatch/kafkaauth"
+	"github.com/trucewatch/trucewatch/storage"
 )
 
 // kafkaFlags are the flags every Kafka client subcommand shares.
@@ -55,6 +60,45 @@ func (c *clickhouseFlags) register(fs *flag.FlagSet, defaultAddr string) {
 	fs.StringVar(&c.database, "database", "trucewatch", "ClickHouse database")
 	fs.StringVar(&c.user, "ch-user", "default", "ClickHouse user")
 	fs.StringVar(&c.password, "ch-password", "", "ClickHouse password")
+}
+
+// options are the storage options of these flags.
+func (c *clickhouseFlags) options(log *slog.Logger) storage.Options {
+	return storage.Options{Addr: c.addr, Database: c.database, Username: c.user, Password: c.password, Logger: log}
+}
+
+// newLogger is the structured logger of a subcommand at a --log-level.
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv})), nil
+}
+
+// loadZones loads the admin boundaries and the zone-set files (the shipped
+// sets when there are none) into a holder that can swap them at run time.
+func loadZones(files []string, log *slog.Logger) (*geo.Holder, error) {
+	admin, err := geo.LoadAdmin()
+	if err != nil {
+		return nil, err
+	}
+	var base []*geo.ZoneSet
+	if len(files) == 0 {
+		if base, err = geo.ShippedZoneSets(admin); err != nil {
+			return nil, err
+		}
+	}
+	h, err := geo.NewHolder(admin, base, log)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) > 0 {
+		if _, err := h.Reload(files...); err != nil {
+			return nil, fmt.Errorf("--zones: %w", err)
+		}
+	}
+	return h, nil
 }
 
 func isStdin(path string) bool { return path == "-" || strings.TrimSpace(path) == "" }

@@ -87,39 +87,12 @@ func (f *ingestFlags) worker(ctx context.Context, store *storage.Store, o ingest
 	return in, nil
 }
 
-func (f *ingestFlags) logger(std stdio) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	return slog.New(slog.NewTextHandler(std.err, &slog.HandlerOptions{Level: lv})), nil
-}
+func (f *ingestFlags) logger(std stdio) (*slog.Logger, error) { return newLogger(f.logLevel, std.err) }
 
-// zoneHolder loads the admin boundaries and the zone sets named by
-// --zones (or the shipped ones) into a holder that can swap them while
-// the worker runs.
+// zoneHolder loads --zones (or the shipped zone sets) into a holder that
+// can swap them while the worker runs.
 func (f *ingestFlags) zoneHolder(log *slog.Logger) (*geo.Holder, error) {
-	admin, err := geo.LoadAdmin()
-	if err != nil {
-		return nil, err
-	}
-	files := splitList(f.zones)
-	var base []*geo.ZoneSet
-	if len(files) == 0 {
-		if base, err = geo.ShippedZoneSets(admin); err != nil {
-			return nil, err
-		}
-	}
-	h, err := geo.NewHolder(admin, base, log)
-	if err != nil {
-		return nil, err
-	}
-	if len(files) > 0 {
-		if _, err := h.Reload(files...); err != nil {
-			return nil, fmt.Errorf("--zones: %w", err)
-		}
-	}
-	return h, nil
+	return loadZones(splitList(f.zones), log)
 }
 
 // watchZones reloads the --zones files on SIGHUP, and every --zones-reload
@@ -151,9 +124,7 @@ func (f *ingestFlags) watchZones(ctx context.Context, h *geo.Holder, log *slog.L
 		go func() { _ = h.Watch(ctx, f.reload, files...) }()
 	}
 }
-func (f *ingestFlags) storeOptions(log *slog.Logger) storage.Options {
-	return storage.Options{Addr: f.ch.addr, Database: f.ch.database, Username: f.ch.user, Password: f.ch.password, Logger: log}
-}
+func (f *ingestFlags) storeOptions(log *slog.Logger) storage.Options { return f.ch.options(log) }
 
 func (f *ingestFlags) ingestOptions(log *slog.Logger) (ingest.Options, error) {
 	dialer, transport, err := f.kafka.clients()

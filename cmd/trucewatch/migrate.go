@@ -24,9 +24,7 @@ func runMigrate(ctx context.Context, args []string, std stdio) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(std.err, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	store, err := storage.Open(ctx, storage.Options{
-		Addr: ch.addr, Database: ch.database, Username: ch.user, Password: ch.password, Logger: log,
-	})
+	store, err := storage.Open(ctx, ch.options(log))
 	if err != nil {
 		return err
 	}

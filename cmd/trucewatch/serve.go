@@ -4,14 +4,10 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
-	"github.com/trucewatch/trucewatch/geo"
 	"github.com/trucewatch/trucewatch/intake"
 	"github.com/trucewatch/trucewatch/partners"
 	"github.com/trucewatch/trucewatch/publish"
@@ -58,26 +54,6 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 }
 
-func loadZoneSets(admin *geo.Admin, files []string) ([]*geo.ZoneSet, error) {
-	if len(files) == 0 {
-		return geo.ShippedZoneSets(admin)
-	}
-	var sets []*geo.ZoneSet
-	for _, path := range files {
-		r, err := os.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		zs, err := geo.LoadZoneSet(r, admin)
-		r.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		sets = append(sets, zs)
-	}
-	return sets, nil
-}
-
 func runServe(ctx context.Context, args []string, std stdio) error {
 	fs := newFlags("serve", "[flags]", "Serve the map API: tiles (GeoJSON, MVT), zone and admin choropleths, zone series and\n"+
 		"report drill-down from ClickHouse; see /openapi.json. With --keys, also the partner intake.\n"+
@@ -87,21 +63,16 @@ func runServe(ctx context.Context, args []string, std stdio) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
-	}
-	log := slog.New(slog.NewTextHandler(std.err, &slog.HandlerOptions{Level: lv}))
-	admin, err := geo.LoadAdmin()
+	log, err := newLogger(f.logLevel, std.err)
 	if err != nil {
 		return err
 	}
-	sets, err := loadZoneSets(admin, splitList(f.zones))
+	zones, err := loadZones(splitList(f.zones), log)
 	if err != nil {
 		return err
 	}
-	store, err := storage.Open(ctx, storage.Options{Addr: f.ch.addr, Database: f.ch.database,
-		Username: f.ch.user, Password: f.ch.password, Logger: log})
+	admin, sets := zones.Load().Admin(), zones.Load().ZoneSets()
+	store, err := storage.Open(ctx, f.ch.options(log))
 	if err != nil {
 		return err
 	}
