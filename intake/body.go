@@ -151,76 +151,82 @@ func safeID(id string) bool {
 // (which could spell a key differently), the values of its top-level
 // partner_id keys are replaced, or one is inserted; anything else is
 // re-encoded from the decoded report.
-func withPartner(raw []byte, r *report.Report, partner string) ([]byte, error) {
+func withPartner(arena *[]byte, raw []byte, r *report.Report, partner string) ([]byte, error) {
 	if r.PartnerID == partner {
 		return raw, nil
 	}
-	if v, ok := splicePartner(raw, partner); ok {
-		return v, nil
+	start := len(*arena)
+	if out, ok := splicePartner(*arena, raw, partner); ok {
+		*arena = out
+		return out[start:len(out):len(out)], nil
 	}
 	rr := *r
 	rr.PartnerID = partner
 	return json.Marshal(rr)
 }
 
-// splicePartner rewrites the top-level partner_id of raw, a JSON object
-// without backslashes. partner matches report.PartnerIDPattern, so it
-// needs no escaping. ok is false when raw is not as expected.
-func splicePartner(raw []byte, partner string) (out []byte, ok bool) {
+// splicePartner appends to dst raw, a JSON object without backslashes,
+// with its top-level partner_id rewritten. partner matches
+// report.PartnerIDPattern, so it needs no escaping. ok is false when raw is
+// not as expected. The values of one request share dst, one allocation
+// for all of them.
+func splicePartner(dst, raw []byte, partner string) (out []byte, ok bool) {
 	if len(raw) < 2 || raw[0] != '{' || bytes.IndexByte(raw, '\\') >= 0 {
-		return nil, false
+		return dst, false
 	}
-	quoted := `"` + partner + `"`
-	out = make([]byte, 0, len(raw)+len(quoted)+16)
+	start := len(dst)
+	out = dst
 	found := false
 	last := 0 // raw[last:] is not copied yet
 	i := 1
 	for {
 		i = skipSpace(raw, i)
 		if i < len(raw) && raw[i] == '}' && !found && last == 0 {
-			return nil, false // empty object: never a valid report
+			return dst, false // empty object: never a valid report
 		}
 		if i >= len(raw) || raw[i] != '"' {
-			return nil, false
+			return dst, false
 		}
 		end := bytes.IndexByte(raw[i+1:], '"')
 		if end < 0 {
-			return nil, false
+			return dst, false
 		}
 		key := raw[i+1 : i+1+end]
 		i = skipSpace(raw, i+end+2)
 		if i >= len(raw) || raw[i] != ':' {
-			return nil, false
+			return dst, false
 		}
 		vstart := skipSpace(raw, i+1)
 		vend, ok := skipValue(raw, vstart)
 		if !ok {
-			return nil, false
+			return dst, false
 		}
 		if string(key) == "partner_id" {
 			out = append(out, raw[last:vstart]...)
-			out = append(out, quoted...)
+			out = append(out, '"')
+			out = append(out, partner...)
+			out = append(out, '"')
 			last, found = vend, true
 		}
 		i = skipSpace(raw, vend)
 		if i >= len(raw) {
-			return nil, false
+			return dst, false
 		}
 		if raw[i] == ',' {
 			i++
 			continue
 		}
 		if raw[i] != '}' || skipSpace(raw, i+1) != len(raw) {
-			return nil, false
+			return dst, false
 		}
 		break
 	}
 	if found {
 		return append(out, raw[last:]...), true
 	}
-	out = append(out, `{"partner_id":`...)
-	out = append(out, quoted...)
-	out = append(out, ',')
+	out = append(out[:start], `{"partner_id":"`...)
+	out = append(out, partner...)
+	out = append(out, `",`...)
 	return append(out, raw[1:]...), true
 }
 

@@ -63,7 +63,8 @@ func FuzzIntake(f *testing.F) {
 				t.Fatalf("unsafe id accepted: %q", r.ID)
 			}
 			// What the intake puts on Kafka is what ingest decodes.
-			b, err := withPartner(it.data, &r, "fuzz")
+			var arena []byte
+			b, err := withPartner(&arena, it.data, &r, "fuzz")
 			if err != nil {
 				t.Fatal(err)
 			}

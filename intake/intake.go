@@ -218,7 +218,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is %d bytes, the limit is %d: split it into several requests", r.ContentLength, h.o.MaxBodyBytes))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.o.MaxBodyBytes))
+	body, err := readBody(http.MaxBytesReader(w, r.Body, h.o.MaxBodyBytes), r.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -282,6 +282,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, resp)
 }
 
+// readBody reads the whole body; with a Content-Length (already checked
+// against the limit) into one buffer of that size instead of a growing one.
+func readBody(body io.Reader, length int64) ([]byte, error) {
+	if length <= 0 {
+		return io.ReadAll(body)
+	}
+	buf := make([]byte, length+1) // +1: a body longer than announced is read to its end
+	n, err := io.ReadFull(body, buf)
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+		return buf[:n], nil
+	case err != nil:
+		return nil, err
+	}
+	rest, err := io.ReadAll(body)
+	return append(buf, rest...), err
+}
+
 // authenticate returns the partner of the request's bearer key.
 func (h *Handler) authenticate(r *http.Request) (string, bool) {
 	scheme, token, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
@@ -312,13 +330,18 @@ func (h *Handler) decode(partner string, items []item, now time.Time) (Response,
 	resp := Response{PartnerID: partner, Accepted: []Accepted{}, Rejected: []Rejected{}}
 	msgs := make([]publish.Message, 0, len(items))
 	headers := map[string]string{ingest.HeaderPartner: partner}
+	size := 0
+	for _, it := range items {
+		size += len(it.data) + len(partner) + len(`{"partner_id":"",`)
+	}
+	arena := make([]byte, 0, size)
 	for i, it := range items {
 		rep, err := decodeItem(it.data, now)
 		if err != nil {
 			resp.Rejected = append(resp.Rejected, Rejected{Index: i, Line: it.line, ID: readableID(it.data), Errors: fieldErrors(err)})
 			continue
 		}
-		value, err := withPartner(it.data, &rep, partner)
+		value, err := withPartner(&arena, it.data, &rep, partner)
 		if err != nil { // cannot happen for a decoded report
 			resp.Rejected = append(resp.Rejected, Rejected{Index: i, Line: it.line, ID: rep.ID, Errors: []report.FieldError{{Rule: "encode", Msg: "report could not be re-encoded"}}})
 			continue

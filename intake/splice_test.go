@@ -30,7 +30,8 @@ func TestWithPartner(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		v, err := withPartner([]byte(c.raw), &r, "mine")
+		var arena []byte
+		v, err := withPartner(&arena, []byte(c.raw), &r, "mine")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,7 +39,7 @@ func TestWithPartner(t *testing.T) {
 		if err != nil || back.PartnerID != "mine" || back.ID != r.ID {
 			t.Errorf("%s: %s -> %+v, %v", name, v, back, err)
 		}
-		if _, ok := splicePartner([]byte(c.raw), "mine"); ok != c.spliced {
+		if _, ok := splicePartner(nil, []byte(c.raw), "mine"); ok != c.spliced {
 			t.Errorf("%s: spliced = %v, want %v", name, ok, c.spliced)
 		}
 		var m map[string]any

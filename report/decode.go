@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -33,10 +32,23 @@ const (
 // EarliestObservedAt is the oldest observed_at accepted.
 var EarliestObservedAt, _ = time.Parse(time.RFC3339, earliestObservedAt)
 
-var partnerIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-
 // PartnerIDPattern is the pattern partner_id must match.
 const PartnerIDPattern = `^[A-Za-z0-9][A-Za-z0-9._-]*$`
+
+// validPartnerID matches PartnerIDPattern (TestPartnerIDPattern checks the
+// two agree); it is written out because it runs on every report.
+func validPartnerID(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
+			continue
+		}
+		if i == 0 || (c != '.' && c != '_' && c != '-') {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // FieldError is one problem with one field. Field is a JSON path such as
 // "lat" or "perpetrator.side" ("" for the document as a whole); Rule is a
@@ -69,6 +81,25 @@ func (es Errors) Error() string {
 type decoder struct {
 	now  time.Time
 	errs Errors
+	// src is the document as one string: the report's strings without
+	// escapes are cut from it, one allocation for all of them. base is
+	// the document the members' raw values are slices of.
+	src  string
+	base []byte
+}
+
+// unquote is the package's unquote, cutting plain strings from d.src.
+func (d *decoder) unquote(raw []byte) (string, bool) {
+	if body, plain := plainString(raw); plain {
+		if len(body) == 0 {
+			return "", true
+		}
+		// body is a slice of d.base: its offset follows from the capacities.
+		if off := cap(d.base) - cap(body); off >= 0 && off+len(body) <= len(d.base) && &d.base[off] == &body[0] {
+			return d.src[off : off+len(body)], true
+		}
+	}
+	return unquote(raw)
 }
 
 func (d *decoder) fail(field, rule, format string, args ...any) {
@@ -83,11 +114,14 @@ func Decode(data []byte, now time.Time) (Report, error) {
 	if len(data) > MaxReportBytes {
 		return r, Errors{{Rule: "size", Msg: fmt.Sprintf("report is %d bytes, the limit is %d", len(data), MaxReportBytes)}}
 	}
-	if !utf8.Valid(data) {
+	var buf [24]member
+	members, ok := scanObject(data, buf[:0])
+	if !ok && !utf8.Valid(data) {
 		return r, Errors{{Rule: "encoding", Msg: "report is not valid UTF-8"}}
 	}
-	var buf [24]member
-	fields, ok := parseObject(data, buf[:0])
+	if !ok {
+		members, ok = parseObject(data, buf[:0])
+	}
 	if !ok {
 		msg := "report must be a JSON object"
 		var v map[string]json.RawMessage
@@ -96,28 +130,33 @@ func Decode(data []byte, now time.Time) (Report, error) {
 		}
 		return r, Errors{{Rule: "json", Msg: msg}}
 	}
-	d := decoder{now: now}
+	d := decoder{now: now, src: string(data), base: data}
+	var top topLevel
+	fields := members
 	for i, m := range fields {
-		if !knownFields[string(m.key)] && fields.last(string(m.key)) == i {
+		if n := fieldNum(string(m.key)); n >= 0 {
+			top.raw[n], top.has[n] = m.raw, true // the last one wins, as in encoding/json
+		} else if fields.last(string(m.key)) == i {
 			d.fail(string(m.key), "unknown", "unknown field (schema %s)", SchemaVersion)
 		}
 	}
-	r.ID = d.str(fields, "id", true, MaxIDLen, true)
+	get := getter{top: &top}
+	r.ID = d.str(get, "id", true, MaxIDLen, true)
 	if r.ID != "" && !printable(r.ID) {
 		d.fail("id", "format", "must not contain spaces, control or invisible format characters")
 	}
-	r.PartnerID = d.str(fields, "partner_id", false, MaxPartnerIDLen, false)
-	if r.PartnerID != "" && !partnerIDPattern.MatchString(r.PartnerID) {
+	r.PartnerID = d.str(get, "partner_id", false, MaxPartnerIDLen, false)
+	if r.PartnerID != "" && !validPartnerID(r.PartnerID) {
 		d.fail("partner_id", "format", "must match %s", PartnerIDPattern)
 	}
 	r.Revision = 1
-	if _, ok := fields.get("revision"); ok {
-		if v, ok := d.integer(fields, "revision", 1, MaxRevision); ok {
+	if _, ok := get.get("revision"); ok {
+		if v, ok := d.integer(get, "revision", 1, MaxRevision); ok {
 			r.Revision = uint32(v)
 		}
 	}
-	r.ObservedAt = d.time(fields, "observed_at", true)
-	r.ObservedUntil = d.time(fields, "observed_until", false)
+	r.ObservedAt = d.time(get, "observed_at", true)
+	r.ObservedUntil = d.time(get, "observed_until", false)
 	if !r.ObservedAt.IsZero() && !r.ObservedUntil.IsZero() {
 		switch span := r.ObservedUntil.Sub(r.ObservedAt); {
 		case span < 0:
@@ -126,26 +165,26 @@ func Decode(data []byte, now time.Time) (Report, error) {
 			d.fail("observed_until", "range", "incident spans %s, the limit is %s after observed_at", span, MaxIncidentSpan)
 		}
 	}
-	r.TimePrecision = enum(&d, fields, "time_precision", TimePrecisions)
-	r.Lat = d.number(fields, "lat", true, -90, 90)
-	r.Lon = d.number(fields, "lon", true, -180, 180)
-	r.AccuracyM = d.number(fields, "accuracy_m", false, 0, MaxAccuracyM)
-	r.GeoPrecision = enum(&d, fields, "geo_precision", GeoPrecisions)
-	if _, ok := fields.get("category"); !ok {
+	r.TimePrecision = enum(&d, get, "time_precision", TimePrecisions)
+	r.Lat = d.number(get, "lat", true, -90, 90)
+	r.Lon = d.number(get, "lon", true, -180, 180)
+	r.AccuracyM = d.number(get, "accuracy_m", false, 0, MaxAccuracyM)
+	r.GeoPrecision = enum(&d, get, "geo_precision", GeoPrecisions)
+	if _, ok := get.get("category"); !ok {
 		d.fail("category", "required", "is required (one of %s)", join(Categories))
 	} else {
-		r.Category = enum(&d, fields, "category", Categories)
+		r.Category = enum(&d, get, "category", Categories)
 	}
-	r.Perpetrator = d.actor(fields, "perpetrator")
-	r.Target = d.actor(fields, "target")
-	if v, ok := d.integer(fields, "killed", 0, MaxCasualties); ok {
+	r.Perpetrator = d.actor(get, "perpetrator")
+	r.Target = d.actor(get, "target")
+	if v, ok := d.integer(get, "killed", 0, MaxCasualties); ok {
 		r.Killed = uint32(v)
 	}
-	if v, ok := d.integer(fields, "injured", 0, MaxCasualties); ok {
+	if v, ok := d.integer(get, "injured", 0, MaxCasualties); ok {
 		r.Injured = uint32(v)
 	}
-	r.Description = d.str(fields, "description", false, MaxDescriptionLen, true)
-	r.Sources = d.sources(fields)
+	r.Description = d.str(get, "description", false, MaxDescriptionLen, true)
+	r.Sources = d.sources(get)
 	if len(d.errs) > 0 {
 		d.errs.sort()
 		return Report{}, d.errs
@@ -153,15 +192,83 @@ func Decode(data []byte, now time.Time) (Report, error) {
 	return r, nil
 }
 
-var knownFields = map[string]bool{
-	"id": true, "partner_id": true, "revision": true, "observed_at": true, "observed_until": true,
-	"time_precision": true, "lat": true, "lon": true, "accuracy_m": true, "geo_precision": true,
-	"category": true, "perpetrator": true, "target": true, "killed": true, "injured": true,
-	"description": true, "sources": true,
+// fieldNames are the top-level fields of schema v1, as knownField
+// recognises them.
+var fieldNames = []string{"id", "partner_id", "revision", "observed_at", "observed_until",
+	"time_precision", "lat", "lon", "accuracy_m", "geo_precision",
+	"category", "perpetrator", "target", "killed", "injured",
+	"description", "sources"}
+
+func knownField(name string) bool { return fieldNum(name) >= 0 }
+
+// fieldNum is name's index in fieldNames, -1 for an unknown field.
+func fieldNum(name string) int {
+	switch name {
+	case "id":
+		return 0
+	case "partner_id":
+		return 1
+	case "revision":
+		return 2
+	case "observed_at":
+		return 3
+	case "observed_until":
+		return 4
+	case "time_precision":
+		return 5
+	case "lat":
+		return 6
+	case "lon":
+		return 7
+	case "accuracy_m":
+		return 8
+	case "geo_precision":
+		return 9
+	case "category":
+		return 10
+	case "perpetrator":
+		return 11
+	case "target":
+		return 12
+	case "killed":
+		return 13
+	case "injured":
+		return 14
+	case "description":
+		return 15
+	case "sources":
+		return 16
+	}
+	return -1
+}
+
+// getter finds a member's raw value: in top by field number when set,
+// else by searching obj.
+type getter struct {
+	obj object
+	top *topLevel
+}
+
+func (g getter) get(name string) ([]byte, bool) {
+	if g.top == nil {
+		return g.obj.get(name)
+	}
+	n := fieldNum(name)
+	if n < 0 || !g.top.has[n] {
+		return nil, false
+	}
+	return g.top.raw[n], true
+}
+
+// topLevel is a report's members indexed by field number, so that the
+// seventeen lookups of Decode do not each search the object.
+type topLevel struct {
+	raw [17][]byte
+	has [17]bool
 }
 
 // present returns the raw value of name, treating JSON null as absent.
-func present(fields object, name string) ([]byte, bool) {
+func present(fields getter, name string) ([]byte, bool) {
 	raw, ok := fields.get(name)
 	if !ok || string(raw) == "null" {
 		return nil, false
@@ -170,7 +277,7 @@ func present(fields object, name string) ([]byte, bool) {
 }
 
 // str reads a string field. limit counts bytes, or characters when runes is set.
-func (d *decoder) str(fields object, name string, required bool, limit int, runes bool) string {
+func (d *decoder) str(fields getter, name string, required bool, limit int, runes bool) string {
 	raw, ok := present(fields, name)
 	if !ok {
 		if required {
@@ -178,7 +285,7 @@ func (d *decoder) str(fields object, name string, required bool, limit int, rune
 		}
 		return ""
 	}
-	s, ok := unquote(raw)
+	s, ok := d.unquote(raw)
 	if !ok {
 		d.fail(name, "type", "must be a string")
 		return ""
@@ -204,7 +311,7 @@ func (d *decoder) checkString(name, s string, required bool, limit int, runes bo
 	return ""
 }
 
-func (d *decoder) number(fields object, name string, required bool, lo, hi float64) float64 {
+func (d *decoder) number(fields getter, name string, required bool, lo, hi float64) float64 {
 	raw, ok := present(fields, name)
 	if !ok {
 		if required {
@@ -244,7 +351,7 @@ func isJSONNumber(raw []byte) bool {
 	return len(raw) > 0 && (raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'))
 }
 
-func (d *decoder) integer(fields object, name string, lo, hi float64) (uint64, bool) {
+func (d *decoder) integer(fields getter, name string, lo, hi float64) (uint64, bool) {
 	raw, ok := present(fields, name)
 	if !ok {
 		return 0, false
@@ -264,7 +371,7 @@ func (d *decoder) integer(fields object, name string, lo, hi float64) (uint64, b
 	return uint64(f), true
 }
 
-func (d *decoder) time(fields object, name string, required bool) time.Time {
+func (d *decoder) time(fields getter, name string, required bool) time.Time {
 	s := d.str(fields, name, required, 64, false)
 	if s == "" {
 		return time.Time{}
@@ -288,7 +395,7 @@ func (d *decoder) time(fields object, name string, required bool) time.Time {
 
 // enum reads a string field that must be one of allowed. The common case,
 // a plain string that matches, returns the constant without allocating.
-func enum[T ~string](d *decoder, fields object, name string, allowed []T) T {
+func enum[T ~string](d *decoder, fields getter, name string, allowed []T) T {
 	raw, ok := present(fields, name)
 	if !ok {
 		return ""
@@ -300,7 +407,7 @@ func enum[T ~string](d *decoder, fields object, name string, allowed []T) T {
 			}
 		}
 	}
-	s, ok := unquote(raw)
+	s, ok := d.unquote(raw)
 	if !ok {
 		d.fail(name, "type", "must be a string")
 		return ""
@@ -314,7 +421,7 @@ func enum[T ~string](d *decoder, fields object, name string, allowed []T) T {
 	return ""
 }
 
-func (d *decoder) actor(fields object, name string) Actor {
+func (d *decoder) actor(fields getter, name string) Actor {
 	raw, ok := present(fields, name)
 	if !ok {
 		return Actor{}
@@ -332,8 +439,8 @@ func (d *decoder) actor(fields object, name string) Actor {
 	}
 	before := len(d.errs)
 	a := Actor{
-		Name: d.str(obj, "name", false, MaxActorNameLen, true),
-		Side: enum(d, obj, "side", Sides),
+		Name: d.str(getter{obj: obj}, "name", false, MaxActorNameLen, true),
+		Side: enum(d, getter{obj: obj}, "side", Sides),
 	}
 	// d.str and d.enum named the inner field; prefix the path.
 	for i := before; i < len(d.errs); i++ {
@@ -345,7 +452,7 @@ func (d *decoder) actor(fields object, name string) Actor {
 	return a
 }
 
-func (d *decoder) sources(fields object) []string {
+func (d *decoder) sources(fields getter) []string {
 	raw, ok := present(fields, "sources")
 	if !ok {
 		return nil
@@ -362,7 +469,7 @@ func (d *decoder) sources(fields object) []string {
 	out := make([]string, 0, len(list))
 	for i, item := range list {
 		field := "sources[" + strconv.Itoa(i) + "]"
-		s, ok := unquote(item)
+		s, ok := d.unquote(item)
 		if !ok {
 			d.fail(field, "type", "must be a string")
 			continue
@@ -386,6 +493,12 @@ func (es Errors) sort() {
 
 func printable(s string) bool {
 	for _, r := range s {
+		if r < utf8.RuneSelf {
+			if r <= ' ' || r == 0x7f {
+				return false
+			}
+			continue
+		}
 		// The same class as the schema's id pattern, which JSON Schema
 		// validators in every language can evaluate: no white space, no
 		// control characters, and no invisible format characters (soft

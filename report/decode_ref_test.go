@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,7 +45,7 @@ func refDecode(data []byte, now time.Time) (Report, error) {
 	}
 	d := refDecoder{now: now}
 	for name := range fields {
-		if !knownFields[name] {
+		if !slices.Contains(fieldNames, name) {
 			d.fail(name, "unknown", "unknown field (schema %s)", SchemaVersion)
 		}
 	}
@@ -52,7 +54,7 @@ func refDecode(data []byte, now time.Time) (Report, error) {
 		d.fail("id", "format", "must not contain spaces or control characters")
 	}
 	r.PartnerID = d.str(fields, "partner_id", false, MaxPartnerIDLen, false)
-	if r.PartnerID != "" && !partnerIDPattern.MatchString(r.PartnerID) {
+	if r.PartnerID != "" && !regexp.MustCompile(PartnerIDPattern).MatchString(r.PartnerID) {
 		d.fail("partner_id", "format", "must match %s", PartnerIDPattern)
 	}
 	r.Revision = 1

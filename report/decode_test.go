@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -212,6 +213,15 @@ func BenchmarkDecodeReference(b *testing.B) {
 	for b.Loop() {
 		if _, err := refDecode(data, testNow); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestPartnerIDPattern(t *testing.T) {
+	re := regexp.MustCompile(PartnerIDPattern)
+	for _, s := range []string{"", "a", "sn4hr", "A.b_c-d", ".a", "-a", "_a", "a b", "a/b", "ü", "a\x00", "9", "a..", "Z-"} {
+		if got, want := validPartnerID(s), re.MatchString(s); got != want {
+			t.Errorf("validPartnerID(%q) = %v, the pattern says %v", s, got, want)
 		}
 	}
 }

@@ -38,12 +38,259 @@ func (o object) last(key string) int {
 }
 
 // parseObject splits data, a whole document, into members appended to
-// dst. It reports false when data is not valid JSON or not an object.
+// dst. It reports false when data is not valid UTF-8, not valid JSON or not
+// an object. The common case, a valid object, is one strict pass over the
+// bytes; anything that pass does not accept is decided by utf8.Valid and
+// json.Valid, so the two paths agree on every input.
 func parseObject(data []byte, dst object) (object, bool) {
-	if !json.Valid(data) {
+	if obj, ok := scanObject(data, dst); ok {
+		return obj, true
+	}
+	if !utf8.Valid(data) || !json.Valid(data) {
 		return nil, false
 	}
 	return splitObject(data, dst)
+}
+
+// scanMaxDepth bounds the nesting scanObject follows itself; deeper
+// documents (never valid reports) go to the slow path, which applies
+// encoding/json's own limit.
+const scanMaxDepth = 32
+
+// scanObject is the strict one-pass reader: it checks JSON syntax and
+// UTF-8 while it splits the top-level object into members. False means
+// "not accepted here", not "invalid".
+func scanObject(b []byte, dst object) (object, bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, false
+	}
+	obj := dst
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return obj, skipSpace(b, i+1) == len(b)
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return nil, false
+		}
+		end, escaped, ok := scanString(b, i)
+		if !ok {
+			return nil, false
+		}
+		var key []byte
+		if escaped {
+			s, ok := unquote(b[i:end])
+			if !ok {
+				return nil, false
+			}
+			key = []byte(s)
+		} else {
+			key = b[i+1 : end-1]
+		}
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return nil, false
+		}
+		i = skipSpace(b, i+1)
+		vend, ok := scanValue(b, i, 1)
+		if !ok {
+			return nil, false
+		}
+		obj = append(obj, member{key: key, raw: b[i:vend]})
+		i = skipSpace(b, vend)
+		if i >= len(b) {
+			return nil, false
+		}
+		switch b[i] {
+		case '}':
+			return obj, skipSpace(b, i+1) == len(b)
+		case ',':
+			i = skipSpace(b, i+1)
+		default:
+			return nil, false
+		}
+	}
+}
+
+// scanValue checks the value starting at b[i] and returns the index after it.
+func scanValue(b []byte, i, depth int) (int, bool) {
+	if i >= len(b) {
+		return 0, false
+	}
+	switch c := b[i]; {
+	case c == '"':
+		end, _, ok := scanString(b, i)
+		return end, ok
+	case c == '{':
+		if depth >= scanMaxDepth {
+			return 0, false
+		}
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == '}' {
+			return i + 1, true
+		}
+		for {
+			if i >= len(b) || b[i] != '"' {
+				return 0, false
+			}
+			end, _, ok := scanString(b, i)
+			if !ok {
+				return 0, false
+			}
+			i = skipSpace(b, end)
+			if i >= len(b) || b[i] != ':' {
+				return 0, false
+			}
+			if i, ok = scanValue(b, skipSpace(b, i+1), depth+1); !ok {
+				return 0, false
+			}
+			i = skipSpace(b, i)
+			if i >= len(b) {
+				return 0, false
+			}
+			switch b[i] {
+			case '}':
+				return i + 1, true
+			case ',':
+				i = skipSpace(b, i+1)
+			default:
+				return 0, false
+			}
+		}
+	case c == '[':
+		if depth >= scanMaxDepth {
+			return 0, false
+		}
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == ']' {
+			return i + 1, true
+		}
+		for {
+			var ok bool
+			if i, ok = scanValue(b, i, depth+1); !ok {
+				return 0, false
+			}
+			i = skipSpace(b, i)
+			if i >= len(b) {
+				return 0, false
+			}
+			switch b[i] {
+			case ']':
+				return i + 1, true
+			case ',':
+				i = skipSpace(b, i+1)
+			default:
+				return 0, false
+			}
+		}
+	case c == '-' || (c >= '0' && c <= '9'):
+		return scanNumber(b, i)
+	case c == 't':
+		return literal(b, i, "true")
+	case c == 'f':
+		return literal(b, i, "false")
+	case c == 'n':
+		return literal(b, i, "null")
+	}
+	return 0, false
+}
+
+func literal(b []byte, i int, word string) (int, bool) {
+	if len(b)-i >= len(word) && string(b[i:i+len(word)]) == word {
+		return i + len(word), true
+	}
+	return 0, false
+}
+
+// scanNumber checks -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func scanNumber(b []byte, i int) (int, bool) {
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(b, i)
+	default:
+		return 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(b, i+1)
+		if j == i+1 {
+			return 0, false
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(b, i)
+		if j == i {
+			return 0, false
+		}
+		i = j
+	}
+	return i, true
+}
+
+func digits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// scanString checks the string starting at b[i] == '"' (escapes, no
+// control characters, valid UTF-8) and returns the index after it and
+// whether it has escapes.
+func scanString(b []byte, i int) (end int, escaped, ok bool) {
+	for i++; i < len(b); {
+		c := b[i]
+		switch {
+		case c == '"':
+			return i + 1, escaped, true
+		case c == '\\':
+			escaped = true
+			if i+1 >= len(b) {
+				return 0, false, false
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if len(b)-i < 6 || !hex4(b[i+2:i+6]) {
+					return 0, false, false
+				}
+				i += 6
+			default:
+				return 0, false, false
+			}
+		case c < 0x20:
+			return 0, false, false
+		case c < utf8.RuneSelf:
+			i++
+		default:
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 {
+				return 0, false, false
+			}
+			i += size
+		}
+	}
+	return 0, false, false
+}
+
+func hex4(b []byte) bool {
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // splitObject splits raw, one valid JSON value, into members appended to
