@@ -225,3 +225,21 @@ func TestPartnerIDPattern(t *testing.T) {
 		}
 	}
 }
+
+func TestMessageKey(t *testing.T) {
+	for doc, want := range map[string]string{
+		validDoc:                           "sy-2017-0001",
+		`{"id":"a\u0041","x":[1,{"y":2}]}`: "aA",
+		`{"id":"first","id":"last"}`:       "last",
+		`{"id":"a","lat":NaN}`:             "", // not JSON: no key, as before
+		`{"ID":"a"}`:                       "",
+		`{"id":7}`:                         "",
+		`[{"id":"a"}]`:                     "",
+		`not json`:                         "",
+	} {
+		got, ok := MessageKey([]byte(doc))
+		if string(got) != want || ok != (want != "") {
+			t.Errorf("MessageKey(%s) = %q, %v; want %q", doc, got, ok, want)
+		}
+	}
+}

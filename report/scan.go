@@ -438,3 +438,29 @@ func unquote(raw []byte) (string, bool) {
 	_ = utf8.Valid
 	return string(body), true
 }
+
+// MessageKey returns the top-level "id" of data when it is a string: the
+// Kafka key of a report, read before (and whether or not) it is valid.
+func MessageKey(data []byte) ([]byte, bool) {
+	var buf [24]member
+	obj, ok := scanObject(data, buf[:0])
+	if !ok {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(data, &m) != nil {
+			return nil, false
+		}
+		obj = obj[:0]
+		if raw, ok := m["id"]; ok {
+			obj = append(obj, member{key: []byte("id"), raw: raw})
+		}
+	}
+	raw, ok := obj.get("id")
+	if !ok {
+		return nil, false
+	}
+	if body, plain := plainString(raw); plain {
+		return body, true
+	}
+	s, ok := unquote(raw)
+	return []byte(s), ok
+}
