@@ -50,7 +50,7 @@ bench-match:
 # Accepted reports/s through POST /v1/reports vs the same reports produced
 # straight to the broker, in one run.
 bench-intake:
-	$(GO) test ./intake -run '^$$' -bench 'Intake|DirectProduce' -benchtime 200x
+	$(GO) test ./intake -run '^$$' -bench 'Intake|DirectProduce|ProduceCommand' -benchtime 1000x
 
 bench-ingest: deps
 	$(GO) run ./bench/ingest

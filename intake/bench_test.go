@@ -43,7 +43,7 @@ var benchRates struct {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	benchRates.Lock()
-	if r := benchRates; r.intake > 0 {
+	if r := &benchRates; r.intake > 0 {
 		fmt.Printf("intake gateway: %.0f reports/s\n", r.intake)
 		if r.command > 0 {
 			fmt.Printf("trucewatch produce --file: %.0f reports/s; gateway at %.0f%% of it (target >= 50%%)\n", r.command, 100*r.intake/r.command)

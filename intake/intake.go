@@ -255,7 +255,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	resp, msgs := h.decode(partner, items, now)
+	resp, msgs, arena := h.decode(partner, items, now)
 	if len(msgs) > 0 {
 		ctx, cancel := context.WithTimeout(r.Context(), h.o.PublishTimeout)
 		err := h.o.Publisher.Write(ctx, msgs...)
@@ -272,6 +272,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	putBuffer(body)
+	putBuffer(arena)
 	h.accepted.Add(int64(len(resp.Accepted)))
 	h.rejected.Add(int64(len(resp.Rejected)))
 	log.Debug("intake: request", "accepted", len(resp.Accepted), "rejected", len(resp.Rejected))
@@ -282,13 +284,39 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, resp)
 }
 
+// buffers recycles request bodies and the arenas of their messages. A
+// buffer goes back only once the brokers acknowledged its messages (or
+// none were sent): after a failed or timed-out write the producer may
+// still hold them.
+var buffers sync.Pool
+
+// maxPooled bounds the buffers kept, so that one huge request does not pin
+// its memory.
+const maxPooled = 1 << 20
+
+func getBuffer(size int) []byte {
+	if p, ok := buffers.Get().(*[]byte); ok && cap(*p) >= size {
+		return (*p)[:0]
+	} else if ok {
+		buffers.Put(p)
+	}
+	return make([]byte, 0, size)
+}
+
+func putBuffer(b []byte) {
+	if cap(b) > 0 && cap(b) <= maxPooled {
+		b = b[:0]
+		buffers.Put(&b)
+	}
+}
+
 // readBody reads the whole body; with a Content-Length (already checked
 // against the limit) into one buffer of that size instead of a growing one.
 func readBody(body io.Reader, length int64) ([]byte, error) {
 	if length <= 0 {
 		return io.ReadAll(body)
 	}
-	buf := make([]byte, length+1) // +1: a body longer than announced is read to its end
+	buf := getBuffer(int(length) + 1)[:length+1] // +1: a body longer than announced is read to its end
 	n, err := io.ReadFull(body, buf)
 	switch {
 	case err == io.ErrUnexpectedEOF || err == io.EOF:
@@ -326,7 +354,7 @@ func (h *Handler) limiter(partner string) *rate.Limiter {
 
 // decode validates every item with report.Decode (the code ingest uses),
 // and encodes the valid ones as messages that carry the partner's id.
-func (h *Handler) decode(partner string, items []item, now time.Time) (Response, []publish.Message) {
+func (h *Handler) decode(partner string, items []item, now time.Time) (Response, []publish.Message, []byte) {
 	resp := Response{PartnerID: partner, Accepted: []Accepted{}, Rejected: []Rejected{}}
 	msgs := make([]publish.Message, 0, len(items))
 	headers := map[string]string{ingest.HeaderPartner: partner}
@@ -334,7 +362,7 @@ func (h *Handler) decode(partner string, items []item, now time.Time) (Response,
 	for _, it := range items {
 		size += len(it.data) + len(partner) + len(`{"partner_id":"",`)
 	}
-	arena := make([]byte, 0, size)
+	arena := getBuffer(size)
 	for i, it := range items {
 		rep, err := decodeItem(it.data, now)
 		if err != nil {
@@ -349,7 +377,7 @@ func (h *Handler) decode(partner string, items []item, now time.Time) (Response,
 		msgs = append(msgs, publish.Message{Key: []byte(rep.ID), Value: value, Headers: headers})
 		resp.Accepted = append(resp.Accepted, Accepted{Index: i, ID: rep.ID, Revision: rep.Revision})
 	}
-	return resp, msgs
+	return resp, msgs, arena
 }
 
 func fieldErrors(err error) []report.FieldError {
