@@ -117,6 +117,17 @@ func BenchmarkServeLoad(b *testing.B) {
 	rec.print("API (HTTP, gzip)", *loadDuration)
 	if mfs, err := reg.Gather(); err == nil {
 		for _, mf := range mfs {
+			if mf.GetName() == "trucewatch_serve_query_duration_seconds" {
+				for _, m := range mf.GetMetric() {
+					h := m.GetHistogram()
+					var labels []string
+					for _, l := range m.GetLabel() {
+						labels = append(labels, l.GetValue())
+					}
+					fmt.Printf("ClickHouse %-28s %6d queries, %7.1f s in all, mean %6.1f ms\n", strings.Join(labels, " "),
+						h.GetSampleCount(), h.GetSampleSum(), 1000*h.GetSampleSum()/float64(max(1, h.GetSampleCount())))
+				}
+			}
 			if mf.GetName() != "trucewatch_serve_cache_requests_total" {
 				continue
 			}

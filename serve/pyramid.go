@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/trucewatch/trucewatch/storage"
@@ -22,7 +23,9 @@ const PyramidZoom = 16
 
 // maxPyramidCells bounds the cells kept in window pyramids and metatiles
 // together.
-const maxPyramidCells = 3_000_000
+// A week of the 10-million-report benchmark is about 55,000 cells (48
+// bytes each): 4,000,000 cells, about 190 MB, hold its whole year.
+const maxPyramidCells = 4_000_000
 
 // MetatileLevels: a tile of zoom 2..16 is computed with the 4x4 block of
 // tiles around it (its ancestor two zooms up, the classic metatile of tile
@@ -33,11 +36,15 @@ const MetatileLevels = 2
 
 // A low-zoom tile covers a large part of the key space, so its query reads
 // most of the window's rows: a z6 tile over Syria costs as much as the
-// whole country. The window pyramid is that whole-country query done once
-// per window and filter set, grouped by zoom-13 cell (about 5 km), kept
-// for TileMaxAge; every tile of zoom <= 9 in that window is then summed
-// from it in memory. A user zooming from the whole country down to a city
-// asks for about a hundred such tiles with the same window.
+// whole country. So the tiles of zoom <= PyramidZoom-GridBits (12) are
+// summed in memory from pyramids: the whole country's cells at
+// PyramidZoom (about 600 m) for one week (Monday to Monday, UTC) and one
+// filter set, one query each, kept for TileMaxAge. A window is the weeks
+// it covers plus its partial weeks at either end, so windows that overlap
+// (a time slider moved by a week, users on the default window) share
+// their weeks instead of each reading all of its rows again: under the
+// load benchmark, whole-window pyramids were 114 queries of about a second
+// in 30 s, most of ClickHouse's work.
 
 type pyramid struct {
 	cells []tileCell // sorted by key (quadkey at zoom cz)
@@ -165,6 +172,82 @@ func (p *pyramid) cellsOf(tr *tileRequest) []tileCell {
 				o.byCategory = map[string]int64{}
 			}
 			o.byCategory[cat] += n
+		}
+	}
+	return out
+}
+
+// weeks splits w at the Mondays (UTC) inside it.
+func weeks(w window) []window {
+	var out []window
+	for from := w.From; from.Before(w.To); {
+		d := from.Truncate(24 * time.Hour)
+		next := d.AddDate(0, 0, 7-(int(d.Weekday())+6)%7) // the next Monday
+		if next.After(w.To) {
+			next = w.To
+		}
+		out = append(out, window{From: from, To: next})
+		from = next
+	}
+	return out
+}
+
+// windowCells sums tile tr's cells from the week pyramids of its window,
+// building the missing weeks (a few queries at once).
+func (s *Server) windowCells(r *http.Request, tr *tileRequest, src string) ([]tileCell, error) {
+	ws := weeks(tr.win)
+	ps := make([]*pyramid, len(ws))
+	var g errgroup.Group
+	g.SetLimit(3)
+	for i, w := range ws {
+		g.Go(func() error {
+			wr := *tr
+			wr.win = w
+			p, err := s.pyramidFor(r, &wr, src, storage.Tile{}, PyramidZoom)
+			ps[i] = p
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var cells []tileCell
+	for _, p := range ps {
+		cells = addCells(cells, p.cellsOf(tr))
+	}
+	return dropEmpty(cells), nil
+}
+
+// addCells sums two lists of cells sorted by key. Both are the caller's
+// own (cellsOf builds them), so their category maps may be reused.
+func addCells(a, b []tileCell) []tileCell {
+	if len(a) == 0 {
+		return b
+	}
+	out := make([]tileCell, 0, max(len(a), len(b)))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || (i < len(a) && a[i].key < b[j].key):
+			out = append(out, a[i])
+			i++
+		case i == len(a) || b[j].key < a[i].key:
+			out = append(out, b[j])
+			j++
+		default:
+			c := a[i]
+			c.reports += b[j].reports
+			c.killed += b[j].killed
+			c.injured += b[j].injured
+			c.violations += b[j].violations
+			for cat, n := range b[j].byCategory {
+				if c.byCategory == nil {
+					c.byCategory = map[string]int64{}
+				}
+				c.byCategory[cat] += n
+			}
+			out = append(out, c)
+			i, j = i+1, j+1
 		}
 	}
 	return out

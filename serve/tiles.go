@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -123,9 +122,8 @@ func (s *Server) buildTile(r *http.Request, tr *tileRequest) (response, error) {
 		return response{}, err
 	}
 	cache := fmt.Sprintf("public, max-age=%d, stale-while-revalidate=%d", int(s.o.TileMaxAge/time.Second), 5*int(s.o.TileMaxAge/time.Second))
-	fc := cellFeatures(tr, cells)
 	if tr.format == "mvt" {
-		layers := mvt.NewLayers(map[string]*geojson.FeatureCollection{MVTLayer: fc})
+		layers := mvt.NewLayers(map[string]*geojson.FeatureCollection{MVTLayer: cellFeatures(tr, cells)})
 		layers.ProjectToTile(tr.tile)
 		layers.Clip(mvt.MapboxGLDefaultExtentBound)
 		b, err := mvt.Marshal(layers)
@@ -134,17 +132,19 @@ func (s *Server) buildTile(r *http.Request, tr *tileRequest) (response, error) {
 		}
 		return response{ctype: "application/vnd.mapbox-vector-tile", body: b, cache: cache, route: "tile_mvt", source: src}, nil
 	}
-	fc.ExtraMembers = geojson.Properties{
-		"tile":   fmt.Sprintf("%d/%d/%d", tr.tile.Z, tr.tile.X, tr.tile.Y),
-		"from":   tr.win.From.Format(time.RFC3339),
-		"to":     tr.win.To.Format(time.RFC3339),
-		"source": src,
-	}
-	b, err := json.Marshal(fc)
-	if err != nil {
-		return response{}, fmt.Errorf("serve: encode tile: %w", err)
-	}
+	b := appendTileGeoJSON(make([]byte, 0, 64+len(cells)*330), tr, cells, tileExtra(tr, src))
 	return response{ctype: "application/geo+json", body: append(b, '\n'), cache: cache, route: "tile_geojson", source: src}, nil
+}
+
+// tileExtra are the members a GeoJSON tile carries besides its features,
+// sorted by name.
+func tileExtra(tr *tileRequest, src string) [][2]string {
+	return [][2]string{
+		{"from", tr.win.From.Format(time.RFC3339)},
+		{"source", src},
+		{"tile", fmt.Sprintf("%d/%d/%d", tr.tile.Z, tr.tile.X, tr.tile.Y)},
+		{"to", tr.win.To.Format(time.RFC3339)},
+	}
 }
 
 // cellFeatures turns cells into polygon features (the cell's square) with
@@ -189,7 +189,7 @@ func (s *Server) tileCells(r *http.Request, tr *tileRequest, src string) ([]tile
 	case s.cache == nil: // no caching: nothing is kept between requests
 		return s.queryCells(r, tr, src, lo, hi, cz)
 	case src == sourceTileAgg && cz <= PyramidZoom:
-		region, rz = storage.Tile{}, PyramidZoom // the whole window
+		return s.windowCells(r, tr, src)
 	case z >= MetatileLevels:
 		region, rz = storage.Tile{X: tr.tile.X >> MetatileLevels, Y: tr.tile.Y >> MetatileLevels, Z: z - MetatileLevels}, cz
 	default:
@@ -210,9 +210,13 @@ func (s *Server) queryCells(r *http.Request, tr *tileRequest, src string, lo, hi
 	if tr.byCat {
 		catCol, catGroup = ", category", ", category"
 	}
+	name := "tile" // a tile or a metatile
+	if wlo, whi := storage.TileRange(storage.Tile{}); lo == wlo && hi == whi {
+		name = "tile_week" // a week pyramid
+	}
 	ctx, cancel := s.queryCtx(r)
 	defer cancel()
-	if tr.tile.Z >= 10 {
+	if tr.tile.Z >= 10 && name == "tile" {
 		// A small key range: one thread is enough, and cheaper to start
 		// when many tiles are asked for at once.
 		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_threads": 1}))
@@ -251,7 +255,7 @@ WHERE tile >= ? AND tile < ?`, catCol, s.db, final)
 	start := time.Now()
 	rows, err := s.o.Conn.Query(ctx, sql, args...)
 	if err != nil {
-		s.observe("tile", src, start, err)
+		s.observe(name, src, start, err)
 		return nil, fmt.Errorf("serve: tile query: %w", err)
 	}
 	defer rows.Close()
@@ -268,7 +272,7 @@ WHERE tile >= ? AND tile < ?`, catCol, s.db, final)
 		}
 		dst = append(dst, &n, &k, &inj, &viol)
 		if err := rows.Scan(dst...); err != nil {
-			s.observe("tile", src, start, err)
+			s.observe(name, src, start, err)
 			return nil, fmt.Errorf("serve: tile scan: %w", err)
 		}
 		if len(cells) == 0 || cells[len(cells)-1].key != key {
@@ -287,7 +291,7 @@ WHERE tile >= ? AND tile < ?`, catCol, s.db, final)
 		}
 	}
 	err = rows.Err()
-	s.observe("tile", src, start, err)
+	s.observe(name, src, start, err)
 	if err != nil {
 		return nil, fmt.Errorf("serve: tile rows: %w", err)
 	}

@@ -1,0 +1,104 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paulmach/orb/geojson"
+	"github.com/paulmach/orb/maptile"
+)
+
+// TestTileGeoJSONMatchesOrb holds the hand-written tile encoder to the
+// bytes encoding/json gives for the orb features it replaced.
+func TestTileGeoJSONMatchesOrb(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	cats := []string{"airstrike", "shelling", "ground_clash", "arrest"}
+	for _, tile := range []maptile.Tile{
+		maptile.New(0, 0, 0), maptile.New(38, 25, 6), maptile.New(154, 100, 8), maptile.New(9847>>4, 6562>>4, 10),
+		maptile.New(1<<17, 1<<17, 18), maptile.New(0, 0, 18), maptile.New(2464, 1616, 12), maptile.New(3, 1, 2),
+	} {
+		for _, byCat := range []bool{false, true} {
+			tr := &tileRequest{tile: tile, win: window{From: time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2017, 3, 1, 0, 0, 0, 0, time.UTC)}, byCat: byCat}
+			cz := maptile.Zoom(uint32(tile.Z) + GridBits)
+			var cells []tileCell
+			for i := 0; i < 1<<(2*GridBits); i++ {
+				if rng.IntN(3) != 0 {
+					continue
+				}
+				ct := maptile.New(tile.X<<GridBits+uint32(i%16), tile.Y<<GridBits+uint32(i/16), cz)
+				c := tileCell{key: ct.Quadkey(), reports: rng.Int64N(1e6), killed: rng.Int64N(100), injured: rng.Int64N(1000), violations: -rng.Int64N(3)}
+				if byCat {
+					c.byCategory = map[string]int64{}
+					for _, cat := range cats[:rng.IntN(len(cats)+1)] {
+						c.byCategory[cat] = rng.Int64N(50)
+					}
+				}
+				cells = append(cells, c)
+			}
+			for _, cs := range [][]tileCell{cells, nil} {
+				fc := cellFeatures(tr, cs)
+				fc.ExtraMembers = geojson.Properties{}
+				for _, kv := range tileExtra(tr, sourceTileAgg) {
+					fc.ExtraMembers[kv[0]] = kv[1]
+				}
+				want, err := json.Marshal(fc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := appendTileGeoJSON(nil, tr, cs, tileExtra(tr, sourceTileAgg))
+				if !bytes.Equal(got, want) {
+					t.Fatalf("tile %v byCat %v:\ngot  %.600s\nwant %.600s", tile, byCat, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestAppendJSONFloat(t *testing.T) {
+	for _, f := range []float64{0, 1, -1, 36.36474609375, 1e-7, -3.2e-9, 1e21, 1.5e300, 123456789012, 5e-324} {
+		want, _ := json.Marshal(f)
+		if got := appendJSONFloat(nil, f); !bytes.Equal(got, want) {
+			t.Errorf("%g: got %s, want %s", f, got, want)
+		}
+	}
+}
+
+func TestWeeks(t *testing.T) {
+	d := func(s string) time.Time { v, _ := time.Parse("2006-01-02", s); return v }
+	for _, c := range []struct {
+		from, to string
+		want     []string // from..to
+	}{
+		{"2017-11-01", "2017-12-31", []string{"2017-11-01..2017-11-06", "2017-11-06..2017-11-13", "2017-11-13..2017-11-20", "2017-11-20..2017-11-27",
+			"2017-11-27..2017-12-04", "2017-12-04..2017-12-11", "2017-12-11..2017-12-18", "2017-12-18..2017-12-25", "2017-12-25..2017-12-31"}},
+		{"2017-01-02", "2017-01-09", []string{"2017-01-02..2017-01-09"}}, // a Monday to a Monday
+		{"2017-01-08", "2017-01-10", []string{"2017-01-08..2017-01-09", "2017-01-09..2017-01-10"}},
+		{"2017-01-03", "2017-01-04", []string{"2017-01-03..2017-01-04"}},
+	} {
+		var got []string
+		for _, w := range weeks(window{From: d(c.from), To: d(c.to)}) {
+			got = append(got, w.From.Format("2006-01-02")+".."+w.To.Format("2006-01-02"))
+		}
+		if strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("weeks(%s, %s) = %v, want %v", c.from, c.to, got, c.want)
+		}
+	}
+}
+
+func TestAddCells(t *testing.T) {
+	a := []tileCell{{key: 1, reports: 1}, {key: 3, reports: 2, byCategory: map[string]int64{"shelling": 2}}, {key: 9, reports: 1}}
+	b := []tileCell{{key: 2, reports: 5}, {key: 3, reports: 1, killed: 4, byCategory: map[string]int64{"shelling": 1, "airstrike": 3}}, {key: 10, reports: 7}}
+	got := addCells(a, b)
+	want := []tileCell{{key: 1, reports: 1}, {key: 2, reports: 5}, {key: 3, reports: 3, killed: 4, byCategory: map[string]int64{"shelling": 3, "airstrike": 3}}, {key: 9, reports: 1}, {key: 10, reports: 7}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("addCells:\ngot  %v\nwant %v", got, want)
+	}
+	if got := addCells(nil, b); fmt.Sprint(got) != fmt.Sprint(b) {
+		t.Errorf("addCells(nil, b) = %v", got)
+	}
+}
