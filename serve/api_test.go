@@ -759,3 +759,64 @@ func TestWeekPyramidsMatchDirectQueries(t *testing.T) {
 	}
 	t.Logf("%d tiles compared", n)
 }
+
+// When its week pyramids expire, a tile is served from them once more
+// while one background query replaces them, and then shows the new data.
+func TestStalePyramidsRefresh(t *testing.T) {
+	ch := chtest.Shared(t)
+	ctx := context.Background()
+	store, err := storage.Open(ctx, storage.Options{Addr: ch.Addr(), Database: chtest.Database(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	admin, sets, m := matcher(t)
+	rows := seed(t, store, m)
+	const maxAge = time.Second
+	s, err := serve.New(serve.Options{Conn: store.Conn(), Database: store.Database(), Admin: admin, ZoneSets: sets, TileMaxAge: maxAge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	defer hs.Close()
+	extra := rows[0]
+	extra.ReportID, extra.Revision = "stale-test", 1
+	p := tilePath(extra.Lon, extra.Lat, 6, "geojson") + "?" + win
+	count := func() int64 {
+		resp, body := get(t, hs.URL+p)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", p, resp.StatusCode, body)
+		}
+		var fc struct{ Features []struct{ Properties struct{ Reports int64 } } }
+		if err := json.Unmarshal(body, &fc); err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, f := range fc.Features {
+			n += f.Properties.Reports
+		}
+		return n
+	}
+	before := count()
+	sp := storage.Span{Source: storage.Source{Cluster: "test", Topic: "reports", Partition: 1}, First: 0, Last: 0}
+	if _, err := store.WriteBatch(ctx, storage.Batch{Span: sp, Rows: []storage.Row{extra}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != before {
+		t.Fatalf("within max-age: %d reports, want the cached %d", n, before)
+	}
+	time.Sleep(maxAge + 100*time.Millisecond)
+	if n := count(); n != before {
+		t.Fatalf("just after max-age: %d reports, want the stale %d while the refresh runs", n, before)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for count() != before+1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the new report never showed: %d reports, want %d", count(), before+1)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

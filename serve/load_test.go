@@ -41,6 +41,7 @@ var (
 	loadDir      = flag.String("load.dir", "", "ClickHouse data directory, kept between runs so the data is seeded once (default: a temporary directory)")
 	loadReports  = flag.Int("load.reports", 10_000_000, "reports to seed")
 	loadDuration = flag.Duration("load.duration", 30*time.Second, "how long the clients drive the server")
+	loadWarmup   = flag.Duration("load.warmup", 30*time.Second, "how long the same clients drive the server before the measured run, from cold caches (reported apart; 0: none)")
 	loadClients  = flag.Int("load.clients", 32, "concurrent clients")
 	loadConns    = flag.Int("load.conns", storage.DefaultMaxOpenConns, "ClickHouse connections of the server (serve's default unless set)")
 	loadBaseline = flag.Duration("load.baseline", 10*time.Second, "how long to drive the raw GROUP BY baseline")
@@ -111,9 +112,15 @@ func BenchmarkServeLoad(b *testing.B) {
 	if err := get("/v1/admin/adm3.geojson?zoom=6&from=2017-01-01&to=2017-03-02"); err != nil {
 		b.Fatal(err)
 	}
-	rec := drive(b, *loadClients, *loadDuration, func(rng *rand.Rand, req func(label string, fn func() error)) {
+	user := func(rng *rand.Rand, req func(label string, fn func() error)) {
 		session(rng, func(label, u string) { req(label, func() error { return get(u) }) })
-	})
+	}
+	if *loadWarmup > 0 {
+		// A server that has been up a while holds the recent weeks' cells;
+		// the first seconds after a start do not (reported apart).
+		drive(b, *loadClients, *loadWarmup, user).print("warm-up from cold caches (not the measured run)", *loadWarmup)
+	}
+	rec := drive(b, *loadClients, *loadDuration, user)
 	rec.print("API (HTTP, gzip)", *loadDuration)
 	if mfs, err := reg.Gather(); err == nil {
 		for _, mf := range mfs {

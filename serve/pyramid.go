@@ -52,9 +52,10 @@ type pyramid struct {
 }
 
 type pyramidEntry struct {
-	p       *pyramid
-	expires time.Time
-	used    time.Time
+	p          *pyramid
+	expires    time.Time
+	used       time.Time
+	refreshing bool // a background query is replacing p
 }
 
 type pyramids struct {
@@ -86,19 +87,15 @@ func boolStr(b bool) string {
 
 // pyramidFor returns the cells of zoom cz of region (a tile containing
 // tr's) for tr's window and filters, from src, building them once for
-// every identical request in flight and keeping them for TileMaxAge.
+// every identical request in flight and keeping them for TileMaxAge. For
+// one more TileMaxAge after that, the old cells are served while one
+// background query replaces them (stale-while-revalidate, as the tiles'
+// Cache-Control allows clients), so that a busy pyramid's expiry does not
+// stall every tile drawn from it.
 func (s *Server) pyramidFor(r *http.Request, tr *tileRequest, src string, region storage.Tile, cz uint32) (*pyramid, error) {
 	key := tr.pyramidKey(src, region, cz)
 	now := time.Now()
 	ps := &s.pyramids
-	ps.mu.Lock()
-	if e := ps.items[key]; e != nil && now.Before(e.expires) {
-		e.used = now
-		ps.mu.Unlock()
-		s.mCache.WithLabelValues("cells_hit").Inc()
-		return e.p, nil
-	}
-	ps.mu.Unlock()
 	build := func(r *http.Request) (*pyramid, error) {
 		lo, hi := storage.TileRange(region)
 		cells, err := s.queryCells(r, tr, src, lo, hi, cz)
@@ -107,30 +104,37 @@ func (s *Server) pyramidFor(r *http.Request, tr *tileRequest, src string, region
 		}
 		return &pyramid{cells: cells, cz: cz}, nil
 	}
+	ps.mu.Lock()
+	if e := ps.items[key]; e != nil && now.Before(e.expires.Add(s.o.TileMaxAge)) {
+		e.used = now
+		fresh := now.Before(e.expires)
+		if !fresh && !e.refreshing {
+			e.refreshing = true
+			trc := *tr // tr belongs to the request, which may end first
+			go s.refreshPyramid(key, func(r *http.Request) (*pyramid, error) {
+				lo, hi := storage.TileRange(region)
+				cells, err := s.queryCells(r, &trc, src, lo, hi, cz)
+				if err != nil {
+					return nil, err
+				}
+				return &pyramid{cells: cells, cz: cz}, nil
+			}, r)
+		}
+		ps.mu.Unlock()
+		if fresh {
+			s.mCache.WithLabelValues("cells_hit").Inc()
+		} else {
+			s.mCache.WithLabelValues("cells_stale").Inc()
+		}
+		return e.p, nil
+	}
+	ps.mu.Unlock()
 	v, err, shared := ps.group.Do(key, func() (any, error) {
 		p, err := build(r)
 		if err != nil {
 			return nil, err
 		}
-		ps.mu.Lock()
-		defer ps.mu.Unlock()
-		if ps.items == nil {
-			ps.items = map[string]*pyramidEntry{}
-		}
-		t := time.Now()
-		ps.items[key] = &pyramidEntry{p: p, expires: t.Add(s.o.TileMaxAge), used: t}
-		ps.cells += len(p.cells)
-		for ps.cells > maxPyramidCells && len(ps.items) > 1 {
-			var oldest string
-			var ot time.Time
-			for k, e := range ps.items {
-				if oldest == "" || e.used.Before(ot) {
-					oldest, ot = k, e.used
-				}
-			}
-			ps.cells -= len(ps.items[oldest].p.cells)
-			delete(ps.items, oldest)
-		}
+		s.storePyramid(key, p)
 		return p, nil
 	})
 	if shared && err != nil && errors.Is(err, context.Canceled) && r.Context().Err() == nil {
@@ -145,6 +149,58 @@ func (s *Server) pyramidFor(r *http.Request, tr *tileRequest, src string, region
 		s.mCache.WithLabelValues("cells_miss").Inc()
 	}
 	return v.(*pyramid), nil
+}
+
+// refreshPyramid rebuilds a stale pyramid in the background, with a
+// context of its own (the request that noticed may be gone).
+func (s *Server) refreshPyramid(key string, build func(*http.Request) (*pyramid, error), r *http.Request) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.o.QueryTimeout)
+	defer cancel()
+	_, err, _ := s.pyramids.group.Do(key, func() (any, error) {
+		p, err := build(r.WithContext(ctx))
+		if err != nil {
+			return nil, err
+		}
+		s.storePyramid(key, p)
+		return p, nil
+	})
+	if err != nil {
+		s.o.Logger.Warn("serve: refresh cells", "err", err)
+		ps := &s.pyramids
+		ps.mu.Lock()
+		if e := ps.items[key]; e != nil {
+			e.refreshing = false // the next request tries again
+		}
+		ps.mu.Unlock()
+	}
+}
+
+// storePyramid keeps p under key, evicting the least recently used
+// pyramids beyond maxPyramidCells.
+func (s *Server) storePyramid(key string, p *pyramid) {
+	ps := &s.pyramids
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.items == nil {
+		ps.items = map[string]*pyramidEntry{}
+	}
+	if old := ps.items[key]; old != nil {
+		ps.cells -= len(old.p.cells)
+	}
+	t := time.Now()
+	ps.items[key] = &pyramidEntry{p: p, expires: t.Add(s.o.TileMaxAge), used: t}
+	ps.cells += len(p.cells)
+	for ps.cells > maxPyramidCells && len(ps.items) > 1 {
+		var oldest string
+		var ot time.Time
+		for k, e := range ps.items {
+			if oldest == "" || e.used.Before(ot) {
+				oldest, ot = k, e.used
+			}
+		}
+		ps.cells -= len(ps.items[oldest].p.cells)
+		delete(ps.items, oldest)
+	}
 }
 
 // cellsOf sums the pyramid cells inside tile tr into cells at zoom
