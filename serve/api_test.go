@@ -790,7 +790,9 @@ func TestStalePyramidsRefresh(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("%s: %d %s", p, resp.StatusCode, body)
 		}
-		var fc struct{ Features []struct{ Properties struct{ Reports int64 } } }
+		var fc struct {
+			Features []struct{ Properties struct{ Reports int64 } }
+		}
 		if err := json.Unmarshal(body, &fc); err != nil {
 			t.Fatal(err)
 		}

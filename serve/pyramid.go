@@ -2,16 +2,14 @@ package serve
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/trucewatch/trucewatch/storage"
 )
@@ -21,11 +19,11 @@ import (
 // one.
 const PyramidZoom = 16
 
-// maxPyramidCells bounds the cells kept in window pyramids and metatiles
-// together.
-// A week of the 10-million-report benchmark is about 55,000 cells (48
-// bytes each): 4,000,000 cells, about 190 MB, hold its whole year.
-const maxPyramidCells = 4_000_000
+// maxPyramidCells bounds the cells kept in week pyramids and metatiles
+// together: about 190 MB of narrow cells. A week of the 10-million-report
+// benchmark is about 55,000 cells; its year, whole and partial weeks, fits
+// (at 4,000,000 the pieces evicted each other and tile p99 tripled).
+const maxPyramidCells = 8_000_000
 
 // MetatileLevels: a tile of zoom 2..16 is computed with the 4x4 block of
 // tiles around it (its ancestor two zooms up, the classic metatile of tile
@@ -46,24 +44,35 @@ const MetatileLevels = 2
 // load benchmark, whole-window pyramids were 114 queries of about a second
 // in 30 s, most of ClickHouse's work.
 
+// A pyramid's cells are sorted by key (quadkey at zoom cz). They are kept
+// narrow (24 bytes instead of 48) unless they carry categories or a sum
+// outside int32: a server holds millions.
 type pyramid struct {
-	cells []tileCell // sorted by key (quadkey at zoom cz)
-	cz    uint32
+	narrow []narrowCell
+	wide   []tileCell
+	cz     uint32
 }
 
-type pyramidEntry struct {
-	p          *pyramid
-	expires    time.Time
-	used       time.Time
-	refreshing bool // a background query is replacing p
+type narrowCell struct {
+	key                                  uint64
+	reports, killed, injured, violations int32
 }
 
-type pyramids struct {
-	mu    sync.Mutex
-	cells int // in items
-	items map[string]*pyramidEntry
-	group singleflight.Group
+func newPyramid(cells []tileCell, cz uint32) *pyramid {
+	fits := func(v int64) bool { return v >= math.MinInt32 && v <= math.MaxInt32 }
+	for _, c := range cells {
+		if c.byCategory != nil || !fits(c.reports) || !fits(c.killed) || !fits(c.injured) || !fits(c.violations) {
+			return &pyramid{wide: cells, cz: cz}
+		}
+	}
+	narrow := make([]narrowCell, len(cells))
+	for i, c := range cells {
+		narrow[i] = narrowCell{key: c.key, reports: int32(c.reports), killed: int32(c.killed), injured: int32(c.injured), violations: int32(c.violations)}
+	}
+	return &pyramid{narrow: narrow, cz: cz}
 }
+
+func (p *pyramid) len() int { return len(p.narrow) + len(p.wide) }
 
 func (tr *tileRequest) pyramidKey(src string, region storage.Tile, cz uint32) string {
 	v := "-"
@@ -86,121 +95,25 @@ func boolStr(b bool) string {
 }
 
 // pyramidFor returns the cells of zoom cz of region (a tile containing
-// tr's) for tr's window and filters, from src, building them once for
-// every identical request in flight and keeping them for TileMaxAge. For
-// one more TileMaxAge after that, the old cells are served while one
-// background query replaces them (stale-while-revalidate, as the tiles'
-// Cache-Control allows clients), so that a busy pyramid's expiry does not
-// stall every tile drawn from it.
+// tr's) for tr's window and filters, from src, through the piece cache
+// (kept for TileMaxAge, then served stale while refreshed).
 func (s *Server) pyramidFor(r *http.Request, tr *tileRequest, src string, region storage.Tile, cz uint32) (*pyramid, error) {
-	key := tr.pyramidKey(src, region, cz)
-	now := time.Now()
-	ps := &s.pyramids
-	build := func(r *http.Request) (*pyramid, error) {
+	trc := *tr // a background refresh may outlive the request
+	build := func(ctx context.Context) (*pyramid, error) {
 		lo, hi := storage.TileRange(region)
-		cells, err := s.queryCells(r, tr, src, lo, hi, cz)
+		cells, err := s.queryCells(r.WithContext(ctx), &trc, src, lo, hi, cz)
 		if err != nil {
 			return nil, err
 		}
-		return &pyramid{cells: cells, cz: cz}, nil
+		return newPyramid(cells, cz), nil
 	}
-	ps.mu.Lock()
-	if e := ps.items[key]; e != nil && now.Before(e.expires.Add(s.o.TileMaxAge)) {
-		e.used = now
-		fresh := now.Before(e.expires)
-		if !fresh && !e.refreshing {
-			e.refreshing = true
-			trc := *tr // tr belongs to the request, which may end first
-			go s.refreshPyramid(key, func(r *http.Request) (*pyramid, error) {
-				lo, hi := storage.TileRange(region)
-				cells, err := s.queryCells(r, &trc, src, lo, hi, cz)
-				if err != nil {
-					return nil, err
-				}
-				return &pyramid{cells: cells, cz: cz}, nil
-			}, r)
-		}
-		ps.mu.Unlock()
-		if fresh {
-			s.mCache.WithLabelValues("cells_hit").Inc()
-		} else {
-			s.mCache.WithLabelValues("cells_stale").Inc()
-		}
-		return e.p, nil
-	}
-	ps.mu.Unlock()
-	v, err, shared := ps.group.Do(key, func() (any, error) {
-		p, err := build(r)
-		if err != nil {
-			return nil, err
-		}
-		s.storePyramid(key, p)
-		return p, nil
-	})
-	if shared && err != nil && errors.Is(err, context.Canceled) && r.Context().Err() == nil {
-		return build(r)
-	}
+	p, how, err := s.pyramids.get(r.Context(), tr.pyramidKey(src, region, cz), s.o.TileMaxAge, s.o.QueryTimeout, build,
+		func(err error) { s.o.Logger.Warn("serve: refresh cells", "err", err) })
 	if err != nil {
 		return nil, err
 	}
-	if shared {
-		s.mCache.WithLabelValues("cells_shared").Inc()
-	} else {
-		s.mCache.WithLabelValues("cells_miss").Inc()
-	}
-	return v.(*pyramid), nil
-}
-
-// refreshPyramid rebuilds a stale pyramid in the background, with a
-// context of its own (the request that noticed may be gone).
-func (s *Server) refreshPyramid(key string, build func(*http.Request) (*pyramid, error), r *http.Request) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.o.QueryTimeout)
-	defer cancel()
-	_, err, _ := s.pyramids.group.Do(key, func() (any, error) {
-		p, err := build(r.WithContext(ctx))
-		if err != nil {
-			return nil, err
-		}
-		s.storePyramid(key, p)
-		return p, nil
-	})
-	if err != nil {
-		s.o.Logger.Warn("serve: refresh cells", "err", err)
-		ps := &s.pyramids
-		ps.mu.Lock()
-		if e := ps.items[key]; e != nil {
-			e.refreshing = false // the next request tries again
-		}
-		ps.mu.Unlock()
-	}
-}
-
-// storePyramid keeps p under key, evicting the least recently used
-// pyramids beyond maxPyramidCells.
-func (s *Server) storePyramid(key string, p *pyramid) {
-	ps := &s.pyramids
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	if ps.items == nil {
-		ps.items = map[string]*pyramidEntry{}
-	}
-	if old := ps.items[key]; old != nil {
-		ps.cells -= len(old.p.cells)
-	}
-	t := time.Now()
-	ps.items[key] = &pyramidEntry{p: p, expires: t.Add(s.o.TileMaxAge), used: t}
-	ps.cells += len(p.cells)
-	for ps.cells > maxPyramidCells && len(ps.items) > 1 {
-		var oldest string
-		var ot time.Time
-		for k, e := range ps.items {
-			if oldest == "" || e.used.Before(ot) {
-				oldest, ot = k, e.used
-			}
-		}
-		ps.cells -= len(ps.items[oldest].p.cells)
-		delete(ps.items, oldest)
-	}
+	s.mCache.WithLabelValues("cells_" + how).Inc()
+	return p, nil
 }
 
 // cellsOf sums the pyramid cells inside tile tr into cells at zoom
@@ -209,16 +122,31 @@ func (p *pyramid) cellsOf(tr *tileRequest) []tileCell {
 	lo, hi := storage.TileRange(storage.Tile{X: tr.tile.X, Y: tr.tile.Y, Z: uint32(tr.tile.Z)})
 	shift := 2 * (storage.TileZoom - p.cz)
 	lo, hi = lo>>shift, hi>>shift
-	i := sort.Search(len(p.cells), func(i int) bool { return p.cells[i].key >= lo })
-	j := sort.Search(len(p.cells), func(i int) bool { return p.cells[i].key >= hi })
 	up := 2 * (p.cz - (uint32(tr.tile.Z) + GridBits))
 	var out []tileCell
-	for _, c := range p.cells[i:j] {
-		key := c.key >> up
+	add := func(key uint64) *tileCell {
+		key >>= up
 		if len(out) == 0 || out[len(out)-1].key != key {
 			out = append(out, tileCell{key: key})
 		}
-		o := &out[len(out)-1]
+		return &out[len(out)-1]
+	}
+	if p.wide == nil {
+		i := sort.Search(len(p.narrow), func(i int) bool { return p.narrow[i].key >= lo })
+		j := sort.Search(len(p.narrow), func(i int) bool { return p.narrow[i].key >= hi })
+		for _, c := range p.narrow[i:j] {
+			o := add(c.key)
+			o.reports += int64(c.reports)
+			o.killed += int64(c.killed)
+			o.injured += int64(c.injured)
+			o.violations += int64(c.violations)
+		}
+		return out
+	}
+	i := sort.Search(len(p.wide), func(i int) bool { return p.wide[i].key >= lo })
+	j := sort.Search(len(p.wide), func(i int) bool { return p.wide[i].key >= hi })
+	for _, c := range p.wide[i:j] {
+		o := add(c.key)
 		o.reports += c.reports
 		o.killed += c.killed
 		o.injured += c.injured

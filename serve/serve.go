@@ -138,8 +138,8 @@ type Server struct {
 	cache      *cache               // nil = off
 	readTokens [][sha256.Size]byte  // digests of Options.ReadTokens
 
-	partCounts partCounts // active parts per partition, see final.go
-	pyramids   pyramids   // window pyramids for low-zoom tiles, see pyramid.go
+	partCounts partCounts           // active parts per partition, see final.go
+	pyramids   pieceCache[*pyramid] // week pyramids and metatiles, see pyramid.go
 
 	mReq     *prometheus.HistogramVec
 	mQuery   *prometheus.HistogramVec
@@ -165,6 +165,7 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{o: o, db: "`" + o.Database + "`", log: o.Logger, mux: http.NewServeMux(), zones: map[string]*zoneInfo{}, readTokens: readTokens}
+	s.pyramids = pieceCache[*pyramid]{max: maxPyramidCells, size: (*pyramid).len}
 	for _, zs := range o.ZoneSets {
 		for i := range zs.Zones {
 			z := &zs.Zones[i]

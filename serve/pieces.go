@@ -1,0 +1,135 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// pieceCache keeps the results of the queries that answers are summed
+// from (a week's cells, a week's area totals) for a max-age, builds each
+// once for every request in flight, and serves an expired result for one
+// more max-age while a single background query replaces it
+// (stale-while-revalidate, as the answers' Cache-Control allows clients):
+// a busy piece's expiry must not stall every request drawn from it. The
+// least recently used pieces go when the sum of their sizes passes max.
+type pieceCache[V any] struct {
+	max  int         // bound on the sum of size(v)
+	size func(V) int // in the unit max counts
+
+	mu    sync.Mutex
+	units int
+	items map[string]*piece[V]
+	group singleflight.Group
+}
+
+type piece[V any] struct {
+	v          V
+	units      int
+	expires    time.Time
+	used       time.Time
+	refreshing bool // a background query is replacing v
+}
+
+// How a piece was found, for the cache metrics.
+const (
+	pieceHit    = "hit"
+	pieceStale  = "stale"
+	pieceShared = "shared"
+	pieceMiss   = "miss"
+)
+
+// get returns the piece under key, building it with build (under ctx, or
+// under a context of refresh's timeout in the background) when needed.
+// onRefreshErr hears of background failures; the next request retries.
+func (c *pieceCache[V]) get(ctx context.Context, key string, maxAge, refresh time.Duration,
+	build func(context.Context) (V, error), onRefreshErr func(error)) (V, string, error) {
+	now := time.Now()
+	c.mu.Lock()
+	if p := c.items[key]; p != nil && now.Before(p.expires.Add(maxAge)) {
+		p.used = now
+		fresh := now.Before(p.expires)
+		if !fresh && !p.refreshing {
+			p.refreshing = true
+			go c.refresh(key, maxAge, refresh, build, onRefreshErr)
+		}
+		v := p.v
+		c.mu.Unlock()
+		if fresh {
+			return v, pieceHit, nil
+		}
+		return v, pieceStale, nil
+	}
+	c.mu.Unlock()
+	res, err, shared := c.group.Do(key, func() (any, error) {
+		v, err := build(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.store(key, v, maxAge)
+		return v, nil
+	})
+	if shared && err != nil && errors.Is(err, context.Canceled) && ctx.Err() == nil {
+		// The request that ran the query went away; this one has not.
+		v, err := build(ctx)
+		return v, pieceMiss, err
+	}
+	if err != nil {
+		var zero V
+		return zero, pieceMiss, err
+	}
+	if shared {
+		return res.(V), pieceShared, nil
+	}
+	return res.(V), pieceMiss, nil
+}
+
+func (c *pieceCache[V]) refresh(key string, maxAge, timeout time.Duration, build func(context.Context) (V, error), onErr func(error)) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_, err, _ := c.group.Do(key, func() (any, error) {
+		v, err := build(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.store(key, v, maxAge)
+		return v, nil
+	})
+	if err != nil {
+		c.mu.Lock()
+		if p := c.items[key]; p != nil {
+			p.refreshing = false
+		}
+		c.mu.Unlock()
+		onErr(err)
+	}
+}
+
+func (c *pieceCache[V]) store(key string, v V, maxAge time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.items == nil {
+		c.items = map[string]*piece[V]{}
+	}
+	if old := c.items[key]; old != nil {
+		c.units -= old.units
+	}
+	t := time.Now()
+	p := &piece[V]{v: v, units: c.size(v), expires: t.Add(maxAge), used: t}
+	c.items[key] = p
+	c.units += p.units
+	for c.units > c.max && len(c.items) > 1 {
+		var oldest string
+		var ot time.Time
+		for k, e := range c.items {
+			if oldest == "" || e.used.Before(ot) {
+				oldest, ot = k, e.used
+			}
+		}
+		c.units -= c.items[oldest].units
+		delete(c.items, oldest)
+	}
+}
