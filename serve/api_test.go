@@ -725,9 +725,10 @@ func TestHostileParameters(t *testing.T) {
 	}
 }
 
-// Tiles of zoom <= 12 are summed from cached week pyramids; they must equal
-// the tile computed by its own query (the server without a cache), for
-// windows that start and end mid-week, with and without filters.
+// Tiles of zoom <= 12 and admin choropleths are summed from cached week
+// pieces; they must equal the answer computed by its own query (the server
+// without a cache), for windows that start and end mid-week, with and
+// without filters.
 func TestWeekPyramidsMatchDirectQueries(t *testing.T) {
 	f := newFixture(t)
 	admin, sets, _ := matcher(t)
@@ -757,7 +758,21 @@ func TestWeekPyramidsMatchDirectQueries(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d tiles compared", n)
+	for _, w := range []string{win, "from=2017-01-04&to=2017-02-23", "from=2017-02-08&to=2017-02-09"} {
+		for _, level := range []string{"adm1", "adm2", "adm3"} {
+			p := "/v1/admin/" + level + ".geojson?zoom=6&" + w
+			r1, cached := get(t, f.http.URL+p)
+			r2, fresh := get(t, hd.URL+p)
+			if r1.StatusCode != 200 || r2.StatusCode != 200 {
+				t.Fatalf("%s: %d / %d", p, r1.StatusCode, r2.StatusCode)
+			}
+			if !bytes.Equal(cached, fresh) {
+				t.Errorf("%s: week totals and one query differ", p)
+			}
+			n++
+		}
+	}
+	t.Logf("%d tiles and choropleths compared", n)
 }
 
 // When its week pyramids expire, a tile is served from them once more

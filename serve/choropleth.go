@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -14,6 +15,7 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/simplify"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/trucewatch/trucewatch/geo"
 )
@@ -509,6 +511,67 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) buildAdmin(r *http.Request, level int, win window, zoom int) (response, error) {
+	agg, err := s.adminCounts(r, level, win)
+	if err != nil {
+		return response{}, err
+	}
+	areas := s.o.Admin.Areas(level)
+	fs := make([]rawFeature, 0, len(areas))
+	for _, a := range areas {
+		f := rawFeature{id: a.PCode, geom: s.simplifiedJSON("adm:"+a.PCode, zoom, func() orb.Geometry { return a.Geometry })}
+		f.props = geojson.Properties{"pcode": a.PCode, "name": a.Name, "name_ar": a.NameAR, "adm1": a.Adm1}
+		if level == 3 {
+			f.props["adm2"] = a.Adm2
+		}
+		agg[a.PCode].props(f.props, false)
+		fs = append(fs, f)
+	}
+	return rawFCResponse("admin", fs, win)
+}
+
+// adminCounts sums the areas' aggregates over win from week pieces
+// (see pyramid.go: windows that overlap share their weeks), or with one
+// query when the server caches nothing.
+func (s *Server) adminCounts(r *http.Request, level int, win window) (map[string]counts, error) {
+	if s.cache == nil {
+		return s.queryAdminCounts(r, level, win)
+	}
+	ws := weeks(win)
+	parts := make([]map[string]counts, len(ws))
+	var g errgroup.Group
+	g.SetLimit(3)
+	for i, w := range ws {
+		g.Go(func() error {
+			key := fmt.Sprintf("%d|%s|%s", level, w.From, w.To)
+			m, how, err := s.adminPieces.get(r.Context(), key, defaultChoroplethAge, s.o.QueryTimeout,
+				func(ctx context.Context) (map[string]counts, error) {
+					return s.queryAdminCounts(r.WithContext(ctx), level, w)
+				},
+				func(err error) { s.o.Logger.Warn("serve: refresh area totals", "err", err) })
+			s.mCache.WithLabelValues("areas_" + how).Inc()
+			parts[i] = m
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	agg := map[string]counts{}
+	for _, m := range parts {
+		for pc, c := range m {
+			a := agg[pc]
+			a.Reports += c.Reports
+			a.Killed += c.Killed
+			a.Injured += c.Injured
+			a.Violations += c.Violations
+			agg[pc] = a
+		}
+	}
+	return agg, nil
+}
+
+// queryAdminCounts is one query for the areas' aggregates over win.
+func (s *Server) queryAdminCounts(r *http.Request, level int, win window) (map[string]counts, error) {
 	col := fmt.Sprintf("adm%d", level)
 	segs := s.segments(r.Context(), "agg_adm_day", win.From, win.To)
 	sql, args := unionSQL("pc, sum(n), sum(k), sum(i), sum(v)", "GROUP BY pc", segs, func(seg segment, final string) (string, []any) {
@@ -527,19 +590,5 @@ GROUP BY pc`, col, s.db, final), []any{seg.from.Format("2006-01-02"), seg.to.For
 		agg[pc] = c
 		return nil
 	})
-	if err != nil {
-		return response{}, err
-	}
-	areas := s.o.Admin.Areas(level)
-	fs := make([]rawFeature, 0, len(areas))
-	for _, a := range areas {
-		f := rawFeature{id: a.PCode, geom: s.simplifiedJSON("adm:"+a.PCode, zoom, func() orb.Geometry { return a.Geometry })}
-		f.props = geojson.Properties{"pcode": a.PCode, "name": a.Name, "name_ar": a.NameAR, "adm1": a.Adm1}
-		if level == 3 {
-			f.props["adm2"] = a.Adm2
-		}
-		agg[a.PCode].props(f.props, false)
-		fs = append(fs, f)
-	}
-	return rawFCResponse("admin", fs, win)
+	return agg, err
 }

@@ -25,6 +25,10 @@ const PyramidZoom = 16
 // (at 4,000,000 the pieces evicted each other and tile p99 tripled).
 const maxPyramidCells = 8_000_000
 
+// maxAreaTotals bounds the areas' week totals kept (about 100 bytes each):
+// ten years of weeks of the 272 sub-districts.
+const maxAreaTotals = 150_000
+
 // MetatileLevels: a tile of zoom 2..16 is computed with the 4x4 block of
 // tiles around it (its ancestor two zooms up, the classic metatile of tile
 // servers): the tiles of one viewport mostly share a few metatiles, and a

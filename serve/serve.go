@@ -138,8 +138,9 @@ type Server struct {
 	cache      *cache               // nil = off
 	readTokens [][sha256.Size]byte  // digests of Options.ReadTokens
 
-	partCounts partCounts           // active parts per partition, see final.go
-	pyramids   pieceCache[*pyramid] // week pyramids and metatiles, see pyramid.go
+	partCounts  partCounts                    // active parts per partition, see final.go
+	pyramids    pieceCache[*pyramid]          // week pyramids and metatiles, see pyramid.go
+	adminPieces pieceCache[map[string]counts] // areas' totals per week
 
 	mReq     *prometheus.HistogramVec
 	mQuery   *prometheus.HistogramVec
@@ -166,6 +167,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{o: o, db: "`" + o.Database + "`", log: o.Logger, mux: http.NewServeMux(), zones: map[string]*zoneInfo{}, readTokens: readTokens}
 	s.pyramids = pieceCache[*pyramid]{max: maxPyramidCells, size: (*pyramid).len}
+	s.adminPieces = pieceCache[map[string]counts]{max: maxAreaTotals, size: func(m map[string]counts) int { return len(m) }}
 	for _, zs := range o.ZoneSets {
 		for i := range zs.Zones {
 			z := &zs.Zones[i]
