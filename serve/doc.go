@@ -60,24 +60,35 @@
 //     are read without FINAL (ClickHouse 18.16 runs FINAL as one merging
 //     stream, six times slower on 10 million reports); queries are split by
 //     month and the partial sums added.
-//   - Window pyramid and metatiles: every tile of zoom <= 12 (from the
-//     tile aggregate) is summed in memory from one whole-country query per
-//     window and filter set, grouped by zoom-16 cell; a tile of zoom 2..16
-//     otherwise comes from the 4x4 block of tiles around it (its ancestor
-//     two zooms up), queried once. Both are kept for TileMaxAge, in at most
-//     3 million cells.
+//   - Week pyramids and metatiles: every tile of zoom <= 12 (from the
+//     tile aggregate) is summed in memory from week pyramids, the whole
+//     country's zoom-16 cells for one week (Monday to Monday, UTC, or the
+//     part of a week at either end of a window) and one filter set, one
+//     query each. Windows that overlap (a time slider moved by a week,
+//     users on the default window) share their weeks. A tile of zoom
+//     2..16 otherwise comes from the 4x4 block of tiles around it (its
+//     ancestor two zooms up), queried once. The admin choropleths are
+//     summed from week totals per area the same way.
+//   - These pieces are kept for TileMaxAge (choropleths: 60 s); for one
+//     more max-age an expired piece is still served while one background
+//     query replaces it (stale-while-revalidate), so a busy piece's expiry
+//     stalls no request. At most 8 million cells (24 bytes each, about
+//     190 MB; a year of the benchmark's 10 million reports fits) and
+//     150,000 area totals are kept, least recently used first out.
 //   - Responses (tiles, choropleths, series) are cached for their max-age
 //     (64 MiB by default) with their ETag and gzipped body, and identical
 //     requests in flight share one computation. A query runs under the
 //     context of the request that started it; if that client goes away,
 //     the query is cancelled and the requests waiting for it run their own.
 //
-// So a report shows in tiles at most TileMaxAge (60 s) after it reaches
-// ClickHouse. It reached ClickHouse (and showed in its tile and zone
-// series, uncached) 0.9 s after being produced at the median, 1.5 s at p95,
-// with 10,000 reports/s flowing through one ingest worker
-// (BenchmarkServeLoad, freshness); that grows when the worker falls behind
-// the feed.
+// So behind the cache a report shows in tiles and choropleths at most
+// twice TileMaxAge (60 s) after it reaches ClickHouse; `serve
+// --cache-bytes -1` turns every cache off, and then a report shows as soon
+// as ClickHouse has it. It reached ClickHouse (and showed in its tile and
+// zone series, uncached) 0.83 s after being produced at the median, 1.1 s
+// at p95 and 1.3 s at most, with 10,000 reports/s flowing through one
+// ingest worker (BenchmarkServeLoad, freshness); that grows when the
+// worker falls behind the feed.
 //
 // # Geometry
 //
@@ -103,8 +114,9 @@
 //
 // BenchmarkServeLoad (make bench-serve; skipped without -load) seeds 10
 // million synthetic reports through the real write path, drives the API
-// with 32 clients panning and zooming for 30 s, prints p50/p95/p99 and
-// requests/s per endpoint, then the same tiles computed by a plain GROUP BY
-// over the raw table (the baseline), then freshness under a 10,000
-// reports/s Kafka feed.
+// with 32 clients panning and zooming for 30 s from cold caches (reported
+// as the warm-up), then again for the 30 s measured, prints p50/p95/p99
+// and requests/s per endpoint and the ClickHouse queries behind them, then
+// the same tiles computed by a plain GROUP BY over the raw table (the
+// baseline), then freshness under a 10,000 reports/s Kafka feed.
 package serve

@@ -66,7 +66,7 @@ type Options struct {
 	TileMaxAge   time.Duration // default DefaultTileMaxAge
 	// CacheBytes bounds the response cache (responses are kept for their
 	// max-age); default DefaultCacheBytes. Negative = no cache, and no
-	// window pyramids or metatiles either: every tile is one query.
+	// week pieces or metatiles either: every answer is its own query.
 	CacheBytes int
 
 	// Registry receives the metrics and is what /metrics serves; nil = a

@@ -28,6 +28,7 @@ type serveFlags struct {
 	maxWindow    time.Duration
 	queryTimeout time.Duration
 	tileMaxAge   time.Duration
+	cacheBytes   int
 	keys         string
 	kafka        kafkaFlags
 	logLevel     string
@@ -42,7 +43,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cors, "cors-origins", "", "CORS allow-list: origins (https://map.example.org) or *, comma-separated; empty = no CORS")
 	fs.DurationVar(&f.maxWindow, "max-window", serve.DefaultMaxWindow, "longest from..to window a request may ask for")
 	fs.DurationVar(&f.queryTimeout, "query-timeout", serve.DefaultQueryTimeout, "longest a ClickHouse query may run")
-	fs.DurationVar(&f.tileMaxAge, "tile-max-age", serve.DefaultTileMaxAge, "Cache-Control max-age of tiles")
+	fs.DurationVar(&f.tileMaxAge, "tile-max-age", serve.DefaultTileMaxAge, "Cache-Control max-age of tiles, and how long tile cells are kept")
+	fs.IntVar(&f.cacheBytes, "cache-bytes", serve.DefaultCacheBytes, "bytes of responses kept for their max-age; -1 turns off every cache (responses, tile cells, area totals): a new report then shows as soon as ClickHouse has it")
 	fs.StringVar(&f.readTokens, "read-tokens", "", "bearer tokens the read API requires, comma-separated (empty: reads are open); prefer TRUCEWATCH_READ_TOKENS to the command line")
 	fs.StringVar(&f.keys, "keys", "", "partner key file: when set, also accept reports at POST /v1/reports and publish them to Kafka")
 	f.kafka.register(fs, false)
@@ -80,7 +82,7 @@ func runServe(ctx context.Context, args []string, std stdio) error {
 	o := serve.Options{
 		Conn: store.Conn(), Database: store.Database(), Admin: admin, ZoneSets: sets,
 		AllowOrigins: splitList(f.cors), MaxWindow: f.maxWindow, QueryTimeout: f.queryTimeout,
-		TileMaxAge: f.tileMaxAge, Logger: log, ReadTokens: splitList(f.readTokens),
+		TileMaxAge: f.tileMaxAge, CacheBytes: f.cacheBytes, Logger: log, ReadTokens: splitList(f.readTokens),
 	}
 	if f.keys != "" {
 		// A missing file is created empty: the intake then refuses every key
