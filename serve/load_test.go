@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -122,6 +123,9 @@ func BenchmarkServeLoad(b *testing.B) {
 	}
 	rec := drive(b, *loadClients, *loadDuration, user)
 	rec.print("API (HTTP, gzip)", *loadDuration)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("Go heap in use after the run (server and clients): %.0f MB\n", float64(ms.HeapInuse)/(1<<20))
 	if mfs, err := reg.Gather(); err == nil {
 		for _, mf := range mfs {
 			if mf.GetName() == "trucewatch_serve_query_duration_seconds" {
