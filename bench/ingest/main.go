@@ -37,6 +37,7 @@ type config struct {
 	quick        bool
 	batchSizes   []int
 	engine       bool
+	ceiling      bool
 	engineCap    time.Duration
 	consumers    int
 	simplify     float64
@@ -62,6 +63,7 @@ func main() {
 	flag.BoolVar(&c.quick, "quick", false, "smoke run: 100,000 reports, one batch size, 3-minute engine cap")
 	flag.StringVar(&sizes, "batch-sizes", "5000,20000,50000", "trucewatch ingest --batch-size values to try, comma-separated")
 	flag.BoolVar(&c.engine, "engine", true, "also measure ClickHouse's Kafka table engine")
+	flag.BoolVar(&c.ceiling, "ceiling", true, "also measure the ceiling: ClickHouse alone taking the same rows by native INSERTs into one plain table")
 	flag.BoolVar(&c.skipTrucewat, "skip-trucewatch", false, "measure only the Kafka engine")
 	flag.DurationVar(&c.engineCap, "engine-cap", 10*time.Minute, "stop the Kafka engine run after this long and report the rate so far")
 	flag.DurationVar(&c.ingestCap, "ingest-cap", 15*time.Minute, "give up on one trucewatch run after this long")
@@ -230,6 +232,14 @@ func run(ctx context.Context, c config) error {
 			return fmt.Errorf("kafka engine run: %w", err)
 		}
 		res.Engine = &e
+	}
+	if c.ceiling {
+		say("ceiling: ClickHouse alone, native INSERTs of %d rows of %d", c.reports, ceilingBatch)
+		cr, err := runCeiling(ctx, conn, chDir, c.reports, c.days)
+		if err != nil {
+			return err
+		}
+		res.Ceiling = &cr
 	}
 	res.LoadAfter = loadAvg()
 	res.print(os.Stdout, c)

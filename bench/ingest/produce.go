@@ -26,12 +26,7 @@ func produce(ctx context.Context, brokerAddr string, n, days int) error {
 	chunks := make(chan []publish.Message, 4)
 	g.Go(func() error {
 		defer close(chunks)
-		o := synth.Options{Seed: 1}
-		if days > 0 {
-			o.From = time.Date(2016, 12, 30, 0, 0, 0, 0, time.UTC)
-			o.To = o.From.AddDate(0, 0, days)
-		}
-		feed := synth.New(o)
+		feed := synth.New(feedOptions(days))
 		for sent := 0; sent < n; {
 			k := min(chunk, n-sent)
 			msgs := make([]publish.Message, k)
@@ -64,4 +59,14 @@ func produce(ctx context.Context, brokerAddr string, n, days int) error {
 		return fmt.Errorf("produce: %w", err)
 	}
 	return nil
+}
+
+// feedOptions are the synthetic feed's options for --days.
+func feedOptions(days int) synth.Options {
+	o := synth.Options{Seed: 1}
+	if days > 0 {
+		o.From = time.Date(2016, 12, 30, 0, 0, 0, 0, time.UTC)
+		o.To = o.From.AddDate(0, 0, days)
+	}
+	return o
 }

@@ -22,6 +22,7 @@ type results struct {
 	ProduceTime time.Duration
 	Trucewatch  []ingestResult
 	Engine      *engineResult
+	Ceiling     *ceilingResult
 }
 
 func (r *results) best() *ingestResult {
@@ -143,6 +144,13 @@ func (r *results) print(w io.Writer, c config) {
 		if b != nil && lean != nil && lean != b {
 			fmt.Fprintf(w, "| best under 300 MB (--batch-size %d) | %.0f reports/s, %.0f MB: %.2fx |\n",
 				lean.BatchSize, lean.Rate(), lean.PeakRSSMB(), lean.Rate()/e.RateConsuming())
+		}
+	}
+	if cl, e := r.Ceiling, r.Engine; cl != nil {
+		fmt.Fprintf(w, "| ceiling: ClickHouse alone, native INSERTs of ready rows into one plain MergeTree (engine's table, batches of %d, 2 writers) | %.0f rows/s, %.1f ClickHouse CPU-µs per row |\n",
+			ceilingBatch, cl.Rate(), cl.CPUMicros())
+		if e != nil && e.Rows > 0 {
+			fmt.Fprintf(w, "| 3x the engine, the target | %.0f reports/s: %.2fx the ceiling |\n", 3*e.RateConsuming(), 3*e.RateConsuming()/cl.Rate())
 		}
 	}
 	if r.Engine != nil && r.Reports < 1_000_000 {
