@@ -108,7 +108,8 @@
 // {route,code}, trucewatch_serve_query_duration_seconds{query,table},
 // trucewatch_serve_query_errors_total{query,kind},
 // trucewatch_serve_response_bytes{route},
-// trucewatch_serve_cache_requests_total{result}.
+// trucewatch_serve_cache_requests_total{result},
+// trucewatch_serve_cached_cells, trucewatch_serve_cached_area_totals.
 //
 // # Load benchmark
 //

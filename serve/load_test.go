@@ -125,7 +125,11 @@ func BenchmarkServeLoad(b *testing.B) {
 	rec.print("API (HTTP, gzip)", *loadDuration)
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	fmt.Printf("Go heap in use after the run (server and clients): %.0f MB\n", float64(ms.HeapInuse)/(1<<20))
+	inUse := ms.HeapInuse
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("Go heap in use after the run (server and clients): %.0f MB, %.0f MB live after a GC\n",
+		float64(inUse)/(1<<20), float64(ms.HeapAlloc)/(1<<20))
 	if mfs, err := reg.Gather(); err == nil {
 		for _, mf := range mfs {
 			if mf.GetName() == "trucewatch_serve_query_duration_seconds" {
@@ -138,6 +142,9 @@ func BenchmarkServeLoad(b *testing.B) {
 					fmt.Printf("ClickHouse %-28s %6d queries, %7.1f s in all, mean %6.1f ms\n", strings.Join(labels, " "),
 						h.GetSampleCount(), h.GetSampleSum(), 1000*h.GetSampleSum()/float64(max(1, h.GetSampleCount())))
 				}
+			}
+			if n := mf.GetName(); n == "trucewatch_serve_cached_cells" || n == "trucewatch_serve_cached_area_totals" {
+				fmt.Printf("%s: %.0f\n", n, mf.GetMetric()[0].GetGauge().GetValue())
 			}
 			if mf.GetName() != "trucewatch_serve_cache_requests_total" {
 				continue

@@ -133,3 +133,10 @@ func (c *pieceCache[V]) store(key string, v V, maxAge time.Duration) {
 		delete(c.items, oldest)
 	}
 }
+
+// held is the sum of the sizes of the pieces kept.
+func (c *pieceCache[V]) held() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.units
+}

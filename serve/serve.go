@@ -203,7 +203,15 @@ func New(o Options) (*Server, error) {
 		Help: "Cacheable requests by result: hit (from the cache), shared (waited for an identical request in flight), miss (queried), retry.",
 	}, []string{"result"})
 	s.cache = newCache(o.CacheBytes)
-	for _, c := range []prometheus.Collector{s.mReq, s.mQuery, s.mErrors, s.mRespLen, s.mCache} {
+	cells := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "trucewatch", Subsystem: "serve", Name: "cached_cells",
+		Help: "Tile cells held in week pyramids and metatiles (at most 8,000,000; 24 bytes each).",
+	}, func() float64 { return float64(s.pyramids.held()) })
+	areas := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "trucewatch", Subsystem: "serve", Name: "cached_area_totals",
+		Help: "Week totals of admin areas held (at most 150,000).",
+	}, func() float64 { return float64(s.adminPieces.held()) })
+	for _, c := range []prometheus.Collector{s.mReq, s.mQuery, s.mErrors, s.mRespLen, s.mCache, cells, areas} {
 		if err := o.Registry.Register(c); err != nil {
 			return nil, fmt.Errorf("serve: register metrics: %w", err)
 		}
