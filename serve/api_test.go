@@ -538,16 +538,8 @@ func TestCancelledRequestCancelsQuery(t *testing.T) {
 // not change when a partition is merged into one part, nor when a redone
 // span then adds duplicate rows to it.
 func TestFinalOnlyWhereNeeded(t *testing.T) {
-	ch := chtest.Shared(t)
 	ctx := context.Background()
-	store, err := storage.Open(ctx, storage.Options{Addr: ch.Addr(), Database: chtest.Database(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := migratedStore(t)
 	admin, sets, m := matcher(t)
 	seed(t, store, m)
 	s, err := serve.New(serve.Options{Conn: store.Conn(), Database: store.Database(), Admin: admin, ZoneSets: sets, CacheBytes: -1})
@@ -778,16 +770,8 @@ func TestWeekPyramidsMatchDirectQueries(t *testing.T) {
 // When its week pyramids expire, a tile is served from them once more
 // while one background query replaces them, and then shows the new data.
 func TestStalePyramidsRefresh(t *testing.T) {
-	ch := chtest.Shared(t)
 	ctx := context.Background()
-	store, err := storage.Open(ctx, storage.Options{Addr: ch.Addr(), Database: chtest.Database(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := migratedStore(t)
 	admin, sets, m := matcher(t)
 	rows := seed(t, store, m)
 	const maxAge = time.Second
@@ -836,4 +820,19 @@ func TestStalePyramidsRefresh(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// migratedStore opens a fresh database on the shared server, migrated.
+func migratedStore(t *testing.T) *storage.Store {
+	t.Helper()
+	ctx := context.Background()
+	store, err := storage.Open(ctx, storage.Options{Addr: chtest.Shared(t).Addr(), Database: chtest.Database(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return store
 }

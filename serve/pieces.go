@@ -64,14 +64,7 @@ func (c *pieceCache[V]) get(ctx context.Context, key string, maxAge, refresh tim
 		return v, pieceStale, nil
 	}
 	c.mu.Unlock()
-	res, err, shared := c.group.Do(key, func() (any, error) {
-		v, err := build(ctx)
-		if err != nil {
-			return nil, err
-		}
-		c.store(key, v, maxAge)
-		return v, nil
-	})
+	res, err, shared := c.load(ctx, key, maxAge, build)
 	if shared && err != nil && errors.Is(err, context.Canceled) && ctx.Err() == nil {
 		// The request that ran the query went away; this one has not.
 		v, err := build(ctx)
@@ -90,14 +83,7 @@ func (c *pieceCache[V]) get(ctx context.Context, key string, maxAge, refresh tim
 func (c *pieceCache[V]) refresh(key string, maxAge, timeout time.Duration, build func(context.Context) (V, error), onErr func(error)) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	_, err, _ := c.group.Do(key, func() (any, error) {
-		v, err := build(ctx)
-		if err != nil {
-			return nil, err
-		}
-		c.store(key, v, maxAge)
-		return v, nil
-	})
+	_, err, _ := c.load(ctx, key, maxAge, build)
 	if err != nil {
 		c.mu.Lock()
 		if p := c.items[key]; p != nil {
@@ -106,6 +92,19 @@ func (c *pieceCache[V]) refresh(key string, maxAge, timeout time.Duration, build
 		c.mu.Unlock()
 		onErr(err)
 	}
+}
+
+// load builds and stores the piece under key once for all its callers in
+// flight.
+func (c *pieceCache[V]) load(ctx context.Context, key string, maxAge time.Duration, build func(context.Context) (V, error)) (any, error, bool) {
+	return c.group.Do(key, func() (any, error) {
+		v, err := build(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.store(key, v, maxAge)
+		return v, nil
+	})
 }
 
 func (c *pieceCache[V]) store(key string, v V, maxAge time.Duration) {
