@@ -774,7 +774,7 @@ func TestStalePyramidsRefresh(t *testing.T) {
 	store := migratedStore(t)
 	admin, sets, m := matcher(t)
 	rows := seed(t, store, m)
-	const maxAge = time.Second
+	const maxAge = 2 * time.Second
 	s, err := serve.New(serve.Options{Conn: store.Conn(), Database: store.Database(), Admin: admin, ZoneSets: sets, TileMaxAge: maxAge})
 	if err != nil {
 		t.Fatal(err)
@@ -801,16 +801,19 @@ func TestStalePyramidsRefresh(t *testing.T) {
 		}
 		return n
 	}
+	built := time.Now()
 	before := count()
 	sp := storage.Span{Source: storage.Source{Cluster: "test", Topic: "reports", Partition: 1}, First: 0, Last: 0}
 	if _, err := store.WriteBatch(ctx, storage.Batch{Span: sp, Rows: []storage.Row{extra}}); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(); n != before {
+	// The checks below hold in their time slots: a machine too slow to
+	// reach a slot in time skips that check rather than fail it.
+	if n := count(); n != before && time.Since(built) < maxAge {
 		t.Fatalf("within max-age: %d reports, want the cached %d", n, before)
 	}
-	time.Sleep(maxAge + 100*time.Millisecond)
-	if n := count(); n != before {
+	time.Sleep(time.Until(built.Add(maxAge + 100*time.Millisecond)))
+	if n := count(); n != before && time.Since(built) < 2*maxAge {
 		t.Fatalf("just after max-age: %d reports, want the stale %d while the refresh runs", n, before)
 	}
 	deadline := time.Now().Add(10 * time.Second)
