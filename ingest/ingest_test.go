@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -323,19 +324,10 @@ func TestKnownPlaces(t *testing.T) {
 			t.Errorf("%s missing", c.r.ID)
 			continue
 		}
-		if s.adm3 != c.adm3 || !contains(s.zones, c.zone) || s.violation != c.violates {
+		if s.adm3 != c.adm3 || !slices.Contains(s.zones, c.zone) || s.violation != c.violates {
 			t.Errorf("%s: adm3 %s zones %v violation %v; want adm3 %s in %s violation %v", c.r.ID, s.adm3, s.zones, s.violation, c.adm3, c.zone, c.violates)
 		}
 	}
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // TestKcat checks that an independent Kafka client (librdkafka's kcat)

@@ -242,13 +242,13 @@ func (d *refDecoder) enum(fields map[string]json.RawMessage, name string, allowe
 	var list string
 	switch a := allowed.(type) {
 	case []Category:
-		ok2, list = contains(a, Category(s)), join(a)
+		ok2, list = slices.Contains(a, Category(s)), join(a)
 	case []Side:
-		ok2, list = contains(a, Side(s)), join(a)
+		ok2, list = slices.Contains(a, Side(s)), join(a)
 	case []TimePrecision:
-		ok2, list = contains(a, TimePrecision(s)), join(a)
+		ok2, list = slices.Contains(a, TimePrecision(s)), join(a)
 	case []GeoPrecision:
-		ok2, list = contains(a, GeoPrecision(s)), join(a)
+		ok2, list = slices.Contains(a, GeoPrecision(s)), join(a)
 	}
 	if !ok2 {
 		d.fail(name, "enum", "unknown value %q (one of %s)", clip(s), list)

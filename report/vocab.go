@@ -1,5 +1,7 @@
 package report
 
+import "slices"
+
 // Category is what happened. The list is closed: an unknown category is a
 // validation error, so that aggregates never grow a category nobody maps.
 type Category string
@@ -39,7 +41,7 @@ func (c Category) Hostile() bool {
 }
 
 // Valid reports whether c is one of Categories.
-func (c Category) Valid() bool { return contains(Categories, c) }
+func (c Category) Valid() bool { return slices.Contains(Categories, c) }
 
 // Side is the side of the conflict an actor belongs to.
 type Side string
@@ -57,7 +59,7 @@ const (
 var Sides = []Side{Government, Opposition, ExcludedGroup, Unknown}
 
 // Valid reports whether s is one of Sides.
-func (s Side) Valid() bool { return contains(Sides, s) }
+func (s Side) Valid() bool { return slices.Contains(Sides, s) }
 
 // TimePrecision says how exact observed_at is.
 type TimePrecision string
@@ -113,13 +115,4 @@ func (p GeoPrecision) UncertaintyM() float64 {
 // given, else what the precision class implies.
 func (r *Report) UncertaintyM() float64 {
 	return max(r.AccuracyM, r.GeoPrecision.UncertaintyM())
-}
-
-func contains[T comparable](list []T, v T) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,7 +47,7 @@ func newQuery(u *url.URL, allowed []string) (*query, error) {
 		if k == "" {
 			return nil, badParam("query", "a parameter without a name")
 		}
-		if !contains(allowed, k) {
+		if !slices.Contains(allowed, k) {
 			unknown = append(unknown, k)
 			continue
 		}
@@ -59,15 +60,6 @@ func newQuery(u *url.URL, allowed []string) (*query, error) {
 		return nil, badParam(unknown[0], "unknown parameter (this endpoint takes: %s)", strings.Join(allowed, ", "))
 	}
 	return &query{v: v}, nil
-}
-
-func contains[T comparable](xs []T, x T) bool {
-	for _, y := range xs {
-		if x == y {
-			return true
-		}
-	}
-	return false
 }
 
 func (q *query) get(name string) (string, bool) {
@@ -172,7 +164,7 @@ func (q *query) list(name string, ok func(string) bool, want string) ([]string, 
 		if it == "" || !ok(it) {
 			return nil, badParam(name, "%q is not %s", it, want)
 		}
-		if !contains(out, it) {
+		if !slices.Contains(out, it) {
 			out = append(out, it)
 		}
 	}
@@ -212,7 +204,7 @@ func (q *query) enum(name, def string, values ...string) (string, error) {
 	if !has {
 		return def, nil
 	}
-	if !contains(values, s) {
+	if !slices.Contains(values, s) {
 		return "", badParam(name, "want one of %s, got %q", strings.Join(values, ", "), s)
 	}
 	return s, nil

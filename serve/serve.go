@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -282,9 +283,9 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Add("Vary", "Origin")
 	switch {
-	case contains(s.o.AllowOrigins, "*"):
+	case slices.Contains(s.o.AllowOrigins, "*"):
 		h.Set("Access-Control-Allow-Origin", "*")
-	case contains(s.o.AllowOrigins, origin):
+	case slices.Contains(s.o.AllowOrigins, origin):
 		h.Set("Access-Control-Allow-Origin", origin)
 	default:
 		return

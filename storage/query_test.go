@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -31,7 +32,7 @@ func TestQueries(t *testing.T) {
 		{Zone: "z1", Hour: h.Add(26 * time.Hour), Category: "arrest", Counts: storage.Counts{1, 1, 1}},
 		{Zone: "z3", Hour: h.Add(26 * time.Hour), Category: "arrest", Counts: storage.Counts{1, 1, 1}},
 	}
-	if !equalSlices(zh, want) {
+	if !slices.Equal(zh, want) {
 		t.Fatalf("zone hours\n got %+v\nwant %+v", zh, want)
 	}
 	zh, err = s.ZoneHours(ctx, storage.ZoneQuery{Zones: []string{"z2"}, IncludePossible: true,
@@ -80,16 +81,4 @@ func TestQueries(t *testing.T) {
 	if err != nil || len(td) != 0 {
 		t.Fatalf("neighbour: %+v %v", td, err)
 	}
-}
-
-func equalSlices[T comparable](a, b []T) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -81,6 +81,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -124,21 +125,9 @@ type Rematch struct {
 // SameMatch reports whether two rows carry the same match result (zone
 // set version aside).
 func SameMatch(a, b *Row) bool {
-	return equalStrings(a.Zones, b.Zones) && equalStrings(a.PossibleZones, b.PossibleZones) &&
+	return slices.Equal(a.Zones, b.Zones) && slices.Equal(a.PossibleZones, b.PossibleZones) &&
 		a.Adm1 == b.Adm1 && a.Adm2 == b.Adm2 && a.Adm3 == b.Adm3 && a.AdmApprox == b.AdmApprox &&
 		a.Violation == b.Violation && a.ViolationReason == b.ViolationReason
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // CurrentIn returns the current instance of every report whose current

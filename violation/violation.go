@@ -28,6 +28,7 @@
 package violation
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 
@@ -118,7 +119,7 @@ func (r Rules) Classify(rep *report.Report, m *geo.Match) (violation bool, reaso
 		if h.Kind == geo.KindExcludedArea && !h.Possible {
 			return false, "not_violation:excluded_area:" + h.ID
 		}
-		if !contains(kinds, h.Kind) {
+		if !slices.Contains(kinds, h.Kind) {
 			continue
 		}
 		if h.Possible {
@@ -221,13 +222,4 @@ func normalize(s string) string {
 		}
 	}
 	return b.String()
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
