@@ -45,7 +45,7 @@ func refDecode(data []byte, now time.Time) (Report, error) {
 	}
 	d := refDecoder{now: now}
 	for name := range fields {
-		if !slices.Contains(fieldNames, name) {
+		if !slices.Contains(fieldNames[:], name) {
 			d.fail(name, "unknown", "unknown field (schema %s)", SchemaVersion)
 		}
 	}
