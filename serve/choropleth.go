@@ -15,7 +15,6 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/simplify"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/trucewatch/trucewatch/geo"
 )
@@ -536,24 +535,17 @@ func (s *Server) adminCounts(r *http.Request, level int, win window) (map[string
 	if s.cache == nil {
 		return s.queryAdminCounts(r, level, win)
 	}
-	ws := weeks(win)
-	parts := make([]map[string]counts, len(ws))
-	var g errgroup.Group
-	g.SetLimit(3)
-	for i, w := range ws {
-		g.Go(func() error {
-			key := fmt.Sprintf("%d|%s|%s", level, w.From, w.To)
-			m, how, err := s.adminPieces.get(r.Context(), key, defaultChoroplethAge, s.o.QueryTimeout,
-				func(ctx context.Context) (map[string]counts, error) {
-					return s.queryAdminCounts(r.WithContext(ctx), level, w)
-				},
-				func(err error) { s.o.Logger.Warn("serve: refresh area totals", "err", err) })
-			s.mCache.WithLabelValues("areas_" + how).Inc()
-			parts[i] = m
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
+	parts, err := eachWeek(win, func(w window) (map[string]counts, error) {
+		key := fmt.Sprintf("%d|%s|%s", level, w.From, w.To)
+		m, how, err := s.adminPieces.get(r.Context(), key, defaultChoroplethAge, s.o.QueryTimeout,
+			func(ctx context.Context) (map[string]counts, error) {
+				return s.queryAdminCounts(r.WithContext(ctx), level, w)
+			},
+			func(err error) { s.o.Logger.Warn("serve: refresh area totals", "err", err) })
+		s.mCache.WithLabelValues("areas_" + how).Inc()
+		return m, err
+	})
+	if err != nil {
 		return nil, err
 	}
 	agg := map[string]counts{}

@@ -180,23 +180,31 @@ func weeks(w window) []window {
 	return out
 }
 
-// windowCells sums tile tr's cells from the week pyramids of its window,
-// building the missing weeks (a few queries at once).
-func (s *Server) windowCells(r *http.Request, tr *tileRequest, src string) ([]tileCell, error) {
-	ws := weeks(tr.win)
-	ps := make([]*pyramid, len(ws))
+// eachWeek gets one piece per week of win (see weeks), a few at once.
+func eachWeek[V any](win window, get func(window) (V, error)) ([]V, error) {
+	ws := weeks(win)
+	out := make([]V, len(ws))
 	var g errgroup.Group
 	g.SetLimit(3)
 	for i, w := range ws {
 		g.Go(func() error {
-			wr := *tr
-			wr.win = w
-			p, err := s.pyramidFor(r, &wr, src, storage.Tile{}, PyramidZoom)
-			ps[i] = p
+			v, err := get(w)
+			out[i] = v
 			return err
 		})
 	}
-	if err := g.Wait(); err != nil {
+	return out, g.Wait()
+}
+
+// windowCells sums tile tr's cells from the week pyramids of its window,
+// building the missing weeks (a few queries at once).
+func (s *Server) windowCells(r *http.Request, tr *tileRequest, src string) ([]tileCell, error) {
+	ps, err := eachWeek(tr.win, func(w window) (*pyramid, error) {
+		wr := *tr
+		wr.win = w
+		return s.pyramidFor(r, &wr, src, storage.Tile{}, PyramidZoom)
+	})
+	if err != nil {
 		return nil, err
 	}
 	var cells []tileCell

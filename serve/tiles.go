@@ -183,23 +183,19 @@ func (s *Server) tileCells(r *http.Request, tr *tileRequest, src string) ([]tile
 	if cz > storage.TileZoom {
 		return s.fineTileCells(r, tr, lo, hi)
 	}
-	var region storage.Tile
-	var rz uint32
 	switch z := uint32(tr.tile.Z); {
 	case s.cache == nil: // no caching: nothing is kept between requests
-		return s.queryCells(r, tr, src, lo, hi, cz)
 	case src == sourceTileAgg && cz <= PyramidZoom:
 		return s.windowCells(r, tr, src)
 	case z >= MetatileLevels:
-		region, rz = storage.Tile{X: tr.tile.X >> MetatileLevels, Y: tr.tile.Y >> MetatileLevels, Z: z - MetatileLevels}, cz
-	default:
-		return s.queryCells(r, tr, src, lo, hi, cz)
+		meta := storage.Tile{X: tr.tile.X >> MetatileLevels, Y: tr.tile.Y >> MetatileLevels, Z: z - MetatileLevels}
+		p, err := s.pyramidFor(r, tr, src, meta, cz)
+		if err != nil {
+			return nil, err
+		}
+		return dropEmpty(p.cellsOf(tr)), nil
 	}
-	p, err := s.pyramidFor(r, tr, src, region, rz)
-	if err != nil {
-		return nil, err
-	}
-	return dropEmpty(p.cellsOf(tr)), nil
+	return s.queryCells(r, tr, src, lo, hi, cz)
 }
 
 // queryCells aggregates the tile key range [lo, hi) into cells of zoom cz
