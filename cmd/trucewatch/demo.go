@@ -65,14 +65,11 @@ func runDemo(ctx context.Context, args []string, std stdio) error {
 		fmt.Fprintf(out, "embedded Kafka broker on %s (data in %s)\n", f.kafka.brokers, dir)
 	}
 
-	store, err := storage.Open(ctx, f.storeOptions(log))
+	store, err := openStore(ctx, f.storeOptions(log), true)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		return err
-	}
 	o, err := f.ingestOptions(log)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -63,6 +64,22 @@ func (c *clickhouseFlags) register(fs *flag.FlagSet, defaultAddr string) {
 }
 
 // options are the storage options of these flags.
+// openStore opens the store and, with migrate, applies the pending schema
+// migrations.
+func openStore(ctx context.Context, o storage.Options, migrate bool) (*storage.Store, error) {
+	store, err := storage.Open(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if migrate {
+		if err := store.Migrate(ctx); err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
+	return store, nil
+}
+
 func (c *clickhouseFlags) options(log *slog.Logger) storage.Options {
 	return storage.Options{Addr: c.addr, Database: c.database, Username: c.user, Password: c.password, Logger: log}
 }

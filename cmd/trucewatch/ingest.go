@@ -148,16 +148,11 @@ func runIngest(ctx context.Context, args []string, std stdio) error {
 	if err != nil {
 		return err
 	}
-	store, err := storage.Open(ctx, f.storeOptions(log))
+	store, err := openStore(ctx, f.storeOptions(log), *migrate)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if *migrate {
-		if err := store.Migrate(ctx); err != nil {
-			return err
-		}
-	}
 	o, err := f.ingestOptions(log)
 	if err != nil {
 		return err

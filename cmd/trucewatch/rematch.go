@@ -62,16 +62,11 @@ func runRematch(ctx context.Context, args []string, std stdio) error {
 	if err != nil {
 		return err
 	}
-	store, err := storage.Open(ctx, f.storeOptions(log))
+	store, err := openStore(ctx, f.storeOptions(log), *migrate && !*dry)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if *migrate && !*dry {
-		if err := store.Migrate(ctx); err != nil {
-			return err
-		}
-	}
 	start := time.Now()
 	res, err := rematch.Run(ctx, store, m, o)
 	printRematch(std.out, &o, &res, time.Since(start))
