@@ -50,7 +50,7 @@ func (f *ingestFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.batchWait, "batch-wait", ingest.DefaultBatchWait, "how long a partial batch waits for more reports")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&f.session, "session-timeout", ingest.DefaultSessionTimeout, "how long the group waits for a silent worker before reassigning its partitions")
-	fs.StringVar(&f.opsAddr, "ops-addr", ":9101", "host:port serving /metrics, /healthz and /readyz (empty: off)")
+	fs.StringVar(&f.opsAddr, "ops-addr", "127.0.0.1:9101", "host:port serving /metrics, /healthz and /readyz (empty: off; :9101 for every interface)")
 }
 
 // worker builds the ingest worker with its zones and ops endpoints.
