@@ -152,26 +152,43 @@ func fmtDays(d time.Duration) string {
 	return d.String()
 }
 
-// list reads a comma-separated list; each item must satisfy ok.
+// maxListValues bounds the distinct values of a list parameter.
+const maxListValues = 32
+
+// list reads a comma-separated list; each item must satisfy ok. Repeated
+// items count once. It stops at the first distinct value over
+// maxListValues, so that its time is linear in the length of the list
+// (each item is compared with at most maxListValues others).
 func (q *query) list(name string, ok func(string) bool, want string) ([]string, error) {
 	s, has := q.get(name)
 	if !has {
 		return nil, nil
 	}
 	var out []string
-	for _, it := range strings.Split(s, ",") {
+	for rest, more := s, true; more; {
+		var it string
+		it, rest, more = strings.Cut(rest, ",")
 		it = strings.TrimSpace(it)
 		if it == "" || !ok(it) {
-			return nil, badParam(name, "%q is not %s", it, want)
+			return nil, badParam(name, "%q is not %s", clipParam(it), want)
 		}
-		if !slices.Contains(out, it) {
-			out = append(out, it)
+		if slices.Contains(out, it) {
+			continue
 		}
-	}
-	if len(out) > 32 {
-		return nil, badParam(name, "at most 32 values")
+		if len(out) == maxListValues {
+			return nil, badParam(name, "at most %d values", maxListValues)
+		}
+		out = append(out, it)
 	}
 	return out, nil
+}
+
+// clipParam cuts a value quoted in an error to its first 64 bytes.
+func clipParam(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return strings.ToValidUTF8(s[:64], "") + "..."
 }
 
 func (q *query) boolean(name string) (*bool, error) {
