@@ -41,6 +41,16 @@ const (
 	DefaultPublishTimeout = 15 * time.Second
 	// DefaultRetryAfter is the Retry-After of a 503.
 	DefaultRetryAfter = 5 * time.Second
+	// DefaultMaxInflightBytes bounds the request bytes held at once, all
+	// partners together (503 + Retry-After beyond it);
+	// DefaultMaxInflightBytesPerPartner those of one partner (429 +
+	// Retry-After). A request holds its announced Content-Length from
+	// before its first byte is read until it is answered; a body without
+	// one holds what has arrived so far. Both must be at least
+	// MaxBodyBytes. The process holds about twice this at most: the
+	// bodies and the messages cut from them.
+	DefaultMaxInflightBytes           = 128 << 20
+	DefaultMaxInflightBytesPerPartner = 32 << 20
 )
 
 // Path is where serve mounts the Handler.
@@ -77,6 +87,12 @@ type Options struct {
 	// a 503 asks the partner to wait.
 	PublishTimeout time.Duration
 	RetryAfter     time.Duration
+	// MaxInflightBytes bounds the request bytes held at once by every
+	// partner together (503 beyond it), MaxInflightBytesPerPartner by
+	// one partner (429 beyond it); both at least MaxBodyBytes. Negative
+	// switches a bound off.
+	MaxInflightBytes           int64
+	MaxInflightBytesPerPartner int64
 	// Now is the clock that bounds observed_at and drives the rate
 	// limits (default time.Now).
 	Now    func() time.Time
@@ -108,6 +124,17 @@ func (o *Options) setDefaults() error {
 	if o.Rate > 0 && o.Burst < o.MaxItems {
 		return fmt.Errorf("intake: burst %d is below max items %d: a full request could never pass the rate limit", o.Burst, o.MaxItems)
 	}
+	if o.MaxInflightBytes == 0 {
+		o.MaxInflightBytes = max(DefaultMaxInflightBytes, o.MaxBodyBytes)
+	}
+	if o.MaxInflightBytesPerPartner == 0 {
+		o.MaxInflightBytesPerPartner = max(DefaultMaxInflightBytesPerPartner, o.MaxBodyBytes)
+	}
+	for name, b := range map[string]int64{"max in-flight bytes": o.MaxInflightBytes, "max in-flight bytes per partner": o.MaxInflightBytesPerPartner} {
+		if b > 0 && b < o.MaxBodyBytes {
+			return fmt.Errorf("intake: %s %d is below max body %d bytes: a full request could never pass it", name, b, o.MaxBodyBytes)
+		}
+	}
 	if o.PublishTimeout <= 0 {
 		o.PublishTimeout = DefaultPublishTimeout
 	}
@@ -129,8 +156,9 @@ type Handler struct {
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
+	inflight *budget
 
-	requests, accepted, rejected, unauthorized, throttled, tooLarge, failed atomic.Int64
+	requests, accepted, rejected, unauthorized, throttled, tooLarge, failed, busy atomic.Int64
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -140,7 +168,8 @@ func New(o Options) (*Handler, error) {
 	if err := o.setDefaults(); err != nil {
 		return nil, err
 	}
-	return &Handler{o: o, limiters: map[string]*rate.Limiter{}}, nil
+	inflight := &budget{max: o.MaxInflightBytes, perPartner: o.MaxInflightBytesPerPartner, used: map[string]int64{}}
+	return &Handler{o: o, limiters: map[string]*rate.Limiter{}, inflight: inflight}, nil
 }
 
 // Stats are running totals since New.
@@ -152,6 +181,7 @@ type Stats struct {
 	Throttled     int64 // requests over a partner's rate (429)
 	TooLarge      int64 // requests over the body or item limit (413)
 	PublishFailed int64 // requests whose reports the brokers did not take (503)
+	Busy          int64 // requests over the bytes in flight (503 for all partners, 429 for one)
 }
 
 // Stats returns the running totals.
@@ -159,16 +189,17 @@ func (h *Handler) Stats() Stats {
 	return Stats{
 		Requests: h.requests.Load(), Accepted: h.accepted.Load(), Rejected: h.rejected.Load(),
 		Unauthorized: h.unauthorized.Load(), Throttled: h.throttled.Load(), TooLarge: h.tooLarge.Load(),
-		PublishFailed: h.failed.Load(),
+		PublishFailed: h.failed.Load(), Busy: h.busy.Load(),
 	}
 }
 
 // Response is the body of a 202 (some reports accepted) or of a 400 that
-// rejected every report.
+// rejected every report; the 400 also has Error, as every error answer.
 type Response struct {
-	PartnerID string     `json:"partner_id"` // from the API key; on every accepted report
-	Accepted  []Accepted `json:"accepted"`
-	Rejected  []Rejected `json:"rejected"`
+	Error     *ProblemDetail `json:"error,omitempty"` // on a 400 only
+	PartnerID string         `json:"partner_id"`      // from the API key; on every accepted report
+	Accepted  []Accepted     `json:"accepted"`
+	Rejected  []Rejected     `json:"rejected"`
 }
 
 // Accepted is a report now on the reports topic.
@@ -186,9 +217,17 @@ type Rejected struct {
 	Errors []report.FieldError `json:"errors"`
 }
 
-// Problem is the body of every other error response.
+// Problem is the body of every other error response: the shape of every
+// error of trucewatch serve.
 type Problem struct {
-	Error string `json:"error"`
+	Error ProblemDetail `json:"error"`
+}
+
+// ProblemDetail says what went wrong.
+type ProblemDetail struct {
+	Status  int    `json:"status"`          // the HTTP status
+	Param   string `json:"param,omitempty"` // the part of the request at fault, when one is
+	Message string `json:"message"`
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -197,47 +236,67 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		problem(w, http.StatusMethodNotAllowed, "use POST")
+		problem(w, http.StatusMethodNotAllowed, "method", "use POST")
 		return
 	}
 	partner, ok := h.authenticate(r)
 	if !ok {
 		h.unauthorized.Add(1)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="trucewatch", error="invalid_token"`)
-		problem(w, http.StatusUnauthorized, "missing, unknown or revoked API key (Authorization: Bearer KEY)")
+		problem(w, http.StatusUnauthorized, "Authorization", "missing, unknown or revoked API key (Authorization: Bearer KEY)")
 		return
 	}
 	kind, ok := mediaKind(r.Header.Get("Content-Type"))
 	if !ok {
-		problem(w, http.StatusUnsupportedMediaType, "Content-Type must be "+ContentTypeJSON+" (a report or an array of reports) or "+ContentTypeNDJSON+" (one report per line)")
+		problem(w, http.StatusUnsupportedMediaType, "Content-Type", "Content-Type must be "+ContentTypeJSON+" (a report or an array of reports) or "+ContentTypeNDJSON+" (one report per line)")
 		return
 	}
 	log := h.o.Logger.With("partner", partner)
 	if r.ContentLength > h.o.MaxBodyBytes {
 		h.tooLarge.Add(1)
-		problem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is %d bytes, the limit is %d: split it into several requests", r.ContentLength, h.o.MaxBodyBytes))
+		problem(w, http.StatusRequestEntityTooLarge, "body", fmt.Sprintf("body is %d bytes, the limit is %d: split it into several requests", r.ContentLength, h.o.MaxBodyBytes))
 		return
 	}
-	body, err := readBody(http.MaxBytesReader(w, r.Body, h.o.MaxBodyBytes), r.ContentLength)
+	// The bytes of the body are held from before the first one arrives
+	// (the announced length) or as they arrive (no length), and given
+	// back once the request is answered.
+	var held int64
+	defer func() { h.inflight.release(partner, held) }()
+	var rd io.Reader = http.MaxBytesReader(w, r.Body, h.o.MaxBodyBytes)
+	if r.ContentLength > 0 {
+		if err := h.inflight.acquire(partner, r.ContentLength); err != nil {
+			h.overBudget(w, err)
+			return
+		}
+		held = r.ContentLength
+	} else {
+		rd = &heldReader{r: rd, b: h.inflight, partner: partner, held: &held, limit: h.o.MaxBodyBytes}
+	}
+	body, err := readBody(rd, r.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
+		var be budgetError
+		if errors.As(err, &be) {
+			h.overBudget(w, be)
+			return
+		}
 		if errors.As(err, &mbe) {
 			h.tooLarge.Add(1)
-			problem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is over the limit of %d bytes: split it into several requests", h.o.MaxBodyBytes))
+			problem(w, http.StatusRequestEntityTooLarge, "body", fmt.Sprintf("body is over the limit of %d bytes: split it into several requests", h.o.MaxBodyBytes))
 			return
 		}
 		log.Debug("intake: read body", "err", err)
-		problem(w, http.StatusBadRequest, "could not read the request body")
+		problem(w, http.StatusBadRequest, "body", "could not read the request body")
 		return
 	}
 	items, err := split(kind, body, h.o.MaxItems)
 	switch {
 	case errors.Is(err, errTooMany):
 		h.tooLarge.Add(1)
-		problem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("more than %d reports in one request: split it into several requests", h.o.MaxItems))
+		problem(w, http.StatusRequestEntityTooLarge, "body", fmt.Sprintf("more than %d reports in one request: split it into several requests", h.o.MaxItems))
 		return
 	case err != nil:
-		problem(w, http.StatusBadRequest, err.Error())
+		problem(w, http.StatusBadRequest, "body", err.Error())
 		return
 	}
 
@@ -251,7 +310,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.throttled.Add(1)
 		w.Header().Set("Retry-After", seconds(wait))
-		problem(w, http.StatusTooManyRequests, fmt.Sprintf("over the rate of %g reports per second (burst %d) of this partner; retry after %s seconds", h.o.Rate, h.o.Burst, seconds(wait)))
+		problem(w, http.StatusTooManyRequests, "", fmt.Sprintf("over the rate of %g reports per second (burst %d) of this partner; retry after %s seconds", h.o.Rate, h.o.Burst, seconds(wait)))
 		return
 	}
 
@@ -268,7 +327,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.failed.Add(1)
 			log.Warn("intake: publish failed; request refused with 503", "reports", len(msgs), "err", err)
 			w.Header().Set("Retry-After", seconds(h.o.RetryAfter))
-			problem(w, http.StatusServiceUnavailable, "the reports could not be stored right now and none of this request was accepted; retry the same request later")
+			problem(w, http.StatusServiceUnavailable, "", "the reports could not be stored right now and none of this request was accepted; retry the same request later")
 			return
 		}
 	}
@@ -280,8 +339,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusAccepted
 	if len(resp.Accepted) == 0 {
 		status = http.StatusBadRequest
+		resp.Error = &ProblemDetail{Status: status, Param: "body", Message: "no report of the request is valid; see rejected for each one's errors"}
 	}
 	writeJSON(w, status, resp)
+}
+
+// overBudget answers a request refused for the bytes in flight.
+func (h *Handler) overBudget(w http.ResponseWriter, err error) {
+	h.busy.Add(1)
+	w.Header().Set("Retry-After", seconds(h.o.RetryAfter))
+	if errors.Is(err, errPartnerBudget) {
+		problem(w, http.StatusTooManyRequests, "", fmt.Sprintf("this partner's requests under way hold %d bytes, the most allowed; retry after %s seconds", h.o.MaxInflightBytesPerPartner, seconds(h.o.RetryAfter)))
+		return
+	}
+	problem(w, http.StatusServiceUnavailable, "", "the server is taking as many request bytes as it can hold; retry the same request later")
 }
 
 // buffers recycles request bodies and the arenas of their messages. A
@@ -419,8 +490,8 @@ func seconds(d time.Duration) string {
 	return strconv.Itoa(int(math.Max(1, math.Ceil(d.Seconds()))))
 }
 
-func problem(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, Problem{Error: msg})
+func problem(w http.ResponseWriter, status int, param, msg string) {
+	writeJSON(w, status, Problem{Error: ProblemDetail{Status: status, Param: param, Message: msg}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -249,15 +249,18 @@ func TestBodies(t *testing.T) {
 		if res.status != c.status {
 			t.Errorf("%s: status %d, want %d: %s", c.name, res.status, c.status, res.body)
 		}
+		// Every error has the read API's shape; a 400 that rejected items
+		// also lists them.
 		var p intake.Problem
-		if json.Unmarshal(res.body, &p) != nil || p.Error == "" && len(res.resp.Rejected) == 0 {
-			t.Errorf("%s: body %s explains nothing", c.name, res.body)
+		if json.Unmarshal(res.body, &p) != nil || p.Error.Status != c.status || p.Error.Message == "" {
+			t.Errorf("%s: body %s is not an error of the common shape", c.name, res.body)
 		}
 	}
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, e.srv.URL, nil)
 	req.Header.Set("Authorization", "Bearer "+e.keyA)
-	if res := do(t, req); res.status != http.StatusMethodNotAllowed || res.header.Get("Allow") != "POST" {
-		t.Errorf("GET: %d %v", res.status, res.header)
+	if res := do(t, req); res.status != http.StatusMethodNotAllowed || res.header.Get("Allow") != "POST" ||
+		!strings.Contains(string(res.body), `"error":{"status":405,`) {
+		t.Errorf("GET: %d %v %s", res.status, res.header, res.body)
 	}
 	if got := len(readTopic(t, e.addr)); got != 9 {
 		t.Errorf("%d messages on the topic, want 9", got)
@@ -305,10 +308,15 @@ func TestMixedItems(t *testing.T) {
 			t.Errorf("array: item 4: %+v", rej[4])
 		}
 	}
-	// Nothing valid: 400 with the same per-item answer.
+	// Nothing valid: 400 with the same per-item answer, and the error
+	// every other error has.
 	res := e.post(t, e.keyA, "application/x-ndjson", ndjson(bad...))
-	if res.status != http.StatusBadRequest || len(res.resp.Rejected) != 4 || len(res.resp.Accepted) != 0 {
+	if res.status != http.StatusBadRequest || len(res.resp.Rejected) != 4 || len(res.resp.Accepted) != 0 ||
+		res.resp.Error == nil || res.resp.Error.Status != 400 || res.resp.Error.Param != "body" || res.resp.Error.Message == "" {
 		t.Errorf("all invalid: %d %s", res.status, res.body)
+	}
+	if rules(res.resp.Rejected[0].Errors) != "lat:range" {
+		t.Errorf("all invalid: item 0: %+v", res.resp.Rejected[0])
 	}
 	if got := len(readTopic(t, e.addr)); got != 4 {
 		t.Errorf("%d messages on the topic, want 4 (the valid ones)", got)
