@@ -102,9 +102,12 @@
 // # HTTP
 //
 // Responses carry an ETag (hash of the body; If-None-Match gets 304),
-// Cache-Control (tiles: public, max-age=60 by default), are gzipped when
-// the client accepts it, and CORS headers for the origins in
-// Options.AllowOrigins. Metrics: trucewatch_serve_request_duration_seconds
+// Cache-Control (tiles: public, max-age=60 by default; private, with
+// Vary: Authorization, when Options.ReadTokens are set, so that no shared
+// cache hands tokened data to anyone else), are gzipped when the client
+// accepts it, and CORS headers for the origins in Options.AllowOrigins. A
+// path served under other methods answers 405 with Allow and the error
+// body (see Options.Intake for POST /v1/reports); an unknown path 404. Metrics: trucewatch_serve_request_duration_seconds
 // {route,code}, trucewatch_serve_query_duration_seconds{query,table},
 // trucewatch_serve_query_errors_total{query,kind},
 // trucewatch_serve_response_bytes{route},

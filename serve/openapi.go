@@ -17,7 +17,8 @@ type route struct {
 	desc       string
 	pathParams []param // path parameters
 	query      []string
-	ctypes     []string // success content types
+	ctypes     []string       // success content types
+	responses  map[string]any // when set, documented instead of 200, 400 and 503
 	handler    handlerFunc
 }
 
@@ -77,7 +78,7 @@ func (s *Server) routeTable() []*route {
 	if s.o.Intake != nil {
 		rs = append(rs, &route{name: "intake", method: "POST", pattern: "/v1/reports", path: "/v1/reports",
 			summary: "Partner intake: submit reports (see the intake documentation; bearer key required).",
-			ctypes:  []string{"application/json"},
+			ctypes:  []string{"application/json"}, responses: intakeResponses(),
 			handler: func(w http.ResponseWriter, r *http.Request) error { s.o.Intake.ServeHTTP(w, r); return nil }})
 	}
 	return rs
@@ -139,6 +140,9 @@ func (s *Server) openAPI() map[string]any {
 				"503": map[string]any{"description": "ClickHouse unavailable or the query took too long"},
 			},
 		}
+		if rt.responses != nil {
+			op["responses"] = rt.responses
+		}
 		if rt.desc != "" {
 			op["description"] = rt.desc
 		}
@@ -152,20 +156,60 @@ func (s *Server) openAPI() map[string]any {
 		}
 		item[lower(rt.method)] = op
 	}
+	schemas := map[string]any{"Error": errorSchema}
+	if s.o.Intake != nil {
+		schemas["IntakeResponse"] = intakeResponseSchema
+	}
 	return map[string]any{
 		"openapi": "3.0.3",
 		"info": map[string]any{"title": "trucewatch map API", "version": "1",
 			"description": "Aggregates of ceasefire-monitoring reports for map frontends. Every parameter is validated; " +
 				"unknown parameters are rejected with 400. Time windows are half-open [from, to) in UTC."},
-		"paths": paths,
-		"components": map[string]any{"schemas": map[string]any{"Error": map[string]any{
-			"type": "object", "required": []string{"error"},
-			"properties": map[string]any{"error": map[string]any{"type": "object", "required": []string{"status", "message"},
-				"properties": map[string]any{
-					"status":  map[string]any{"type": "integer"},
-					"param":   map[string]any{"type": "string"},
-					"message": map[string]any{"type": "string"},
-				}}}}}},
+		"paths":      paths,
+		"components": map[string]any{"schemas": schemas},
+	}
+}
+
+// errorSchema is the body of every error answer, the intake's included.
+var errorSchema = map[string]any{
+	"type": "object", "required": []string{"error"},
+	"properties": map[string]any{"error": map[string]any{"type": "object", "required": []string{"status", "message"},
+		"properties": map[string]any{
+			"status":  map[string]any{"type": "integer"},
+			"param":   map[string]any{"type": "string"},
+			"message": map[string]any{"type": "string"},
+		}}}}
+
+// intakeResponseSchema is intake.Response: the answer of a 202, and of a
+// 400 that rejected every report (which also has error).
+var intakeResponseSchema = map[string]any{
+	"type": "object", "required": []string{"partner_id", "accepted", "rejected"},
+	"properties": map[string]any{
+		"error":      errorSchema["properties"].(map[string]any)["error"],
+		"partner_id": map[string]any{"type": "string"},
+		"accepted": map[string]any{"type": "array", "items": map[string]any{"type": "object", "properties": map[string]any{
+			"index": map[string]any{"type": "integer"}, "id": map[string]any{"type": "string"}, "revision": map[string]any{"type": "integer"}}}},
+		"rejected": map[string]any{"type": "array", "items": map[string]any{"type": "object", "properties": map[string]any{
+			"index": map[string]any{"type": "integer"}, "line": map[string]any{"type": "integer"}, "id": map[string]any{"type": "string"},
+			"errors": map[string]any{"type": "array", "items": map[string]any{"type": "object", "properties": map[string]any{
+				"field": map[string]any{"type": "string"}, "rule": map[string]any{"type": "string"}, "message": map[string]any{"type": "string"}}}}}}},
+	}}
+
+func intakeResponses() map[string]any {
+	ref := func(name string) map[string]any {
+		return map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + name}}}
+	}
+	e := func(desc string) map[string]any { return map[string]any{"description": desc, "content": ref("Error")} }
+	return map[string]any{
+		"202": map[string]any{"description": "at least one report accepted; every rejected one with its errors", "content": ref("IntakeResponse")},
+		"400": map[string]any{"description": "no report valid (error, and rejected lists each one's errors), or a body that cannot be split into reports (error only)",
+			"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"anyOf": []any{
+				map[string]any{"$ref": "#/components/schemas/IntakeResponse"}, map[string]any{"$ref": "#/components/schemas/Error"}}}}}},
+		"401": e("missing, unknown or revoked key"),
+		"413": e("body over the byte limit, or more reports than the item limit"),
+		"415": e("Content-Type is not JSON or NDJSON"),
+		"429": e("over the partner's rate or bytes in flight (Retry-After)"),
+		"503": e("the brokers did not acknowledge, or the server holds as many request bytes as it may (Retry-After); nothing was accepted"),
 	}
 }
 

@@ -226,9 +226,30 @@ func New(o Options) (*Server, error) {
 	}
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		// The catch-all matches every method, so the mux's own 405 never
+		// happens: a path served under other methods is answered here.
+		if allow := s.allowed(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.writeError(w, r, &paramError{Status: http.StatusMethodNotAllowed, Param: "method",
+				Message: fmt.Sprintf("%s is not served here; use %s", r.Method, strings.Join(allow, " or "))})
+			return
+		}
 		s.writeError(w, r, &paramError{Status: http.StatusNotFound, Param: "path", Message: "no such endpoint; see /openapi.json"})
 	})
 	return s, nil
+}
+
+// allowed returns the methods the route table serves r's path with, in
+// the order GET, HEAD, POST; none when no route has the path.
+func (s *Server) allowed(r *http.Request) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost} {
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 // ServeHTTP serves a request, answering CORS preflights itself.
@@ -439,6 +460,14 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, resp response) err
 	h.Set("X-Content-Type-Options", "nosniff")
 	if resp.cache == "" {
 		resp.cache = "no-cache"
+	}
+	if len(s.readTokens) > 0 {
+		// Behind read tokens an answer is for its token's holders only: a
+		// shared cache must neither keep it nor serve it to anyone else.
+		if rest, ok := strings.CutPrefix(resp.cache, "public"); ok {
+			resp.cache = "private" + rest
+		}
+		h.Add("Vary", "Authorization")
 	}
 	h.Set("Cache-Control", resp.cache)
 	if resp.link != "" {
