@@ -33,7 +33,9 @@ func runDemo(ctx context.Context, args []string, std stdio) error {
 	rate := fs.Float64("rate", 2000, "synthetic reports per second")
 	malformed := fs.Float64("malformed", 0.01, "fraction of synthetic messages that are malformed on purpose")
 	every := fs.Duration("every", 2*time.Second, "how often to print progress")
-	fs.Lookup("ops-addr").DefValue, f.opsAddr = "127.0.0.1:9101", "127.0.0.1:9101"
+	// A free port unless told otherwise: the demo must not fail because
+	// some other process holds a fixed one.
+	fs.Lookup("ops-addr").DefValue, f.opsAddr = "127.0.0.1:0", "127.0.0.1:0"
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -42,6 +44,15 @@ func runDemo(ctx context.Context, args []string, std stdio) error {
 		return err
 	}
 	out := std.out
+	// Bound before anything starts, so that a taken --ops-addr fails at
+	// once; the worker serves on this listener.
+	if f.opsAddr != "" {
+		if f.opsAddr, err = openOps(f.opsAddr); err != nil {
+			return err
+		}
+		defer closeOps(f.opsAddr)
+		fmt.Fprintf(out, "metrics on http://%s/metrics (readiness /readyz)\n", f.opsAddr)
+	}
 
 	if f.ch.addr == "" {
 		dir, _ := filepath.Abs(filepath.Join(*dataDir, "clickhouse"))

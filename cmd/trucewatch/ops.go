@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,9 +34,9 @@ func startOps(ctx context.Context, addr string, reg *prometheus.Registry, ready 
 	if addr == "" {
 		return "", nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listenOps(addr)
 	if err != nil {
-		return "", fmt.Errorf("ops listen: %w", err)
+		return "", err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -64,4 +65,41 @@ func startOps(ctx context.Context, addr string, reg *prometheus.Registry, ready 
 		_ = srv.Shutdown(sctx)
 	}()
 	return ln.Addr().String(), nil
+}
+
+// opened holds listeners opened ahead of startOps by address (the demo
+// binds its ops port before it starts anything, so that the port it
+// prints is the one served and a taken one fails at once).
+var opened sync.Map // string -> net.Listener
+
+// openOps binds addr for a later startOps and returns the address bound
+// (with the port chosen when addr asks for port 0).
+func openOps(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("--ops-addr %s: %w", addr, err)
+	}
+	bound := ln.Addr().String()
+	opened.Store(bound, ln)
+	return bound, nil
+}
+
+// listenOps is the listener of addr: the one openOps opened, or a new one.
+// An error names the flag.
+func listenOps(addr string) (net.Listener, error) {
+	if ln, ok := opened.LoadAndDelete(addr); ok {
+		return ln.(net.Listener), nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--ops-addr %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// closeOps closes what openOps opened for addr if startOps never took it.
+func closeOps(addr string) {
+	if ln, ok := opened.LoadAndDelete(addr); ok {
+		ln.(net.Listener).Close()
+	}
 }

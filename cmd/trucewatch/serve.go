@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
+	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -34,10 +36,14 @@ type serveFlags struct {
 	logLevel     string
 	intake       intake.Options
 	readTokens   string
+	tlsCert      string
+	tlsKey       string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.listen, "listen", ":8080", "HTTP listen address")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate (chain) file: with --tls-key, serve HTTPS (TLS 1.2 or later) on --listen instead of HTTP")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.ch.register(fs, "127.0.0.1:9000")
 	fs.StringVar(&f.zones, "zones", "", "zone-set GeoJSON file(s), comma-separated (default: the shipped zone sets); use the ingest workers' files")
 	fs.StringVar(&f.cors, "cors-origins", "", "CORS allow-list: origins (https://map.example.org) or *, comma-separated; empty = no CORS")
@@ -53,6 +59,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.intake.Rate, "intake-rate", intake.DefaultRate, "reports per second each partner may post, sustained (429 above; negative: no limit)")
 	fs.IntVar(&f.intake.Burst, "intake-burst", intake.DefaultBurst, "reports a partner may post at once before --intake-rate applies (at least --intake-max-items)")
 	fs.DurationVar(&f.intake.PublishTimeout, "intake-publish-timeout", intake.DefaultPublishTimeout, "how long a POST waits for the brokers before a 503")
+	fs.Int64Var(&f.intake.MaxInflightBytes, "intake-max-inflight-bytes", intake.DefaultMaxInflightBytes, "request bytes the intake holds at once, all partners together (503 beyond; at least --intake-max-body-bytes; negative: no bound)")
+	fs.Int64Var(&f.intake.MaxInflightBytesPerPartner, "intake-max-inflight-bytes-per-partner", intake.DefaultMaxInflightBytesPerPartner, "request bytes the intake holds at once for one partner (429 beyond; at least --intake-max-body-bytes; negative: no bound)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 }
 
@@ -66,6 +74,10 @@ func runServe(ctx context.Context, args []string, std stdio) error {
 		return err
 	}
 	log, err := newLogger(f.logLevel, std.err)
+	if err != nil {
+		return err
+	}
+	tlsConf, err := f.tlsConfig()
 	if err != nil {
 		return err
 	}
@@ -112,9 +124,13 @@ func runServe(ctx context.Context, args []string, std stdio) error {
 	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
-		return err
+		return fmt.Errorf("--listen: %w", err)
+	}
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
 	}
 	hs := &http.Server{
+		TLSConfig:         tlsConf,
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
@@ -122,7 +138,7 @@ func runServe(ctx context.Context, args []string, std stdio) error {
 		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "database", store.Database(), "zone_sets", len(sets), "intake", o.Intake != nil)
+	log.Info("serving", "addr", ln.Addr().String(), "tls", tlsConf != nil, "database", store.Database(), "zone_sets", len(sets), "intake", o.Intake != nil)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -137,4 +153,20 @@ func runServe(ctx context.Context, args []string, std stdio) error {
 		err = e
 	}
 	return err
+}
+
+// tlsConfig is the HTTPS configuration of --tls-cert and --tls-key; nil
+// when neither is set.
+func (f *serveFlags) tlsConfig() (*tls.Config, error) {
+	switch {
+	case f.tlsCert == "" && f.tlsKey == "":
+		return nil, nil
+	case f.tlsCert == "" || f.tlsKey == "":
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}, nil
 }
