@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -66,8 +67,18 @@ func (e FieldError) Error() string {
 	return e.Field + ": " + e.Rule + ": " + e.Msg
 }
 
-// Errors is every problem found in one report, one per bad field.
+// Errors is the problems found in one report, one per bad field, in field
+// order: the first MaxErrors of them and then, when there were more, one
+// entry with rule "more" that says how many (so that the answer to a
+// report with thousands of bad members stays small).
 type Errors []FieldError
+
+// MaxErrors is the most field errors Decode lists for one report.
+const MaxErrors = 20
+
+// maxFieldLen bounds the bytes of a field path in an error: a longer
+// (unknown) name is cut and ends in "...".
+const maxFieldLen = 64
 
 func (es Errors) Error() string {
 	parts := make([]string, len(es))
@@ -79,8 +90,14 @@ func (es Errors) Error() string {
 
 // decoder collects field errors while it reads one document.
 type decoder struct {
-	now  time.Time
-	errs Errors
+	now time.Time
+	// errs is the first MaxErrors errors in field order (stable: errors of
+	// one field in the order they were found); more counts the rest.
+	errs []keptError
+	more int
+	// prefix is the path of the object being read ("perpetrator."),
+	// prepended to the fields of its errors.
+	prefix string
 	// src is the document as one string: the report's strings without
 	// escapes are cut from it, one allocation for all of them. base is
 	// the document the members' raw values are slices of.
@@ -94,21 +111,208 @@ func (d *decoder) unquote(raw []byte) (string, bool) {
 		if len(body) == 0 {
 			return "", true
 		}
-		// body is a slice of d.base: its offset follows from the capacities.
-		if off := cap(d.base) - cap(body); off >= 0 && off+len(body) <= len(d.base) && &d.base[off] == &body[0] {
-			return d.src[off : off+len(body)], true
+		if s, ok := d.cut(body); ok {
+			return s, true
 		}
 	}
 	return unquote(raw)
 }
 
+// cut returns b as a string cut from d.src when b is a slice of d.base
+// (its offset follows from the capacities): no copy.
+func (d *decoder) cut(b []byte) (string, bool) {
+	if len(b) > 0 {
+		if off := cap(d.base) - cap(b); off >= 0 && off+len(b) <= len(d.base) && &d.base[off] == &b[0] {
+			return d.src[off : off+len(b)], true
+		}
+	}
+	return "", false
+}
+
+// key returns a member's key as a string, cut from d.src when it can be.
+func (d *decoder) key(m member) string {
+	if s, ok := d.cut(m.key); ok {
+		return s
+	}
+	return string(m.key)
+}
+
+// fail records an error of field (in the object at d.prefix).
 func (d *decoder) fail(field, rule, format string, args ...any) {
-	d.errs = append(d.errs, FieldError{Field: field, Rule: rule, Msg: fmt.Sprintf(format, args...)})
+	e := d.newError(field, rule)
+	if i, ok := d.slot(&e); ok {
+		e.msg = fmt.Sprintf(format, args...)
+		d.put(i, e)
+	}
+}
+
+// keptError is one of decoder.errs. Its path is prefix+field, or long
+// (already clipped) when that is longer than maxFieldLen: the path is
+// joined only for the errors Decode returns.
+type keptError struct {
+	prefix, field, long string
+	rule, msg           string
+}
+
+func (d *decoder) newError(field, rule string) keptError {
+	e := keptError{prefix: d.prefix, field: field, rule: rule}
+	if len(d.prefix)+len(field) > maxFieldLen {
+		e.long = clipField(d.prefix + field)
+	}
+	return e
+}
+
+func (e *keptError) path() string {
+	if e.long != "" {
+		return e.long
+	}
+	return e.prefix + e.field
+}
+
+// before reports whether e's path sorts before o's.
+func (e *keptError) before(o *keptError) bool {
+	if e.long != "" || o.long != "" {
+		return e.path() < o.path()
+	}
+	return joinedLess(e.prefix, e.field, o.prefix, o.field)
+}
+
+// joinedLess reports whether a1+a2 sorts before b1+b2, joining neither.
+func joinedLess(a1, a2, b1, b2 string) bool {
+	for {
+		if a1 == "" {
+			a1, a2 = a2, ""
+		}
+		if b1 == "" {
+			b1, b2 = b2, ""
+		}
+		if a1 == "" || b1 == "" {
+			return a1 == "" && b1 != ""
+		}
+		n := min(len(a1), len(b1))
+		if a1[:n] != b1[:n] {
+			return a1[:n] < b1[:n]
+		}
+		a1, b1 = a1[n:], b1[n:]
+	}
+}
+
+// slot returns where e goes in d.errs, or false, counting it in d.more,
+// when it falls beyond the first MaxErrors. The errors are kept sorted as
+// they come, so that each costs at most MaxErrors steps however many there
+// are, and nothing is allocated for one left out: the list is that of a
+// stable sort of all of them cut after MaxErrors.
+func (d *decoder) slot(e *keptError) (int, bool) {
+	i := len(d.errs)
+	for i > 0 && e.before(&d.errs[i-1]) {
+		i--
+	}
+	if i == MaxErrors {
+		d.more++
+		return 0, false
+	}
+	return i, true
+}
+
+// put inserts e at i, a slot's answer, dropping the last error when the
+// list is full.
+func (d *decoder) put(i int, e keptError) {
+	if len(d.errs) == MaxErrors {
+		d.errs = d.errs[:MaxErrors-1]
+		d.more++
+	}
+	d.errs = slices.Insert(d.errs, i, e)
+}
+
+// result is the errors found, with the "more" entry when some were left out.
+func (d *decoder) result() Errors {
+	es := make(Errors, len(d.errs), len(d.errs)+1)
+	for i := range d.errs {
+		e := &d.errs[i]
+		es[i] = FieldError{Field: e.path(), Rule: e.rule, Msg: e.msg}
+	}
+	if d.more > 0 {
+		es = append(es, moreErrors(d.more))
+	}
+	return es
+}
+
+func moreErrors(n int) FieldError {
+	return FieldError{Rule: "more", Msg: fmt.Sprintf("... and %d more errors", n)}
+}
+
+// clipField cuts a field path longer than maxFieldLen bytes at a
+// character boundary and marks the cut with "...".
+func clipField(s string) string {
+	if len(s) <= maxFieldLen {
+		return s
+	}
+	n := maxFieldLen
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
+}
+
+// add is fail with a message that needs no formatting.
+func (d *decoder) add(field, rule, msg string) {
+	e := d.newError(field, rule)
+	if i, ok := d.slot(&e); ok {
+		e.msg = msg
+		d.put(i, e)
+	}
+}
+
+const duplicateMsg = "given more than once; JSON readers differ on which value counts, give it once"
+
+// checkMembers reports, for the members of one object, one "unknown" error
+// for each name known does not take (known gives a name's index in
+// counts, -1 for an unknown one), and then one "duplicate" error for each
+// name given more than once: readers of JSON differ on which value counts
+// (encoding/json takes the last, others the first), so a report whose
+// value depends on it is refused. Linear in the members.
+func (d *decoder) checkMembers(obj object, known func([]byte) int, counts []int, unknownMsg string) {
+	var unknown map[string]int // occurrences of each unknown name
+	dup := false
+	for _, m := range obj {
+		if n := known(m.key); n >= 0 {
+			counts[n]++
+			dup = dup || counts[n] > 1
+			continue
+		}
+		if unknown == nil {
+			unknown = make(map[string]int)
+		}
+		k := d.key(m)
+		c := unknown[k]
+		if c == 0 {
+			d.add(k, "unknown", unknownMsg)
+		}
+		dup = dup || c > 0
+		unknown[k] = c + 1
+	}
+	if !dup {
+		return
+	}
+	for _, m := range obj {
+		if n := known(m.key); n >= 0 {
+			if counts[n] > 1 {
+				d.add(d.key(m), "duplicate", duplicateMsg)
+				counts[n] = 0
+			}
+		} else if c := unknown[string(m.key)]; c > 1 {
+			d.add(d.key(m), "duplicate", duplicateMsg)
+			unknown[string(m.key)] = 0
+		}
+	}
 }
 
 // Decode parses and validates one schema v1 report. now bounds observed_at
 // from above (plus MaxClockSkew). The error, when not nil, is an Errors
-// value listing every bad field, so a partner can fix them all at once.
+// value listing every bad field (the first MaxErrors of them and how many
+// more), so a partner can fix them all at once. A name given twice in an
+// object is an error (rule duplicate). Decode's time is linear in the
+// size of data.
 func Decode(data []byte, now time.Time) (Report, error) {
 	var r Report
 	if len(data) > MaxReportBytes {
@@ -132,11 +336,11 @@ func Decode(data []byte, now time.Time) (Report, error) {
 	}
 	d := decoder{now: now, src: string(data), base: data}
 	var top topLevel
-	for i, m := range fields {
+	var counts [len(fieldNames)]int
+	d.checkMembers(fields, topField, counts[:], "unknown field (schema "+SchemaVersion+")")
+	for _, m := range fields {
 		if n := fieldNum(string(m.key)); n >= 0 {
 			top.raw[n], top.has[n] = m.raw, true // the last one wins, as in encoding/json
-		} else if fields.last(string(m.key)) == i {
-			d.fail(string(m.key), "unknown", "unknown field (schema %s)", SchemaVersion)
 		}
 	}
 	get := getter{top: &top}
@@ -185,8 +389,7 @@ func Decode(data []byte, now time.Time) (Report, error) {
 	r.Description = d.str(get, "description", false, MaxDescriptionLen, true)
 	r.Sources = d.sources(get)
 	if len(d.errs) > 0 {
-		d.errs.sort()
-		return Report{}, d.errs
+		return Report{}, d.result()
 	}
 	return r, nil
 }
@@ -430,24 +633,43 @@ func (d *decoder) actor(fields getter, name string) Actor {
 		d.fail(name, "type", `must be an object {"name": ..., "side": ...}`)
 		return Actor{}
 	}
-	for i, m := range obj {
-		if k := string(m.key); k != "name" && k != "side" && obj.last(k) == i {
-			d.fail(name+"."+k, "unknown", "unknown field")
-		}
-	}
-	before := len(d.errs)
+	// The errors of the members name their path.
+	d.prefix = actorPrefix(name)
+	var counts [2]int
+	d.checkMembers(obj, actorField, counts[:], "unknown field")
 	a := Actor{
 		Name: d.str(getter{obj: obj}, "name", false, MaxActorNameLen, true),
 		Side: enum(d, getter{obj: obj}, "side", Sides),
 	}
-	// d.str and d.enum named the inner field; prefix the path.
-	for i := before; i < len(d.errs); i++ {
-		d.errs[i].Field = name + "." + d.errs[i].Field
-	}
+	d.prefix = ""
 	if a.Side == "" && a.Name != "" {
 		a.Side = Unknown
 	}
 	return a
+}
+
+// topField is fieldNum of a member's key.
+func topField(key []byte) int { return fieldNum(string(key)) }
+
+func actorPrefix(name string) string {
+	switch name {
+	case "perpetrator":
+		return "perpetrator."
+	case "target":
+		return "target."
+	}
+	return name + "."
+}
+
+// actorField is the index of an actor's field, -1 for an unknown one.
+func actorField(key []byte) int {
+	switch string(key) {
+	case "name":
+		return 0
+	case "side":
+		return 1
+	}
+	return -1
 }
 
 func (d *decoder) sources(fields getter) []string {
@@ -477,16 +699,6 @@ func (d *decoder) sources(fields getter) []string {
 		}
 	}
 	return out
-}
-
-// sort orders errors by field so that messages are stable across runs
-// (map iteration order would otherwise shuffle unknown-field errors).
-func (es Errors) sort() {
-	for i := 1; i < len(es); i++ {
-		for j := i; j > 0 && es[j].Field < es[j-1].Field; j-- {
-			es[j], es[j-1] = es[j-1], es[j]
-		}
-	}
 }
 
 func printable(s string) bool {

@@ -20,13 +20,52 @@ type refDecoder struct {
 }
 
 func (d *refDecoder) fail(field, rule, format string, args ...any) {
-	d.errs = append(d.errs, FieldError{Field: field, Rule: rule, Msg: fmt.Sprintf(format, args...)})
+	d.errs = append(d.errs, FieldError{Field: clipField(field), Rule: rule, Msg: fmt.Sprintf(format, args...)})
+}
+
+// result sorts every error found by field (stably) and keeps the first
+// MaxErrors, with one more entry counting the rest.
+func (d *refDecoder) result() Errors {
+	es := slices.Clone(d.errs)
+	slices.SortStableFunc(es, func(a, b FieldError) int { return strings.Compare(a.Field, b.Field) })
+	if len(es) > MaxErrors {
+		es = append(es[:MaxErrors:MaxErrors], moreErrors(len(es)-MaxErrors))
+	}
+	return es
+}
+
+// refDuplicates returns the names given more than once in the object raw,
+// as encoding/json's tokenizer reads them.
+func refDuplicates(raw []byte) []string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	var names []string
+	times := map[string]int{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return names
+		}
+		k := t.(string)
+		var v json.RawMessage
+		if dec.Decode(&v) != nil {
+			return names
+		}
+		if times[k]++; times[k] == 2 {
+			names = append(names, k)
+		}
+	}
+	return names
 }
 
 // refDecode is the first, map-based decoder, kept as the reference that
 // FuzzDecodeMatchesReference compares the one-pass decoder with. It parses and validates one schema v1 report. now bounds observed_at
 // from above (plus MaxClockSkew). The error, when not nil, is an Errors
-// value listing every bad field, so a partner can fix them all at once.
+// value listing every bad field (the first MaxErrors and how many more),
+// so a partner can fix them all at once; a name given twice in an object
+// is an error.
 func refDecode(data []byte, now time.Time) (Report, error) {
 	var r Report
 	if len(data) > MaxReportBytes {
@@ -48,6 +87,9 @@ func refDecode(data []byte, now time.Time) (Report, error) {
 		if !slices.Contains(fieldNames[:], name) {
 			d.fail(name, "unknown", "unknown field (schema %s)", SchemaVersion)
 		}
+	}
+	for _, name := range refDuplicates(data) {
+		d.fail(name, "duplicate", duplicateMsg)
 	}
 	r.ID = d.str(fields, "id", true, MaxIDLen, true)
 	if r.ID != "" && !printable(r.ID) {
@@ -94,8 +136,7 @@ func refDecode(data []byte, now time.Time) (Report, error) {
 	r.Description = d.str(fields, "description", false, MaxDescriptionLen, true)
 	r.Sources = d.sources(fields)
 	if len(d.errs) > 0 {
-		d.errs.sort()
-		return Report{}, d.errs
+		return Report{}, d.result()
 	}
 	return r, nil
 }
@@ -271,6 +312,9 @@ func (d *refDecoder) actor(fields map[string]json.RawMessage, name string) Actor
 		if k != "name" && k != "side" {
 			d.fail(name+"."+k, "unknown", "unknown field")
 		}
+	}
+	for _, k := range refDuplicates(raw) {
+		d.fail(name+"."+k, "duplicate", duplicateMsg)
 	}
 	before := len(d.errs)
 	a := Actor{
