@@ -336,12 +336,18 @@ func Decode(data []byte, now time.Time) (Report, error) {
 	}
 	d := decoder{now: now, src: string(data), base: data}
 	var top topLevel
-	var counts [len(fieldNames)]int
-	d.checkMembers(fields, topField, counts[:], "unknown field (schema "+SchemaVersion+")")
+	odd := false // an unknown or repeated member
 	for _, m := range fields {
 		if n := fieldNum(string(m.key)); n >= 0 {
+			odd = odd || top.has[n]
 			top.raw[n], top.has[n] = m.raw, true // the last one wins, as in encoding/json
+		} else {
+			odd = true
 		}
+	}
+	if odd {
+		var counts [len(fieldNames)]int
+		d.checkMembers(fields, topField, counts[:], "unknown field (schema "+SchemaVersion+")")
 	}
 	get := getter{top: &top}
 	r.ID = d.str(get, "id", true, MaxIDLen, true)
