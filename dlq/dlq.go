@@ -122,7 +122,7 @@ func (o Options) read(ctx context.Context, p int, from, end int64, fn func(Lette
 	if from >= end {
 		return nil
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: o.Brokers, Topic: o.Topic, Partition: p, Dialer: o.Dialer, MaxWait: 200 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: o.Brokers, Topic: o.Topic, Partition: p, Dialer: o.Dialer, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond})
 	defer r.Close()
 	if err := r.SetOffset(from); err != nil {
 		return err

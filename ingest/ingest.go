@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +27,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trucewatch/trucewatch/geo"
+	"github.com/trucewatch/trucewatch/publish"
 	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/storage"
 )
@@ -37,6 +40,13 @@ const (
 	DefaultTopic     = "reports"
 	DefaultDLQTopic  = "reports.dlq"
 	DefaultGroup     = "trucewatch-ingest"
+	// DefaultPartnerTopicPrefix names the partner topics: partner P
+	// produces to "reports.partner.P", the only topic its ACL lets it
+	// write, and every report read from there is P's.
+	DefaultPartnerTopicPrefix = "reports.partner."
+	// DefaultPartnerTopicsRefresh is how often the broker is asked for new
+	// partner topics.
+	DefaultPartnerTopicsRefresh = 30 * time.Second
 	// DefaultShutdownTimeout bounds the flush and commit after a stop.
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultSessionTimeout  = 10 * time.Second
@@ -69,6 +79,12 @@ type Options struct {
 	Topic    string
 	DLQTopic string
 	Group    string
+	// PartnerTopicPrefix: every topic named PartnerTopicPrefix+P is
+	// consumed as partner P's (default DefaultPartnerTopicPrefix; "-"
+	// turns partner topics off). New ones are found every
+	// PartnerTopicsRefresh.
+	PartnerTopicPrefix   string
+	PartnerTopicsRefresh time.Duration
 	// Dialer carries TLS and SASL for the consumer; Transport for the
 	// dead-letter producer. nil means plain TCP.
 	Dialer    *kafka.Dialer
@@ -110,6 +126,15 @@ func (o *Options) setDefaults() error {
 	if o.Group == "" {
 		o.Group = DefaultGroup
 	}
+	if o.PartnerTopicPrefix == "" {
+		o.PartnerTopicPrefix = DefaultPartnerTopicPrefix
+	}
+	if o.PartnerTopicPrefix != "-" && (strings.HasPrefix(o.Topic, o.PartnerTopicPrefix) || strings.HasPrefix(o.DLQTopic, o.PartnerTopicPrefix)) {
+		return fmt.Errorf("ingest: partner topic prefix %q would take in the topic %q or %q", o.PartnerTopicPrefix, o.Topic, o.DLQTopic)
+	}
+	if o.PartnerTopicsRefresh <= 0 {
+		o.PartnerTopicsRefresh = DefaultPartnerTopicsRefresh
+	}
 	if o.BatchSize == 0 {
 		o.BatchSize = DefaultBatchSize
 	}
@@ -143,6 +168,7 @@ type Stats struct {
 	Written      int64 // rows the store accepted (new reports and revisions)
 	Duplicates   int64 // repeated deliveries and stale revisions, counted once
 	DeadLettered int64 // messages sent to the dead-letter topic
+	Forwarded    int64 // reports sent on to their home partition of the reports topic
 	Batches      int64
 	Retries      int64 // failed writes that were retried
 	Lag          int64 // messages behind the end of the assigned partitions
@@ -154,16 +180,22 @@ type Ingester struct {
 	match    Matcher
 	classify Classifier
 	store    Store
-	dlq      *kafka.Writer
+	dlq      *publish.Publisher
+	forwards *publish.Publisher // to the reports topic, murmur2 of the id
 	metrics  *metrics
 	writes   chan struct{} // semaphore of MaxConcurrentWrites
 
-	consumed, written, dups, dead, batches, retries atomic.Int64
-	lastActivity                                    atomic.Int64 // unix nanos
-	busy                                            atomic.Int64 // partitions holding unwritten messages
-	joined, failing                                 atomic.Bool
-	lagMu                                           sync.Mutex
-	lag                                             map[int]int64
+	consumed, written, dups, dead, forwarded, batches, retries atomic.Int64
+	lastActivity                                               atomic.Int64 // unix nanos
+	busy                                                       atomic.Int64 // partitions holding unwritten messages
+	joined, failing                                            atomic.Bool
+	lagMu                                                      sync.Mutex
+	lag                                                        map[topicPartition]int64
+}
+
+type topicPartition struct {
+	topic     string
+	partition int
 }
 
 // New returns an Ingester. It does not connect until Run.
@@ -171,9 +203,10 @@ func New(o Options, m Matcher, c Classifier, s Store) (*Ingester, error) {
 	if err := o.setDefaults(); err != nil {
 		return nil, err
 	}
-	in := &Ingester{o: o, match: m, classify: c, store: s, lag: map[int]int64{}, metrics: newMetrics(o.Registerer),
+	in := &Ingester{o: o, match: m, classify: c, store: s, lag: map[topicPartition]int64{}, metrics: newMetrics(o.Registerer),
 		writes: make(chan struct{}, o.MaxConcurrentWrites)}
 	in.dlq = newDLQWriter(o)
+	in.forwards = publish.New(publish.Options{Brokers: o.Brokers, Topic: o.Topic, Transport: o.Transport, BatchTimeout: time.Millisecond})
 	return in, nil
 }
 
@@ -181,7 +214,7 @@ func New(o Options, m Matcher, c Classifier, s Store) (*Ingester, error) {
 func (in *Ingester) Stats() Stats {
 	s := Stats{
 		Consumed: in.consumed.Load(), Written: in.written.Load(), Duplicates: in.dups.Load(),
-		DeadLettered: in.dead.Load(), Batches: in.batches.Load(), Retries: in.retries.Load(),
+		DeadLettered: in.dead.Load(), Forwarded: in.forwarded.Load(), Batches: in.batches.Load(), Retries: in.retries.Load(),
 	}
 	in.lagMu.Lock()
 	for _, l := range in.lag {
@@ -196,6 +229,7 @@ func (in *Ingester) Stats() Stats {
 // clean stop.
 func (in *Ingester) Run(ctx context.Context) error {
 	defer in.dlq.Close()
+	defer in.forwards.Close()
 	cluster, err := in.clusterID(ctx)
 	if err != nil {
 		return err
@@ -209,12 +243,31 @@ func (in *Ingester) Run(ctx context.Context) error {
 	if in.o.ExitWhenIdle > 0 {
 		go in.idleWatch(stopCtx, stop)
 	}
+	var fatal atomic.Pointer[error]
+	for stopCtx.Err() == nil {
+		topics, err := in.topics(stopCtx)
+		if err != nil {
+			break
+		}
+		in.runGroup(stopCtx, stop, cluster, topics, &fatal)
+	}
+	if e := fatal.Load(); e != nil {
+		return *e
+	}
+	in.o.Logger.Info("ingest stopped", "stats", fmt.Sprintf("%+v", in.Stats()))
+	return nil
+}
 
+// runGroup is one membership of the consumer group, over topics: it runs
+// until stopCtx ends, or until the partner topics change, when the
+// partitions are dropped as in a rebalance and Run joins again with the
+// new list.
+func (in *Ingester) runGroup(stopCtx context.Context, stop context.CancelFunc, cluster string, topics []string, fatal *atomic.Pointer[error]) {
 	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                    in.o.Group,
 		Brokers:               in.o.Brokers,
 		Dialer:                in.o.Dialer,
-		Topics:                []string{in.o.Topic},
+		Topics:                topics,
 		StartOffset:           kafka.FirstOffset,
 		HeartbeatInterval:     min(time.Second, in.o.SessionTimeout/3),
 		SessionTimeout:        in.o.SessionTimeout,
@@ -224,40 +277,41 @@ func (in *Ingester) Run(ctx context.Context) error {
 		ErrorLogger:           kafka.LoggerFunc(func(msg string, args ...any) { in.o.Logger.Debug("kafka group: " + fmt.Sprintf(msg, args...)) }),
 	})
 	if err != nil {
-		return fmt.Errorf("ingest: join group: %w", err)
+		err = fmt.Errorf("ingest: join group: %w", err)
+		fatal.CompareAndSwap(nil, &err)
+		stop()
+		return
 	}
-	var fatal atomic.Pointer[error]
+	groupCtx, changed := context.WithCancel(stopCtx)
+	defer changed()
+	var watching sync.WaitGroup
+	watching.Go(func() { in.watchTopics(groupCtx, changed, topics) })
 	var wg sync.WaitGroup
 	for {
-		gen, err := cg.Next(stopCtx)
+		gen, err := cg.Next(groupCtx)
 		if err != nil {
-			if stopCtx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+			if groupCtx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
 				break
 			}
 			in.o.Logger.Warn("consumer group", "err", err)
-			if !sleep(stopCtx, time.Second) {
+			if !sleep(groupCtx, time.Second) {
 				break
 			}
 			continue
 		}
 		in.joined.Store(true)
 		in.lastActivity.Store(time.Now().UnixNano())
-		in.o.Logger.Info("partitions assigned", "generation", gen.ID, "partitions", partitionIDs(gen.Assignments[in.o.Topic]))
-		flushed := new(sync.WaitGroup)
-		flushed.Add(len(gen.Assignments[in.o.Topic]))
-		for _, a := range gen.Assignments[in.o.Topic] {
-			p := partition{in: in, gen: gen, id: a.ID, committed: a.Offset, flushed: flushed,
-				src: storage.Source{Cluster: cluster, Topic: in.o.Topic, Partition: a.ID}}
-			wg.Add(1)
-			gen.Start(func(genCtx context.Context) {
-				defer wg.Done()
-				if err := p.run(stopCtx, genCtx); err != nil {
-					in.o.Logger.Error("partition stopped", "partition", p.id, "err", err)
-					fatal.CompareAndSwap(nil, &err)
-					stop()
-				}
-			})
-		}
+		in.startGeneration(stopCtx, stop, cluster, gen, &wg, fatal)
+	}
+	changed()
+	watching.Wait()
+	if stopCtx.Err() == nil {
+		// The topics changed: end the generation, which drops what the
+		// partitions hold (the next owner resumes from the store).
+		in.o.Logger.Info("partner topics changed; joining the group again")
+		_ = cg.Close()
+		wg.Wait()
+		return
 	}
 	// Partition loops saw stopCtx end and flushed; wait for them before
 	// leaving the group so that their commits still count.
@@ -265,11 +319,97 @@ func (in *Ingester) Run(ctx context.Context) error {
 	if err := cg.Close(); err != nil {
 		in.o.Logger.Debug("leave group", "err", err)
 	}
-	if e := fatal.Load(); e != nil {
-		return *e
+}
+
+// startGeneration starts a loop for every partition the generation
+// assigned to this member.
+func (in *Ingester) startGeneration(stopCtx context.Context, stop context.CancelFunc, cluster string, gen *kafka.Generation, wg *sync.WaitGroup, fatal *atomic.Pointer[error]) {
+	n := 0
+	for topic, as := range gen.Assignments {
+		n += len(as)
+		in.o.Logger.Info("partitions assigned", "generation", gen.ID, "topic", topic, "partitions", partitionIDs(as))
 	}
-	in.o.Logger.Info("ingest stopped", "stats", fmt.Sprintf("%+v", in.Stats()))
-	return nil
+	flushed := new(sync.WaitGroup)
+	flushed.Add(n)
+	for topic, as := range gen.Assignments {
+		partner := ""
+		if topic != in.o.Topic {
+			partner = strings.TrimPrefix(topic, in.o.PartnerTopicPrefix)
+		}
+		for _, a := range as {
+			p := partition{in: in, gen: gen, topic: topic, partner: partner, id: a.ID, committed: a.Offset, flushed: flushed,
+				src: storage.Source{Cluster: cluster, Topic: topic, Partition: a.ID}}
+			wg.Add(1)
+			gen.Start(func(genCtx context.Context) {
+				defer wg.Done()
+				if err := p.run(stopCtx, genCtx); err != nil {
+					in.o.Logger.Error("partition stopped", "topic", p.topic, "partition", p.id, "err", err)
+					fatal.CompareAndSwap(nil, &err)
+					stop()
+				}
+			})
+		}
+	}
+}
+
+// topics are the topics this worker consumes: the reports topic and every
+// partner topic the broker has, asked again until it answers.
+func (in *Ingester) topics(ctx context.Context) ([]string, error) {
+	if in.o.PartnerTopicPrefix == "-" {
+		return []string{in.o.Topic}, nil
+	}
+	for attempt := 0; ; attempt++ {
+		ts, err := in.partnerTopics(ctx)
+		if err == nil {
+			return append([]string{in.o.Topic}, ts...), nil
+		}
+		in.o.Logger.Warn("list partner topics", "err", err, "attempt", attempt)
+		if !sleep(ctx, backoff(attempt)) {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (in *Ingester) partnerTopics(ctx context.Context) ([]string, error) {
+	c := &kafka.Client{Addr: kafka.TCP(in.o.Brokers...), Transport: roundTripper(in.o.Transport), Timeout: 10 * time.Second}
+	md, err := c.Metadata(ctx, &kafka.MetadataRequest{})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, t := range md.Topics {
+		if t.Error == nil && strings.HasPrefix(t.Name, in.o.PartnerTopicPrefix) && len(t.Name) > len(in.o.PartnerTopicPrefix) {
+			out = append(out, t.Name)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// watchTopics calls changed once the partner topics differ from topics.
+func (in *Ingester) watchTopics(ctx context.Context, changed context.CancelFunc, topics []string) {
+	if in.o.PartnerTopicPrefix == "-" {
+		return
+	}
+	t := time.NewTicker(in.o.PartnerTopicsRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			ts, err := in.partnerTopics(ctx)
+			if err != nil {
+				in.o.Logger.Debug("list partner topics", "err", err)
+				continue
+			}
+			if !slices.Equal(ts, topics[1:]) {
+				in.o.Logger.Info("partner topics", "topics", ts)
+				changed()
+				return
+			}
+		}
+	}
 }
 
 func (in *Ingester) clusterID(ctx context.Context) (string, error) {
@@ -313,18 +453,18 @@ func (in *Ingester) idleWatch(ctx context.Context, stop context.CancelFunc) {
 		}
 	}
 }
-func (in *Ingester) clearLag(p int) {
+func (in *Ingester) clearLag(topic string, p int) {
 	in.lagMu.Lock()
-	delete(in.lag, p)
+	delete(in.lag, topicPartition{topic, p})
 	in.lagMu.Unlock()
-	in.metrics.lag.DeleteLabelValues(partLabel(p))
+	in.metrics.lag.DeleteLabelValues(topic, partLabel(p))
 }
 
-func (in *Ingester) setLag(p int, lag int64) {
+func (in *Ingester) setLag(topic string, p int, lag int64) {
 	in.lagMu.Lock()
-	in.lag[p] = lag
+	in.lag[topicPartition{topic, p}] = lag
 	in.lagMu.Unlock()
-	in.metrics.lag.WithLabelValues(partLabel(p)).Set(float64(lag))
+	in.metrics.lag.WithLabelValues(topic, partLabel(p)).Set(float64(lag))
 }
 
 // Ready reports whether the worker can make progress: it has joined the

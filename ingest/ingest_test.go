@@ -52,11 +52,15 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
+	return newEnvWith(t, broker.Options{Topics: []string{"reports", "reports.dlq"}})
+}
+
+func newEnvWith(t *testing.T, o broker.Options) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	srv := chtest.Shared(t)
-	b, err := broker.Start(broker.Options{Topics: []string{"reports", "reports.dlq"}})
+	b, err := broker.Start(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,9 +158,15 @@ func sameStrings(a, b []string) bool {
 }
 
 // deadLetters reads the whole dead-letter topic with kafka-go.
-func (e *env) deadLetters() []kafka.Message {
+func (e *env) deadLetters() []kafka.Message { return e.deadLettersAs(nil) }
+
+// deadLettersAs reads them through d (nil: a plain connection).
+func (e *env) deadLettersAs(d *kafka.Dialer) []kafka.Message {
 	e.t.Helper()
-	conn, err := kafka.DialContext(e.ctx, "tcp", e.addr)
+	if d == nil {
+		d = kafka.DefaultDialer
+	}
+	conn, err := d.DialContext(e.ctx, "tcp", e.addr)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -167,7 +177,7 @@ func (e *env) deadLetters() []kafka.Message {
 	}
 	var out []kafka.Message
 	for _, p := range parts {
-		pc, err := kafka.DialLeader(e.ctx, "tcp", e.addr, "reports.dlq", p.ID)
+		pc, err := d.DialLeader(e.ctx, "tcp", e.addr, "reports.dlq", p.ID)
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -179,7 +189,7 @@ func (e *env) deadLetters() []kafka.Message {
 		if last == 0 {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{e.addr}, Topic: "reports.dlq", Partition: p.ID, MaxWait: 100 * time.Millisecond})
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{e.addr}, Topic: "reports.dlq", Partition: p.ID, Dialer: d, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
 		for {
 			m, err := r.FetchMessage(e.ctx)
 			if err != nil {
@@ -310,7 +320,7 @@ func TestKnownPlaces(t *testing.T) {
 	pub := publish.New(publish.Options{Brokers: []string{e.addr}, Topic: "reports"})
 	defer pub.Close()
 	for i := range cases {
-		cases[i].r.Revision = 1
+		cases[i].r.Revision, cases[i].r.PartnerID = 1, "field-team"
 		b, _ := json.Marshal(cases[i].r)
 		if err := pub.Write(e.ctx, publish.Message{Key: []byte(cases[i].r.ID), Value: b}); err != nil {
 			t.Fatal(err)

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/trucewatch/trucewatch/publish"
 	"github.com/trucewatch/trucewatch/storage"
 )
 
@@ -17,13 +19,21 @@ import (
 type partition struct {
 	in        *Ingester
 	gen       *kafka.Generation
+	topic     string // the Kafka topic
+	partner   string // the partner of a partner topic, "" for the reports topic
 	id        int
 	committed int64
 	src       storage.Source
+	// home is the partition list of the reports topic, by which a report
+	// id's home partition is found (nil on a partner topic).
+	home []int
 	// landed holds the source offsets, from where this partition resumed,
 	// that already have a dead letter: a previous owner may have written
 	// them and crashed before the store recorded its batch.
 	landed map[int64]bool
+	// dlqTried: a dead-letter write failed and may have landed in part, so
+	// landed must be read again.
+	dlqTried bool
 	// flushed counts the generation's partitions that have not finished;
 	// see run.
 	flushed *sync.WaitGroup
@@ -73,7 +83,7 @@ func (p *partition) run(stopCtx, genCtx context.Context) error {
 
 	reader := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:       in.o.Brokers,
-		Topic:         in.o.Topic,
+		Topic:         p.topic,
 		Partition:     p.id,
 		Dialer:        in.o.Dialer,
 		MinBytes:      1,
@@ -83,7 +93,7 @@ func (p *partition) run(stopCtx, genCtx context.Context) error {
 		ErrorLogger:   kafka.LoggerFunc(func(msg string, args ...any) { in.o.Logger.Debug("kafka reader: " + fmt.Sprintf(msg, args...)) }),
 	})
 	defer reader.Close()
-	defer in.clearLag(p.id)
+	defer in.clearLag(p.topic, p.id)
 	for {
 		err := p.consume(fetchCtx, writeCtx, reader)
 		if !errors.Is(err, storage.ErrSpanMismatch) {
@@ -92,7 +102,7 @@ func (p *partition) run(stopCtx, genCtx context.Context) error {
 		// The store holds a span with other bounds: another worker wrote
 		// this partition since we located it (we were slow to notice a
 		// rebalance). Drop what we hold and start again from the store.
-		in.o.Logger.Warn("partition written by another worker; resuming from the store", "partition", p.id, "err", err)
+		in.o.Logger.Warn("partition written by another worker; resuming from the store", "topic", p.topic, "partition", p.id, "err", err)
 	}
 }
 
@@ -114,6 +124,11 @@ func (p *partition) consume(fetchCtx, writeCtx context.Context, reader *kafka.Re
 	pos, end, err := p.locate(fetchCtx)
 	if err != nil {
 		return nil // stopping before we began
+	}
+	if p.partner == "" {
+		if p.home, err = p.homePartitions(fetchCtx); err != nil {
+			return nil
+		}
 	}
 	// A batch the store began but did not finish is redone first, over
 	// exactly the same offsets, so that the write is idempotent.
@@ -143,9 +158,9 @@ func (p *partition) consume(fetchCtx, writeCtx context.Context, reader *kafka.Re
 	}
 	in.o.Logger.Debug("partition resumed", "partition", p.id, "offset", start, "store_next", pos.Next, "kafka_committed", p.committed)
 	if start >= 0 {
-		in.setLag(p.id, max(end-start, 0))
+		in.setLag(p.topic, p.id, max(end-start, 0))
 	} else {
-		in.setLag(p.id, end) // from the first offset: an upper bound
+		in.setLag(p.topic, p.id, end) // from the first offset: an upper bound
 	}
 	in.lastActivity.Store(time.Now().UnixNano())
 	starting = false
@@ -191,7 +206,7 @@ func (p *partition) locate(ctx context.Context) (storage.Position, int64, error)
 	if err != nil {
 		return storage.Position{}, 0, err
 	}
-	base := p.src.Topic
+	base := p.topic
 	for n := 0; ; n++ {
 		src := p.src
 		if n > 0 {
@@ -220,10 +235,10 @@ func (p *partition) highWatermark(ctx context.Context) (int64, error) {
 	c := &kafka.Client{Addr: kafka.TCP(in.o.Brokers...), Transport: roundTripper(in.o.Transport), Timeout: 10 * time.Second}
 	for attempt := 0; ; attempt++ {
 		resp, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{
-			Topics: map[string][]kafka.OffsetRequest{p.src.Topic: {kafka.LastOffsetOf(p.id)}},
+			Topics: map[string][]kafka.OffsetRequest{p.topic: {kafka.LastOffsetOf(p.id)}},
 		})
 		if err == nil {
-			for _, po := range resp.Topics[p.src.Topic] {
+			for _, po := range resp.Topics[p.topic] {
 				if po.Partition == p.id && po.Error == nil {
 					return po.LastOffset, nil
 				} else if po.Partition == p.id {
@@ -237,6 +252,32 @@ func (p *partition) highWatermark(ctx context.Context) (int64, error) {
 		in.o.Logger.Warn("list offsets", "partition", p.id, "err", err, "attempt", attempt)
 		if !sleep(ctx, backoff(attempt)) {
 			return 0, ctx.Err()
+		}
+	}
+}
+
+// homePartitions lists the partitions of the reports topic, retrying while
+// the broker fails. Partitions added later start a new generation
+// (WatchPartitionChanges), which asks again.
+func (p *partition) homePartitions(ctx context.Context) ([]int, error) {
+	in := p.in
+	c := &kafka.Client{Addr: kafka.TCP(in.o.Brokers...), Transport: roundTripper(in.o.Transport), Timeout: 10 * time.Second}
+	for attempt := 0; ; attempt++ {
+		md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{in.o.Topic}})
+		if err == nil && (len(md.Topics) != 1 || md.Topics[0].Error != nil || len(md.Topics[0].Partitions) == 0) {
+			err = fmt.Errorf("no partitions of %s in %+v", in.o.Topic, md.Topics)
+		}
+		if err == nil {
+			ids := make([]int, len(md.Topics[0].Partitions))
+			for i, mp := range md.Topics[0].Partitions {
+				ids[i] = mp.ID
+			}
+			slices.Sort(ids)
+			return ids, nil
+		}
+		in.o.Logger.Warn("reports topic metadata", "err", err, "attempt", attempt)
+		if !sleep(ctx, backoff(attempt)) {
+			return nil, ctx.Err()
 		}
 	}
 }
@@ -287,7 +328,7 @@ func (p *partition) collect(ctx context.Context, r *kafka.Reader) []kafka.Messag
 		in.consumed.Add(1)
 		in.metrics.consumed.Inc()
 		in.metrics.inFlight.Inc()
-		in.setLag(p.id, max(m.HighWaterMark-m.Offset-1, 0))
+		in.setLag(p.topic, p.id, max(m.HighWaterMark-m.Offset-1, 0))
 		msgs = append(msgs, m)
 	}
 	return msgs
@@ -314,84 +355,128 @@ func (p *partition) collectSpan(ctx context.Context, r *kafka.Reader, first, las
 	}
 }
 
-// flush writes one batch: dead letters first, then the rows, then the
-// Kafka commit. Each step retries with capped backoff until it succeeds or
-// ctx ends; until then the partition fetches nothing more, which bounds
-// memory while ClickHouse or the broker is down.
+// flush writes one batch: dead letters and forwards first, then the rows,
+// then the Kafka commit. Each step retries with capped backoff until it
+// succeeds, ctx ends or the error is permanent; until then the partition
+// fetches nothing more, which bounds memory while ClickHouse or the broker
+// is down.
 func (p *partition) flush(ctx context.Context, span storage.Span, msgs []kafka.Message) error {
 	in := p.in
 	defer in.metrics.inFlight.Sub(float64(len(msgs)))
-	// A write slot is taken before the batch is decoded, so that at most
-	// MaxConcurrentWrites batches of rows exist at once, whatever the
-	// number of partitions.
-	select {
-	case in.writes <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-in.writes }()
-	rows, dead := in.process(in.o.Topic, msgs)
-	nMsgs := len(msgs)
-	msgs = nil // only the dead letters still need the messages
-	if len(dead) > 0 {
-		// Send only the dead letters that have not landed yet, so that each
-		// poison message is on the dead-letter topic once, whatever
-		// happened to the previous owner or to a previous attempt.
-		if p.landed == nil {
-			landed, err := p.deadLettered(ctx, span.First)
-			if err != nil {
-				return err
-			}
-			p.landed = landed
+	sent := false // the dead letters and forwards have landed
+	for {
+		// A write slot is taken before the batch is decoded, so that at
+		// most MaxConcurrentWrites batches of rows exist at once, whatever
+		// the number of partitions.
+		select {
+		case in.writes <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		first := true
-		err := retry(ctx, in, "dead-letter write", func() error {
-			if !first { // a failed produce may have landed in part
-				landed, err := in.deadLettered(ctx, p.id, span.First)
+		b := in.process(p.route(), msgs)
+		if !sent && len(b.dead)+len(b.forward) > 0 {
+			if err := p.sendAside(ctx, span, &b); err != nil {
+				// Wait for the broker without a write slot, so that the
+				// other partitions go on, and without the rows, which are
+				// decoded again once the slot is back.
+				<-in.writes
+				if !publish.IsPermanent(err) && ctx.Err() == nil {
+					err = retry(ctx, in, "dead-letter write", func() error { return p.sendAside(ctx, span, &b) })
+				}
 				if err != nil {
 					return err
 				}
-				p.landed = landed
+				sent = true
+				continue
 			}
-			first = false
-			todo := make([]kafka.Message, 0, len(dead))
-			for _, d := range dead {
-				if !p.landed[sourceOffset(d)] {
-					todo = append(todo, d)
-				}
-			}
-			if len(todo) == 0 {
-				return nil
-			}
-			// kafka-go sends a batch it has queued even when the caller's
-			// context ends first; a write cut short by a rebalance could then
-			// land after the partition's next owner looked for it. So the
-			// call waits for the outcome, bounded by its own timeout.
-			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dlqWriteTimeout)
-			defer cancel()
-			return in.dlq.WriteMessages(wctx, todo...)
-		})
+		}
+		sent = true
+		err := p.write(ctx, span, len(msgs), b)
+		<-in.writes
+		return err
+	}
+}
+
+// route is where this partition's messages come from and where they
+// belong.
+func (p *partition) route() route {
+	return route{topic: p.topic, partner: p.partner, partitions: p.home, partition: p.id}
+}
+
+// sendAside sends a batch's dead letters and forwards, once: the dead
+// letters that have not landed yet, so that each poison message is on the
+// dead-letter topic once, whatever happened to the previous owner or to a
+// previous attempt; every forward, since a repeated one counts once.
+func (p *partition) sendAside(ctx context.Context, span storage.Span, b *processed) error {
+	in := p.in
+	if len(b.forward) > 0 {
+		if err := in.forwards.WriteMessages(ctx, b.forward...); err != nil {
+			return fmt.Errorf("forward %d reports: %w", len(b.forward), err)
+		}
+		in.forwarded.Add(int64(len(b.forward)))
+		in.metrics.forwarded.Add(float64(len(b.forward)))
+		b.forward = nil // sent: a retry of the dead letters does not send them again
+	}
+	if len(b.dead) == 0 {
+		return nil
+	}
+	if p.landed == nil || p.dlqTried {
+		landed, err := in.deadLettered(ctx, p.topic, p.id, span.First)
 		if err != nil {
 			return err
 		}
-		in.dead.Add(int64(len(dead)))
-		for _, d := range dead {
-			in.metrics.deadLettered.WithLabelValues(header(d.Headers, HeaderRule)).Inc()
+		p.landed = landed
+	}
+	limit, err := in.dlq.MaxMessageBytes(ctx)
+	if err != nil {
+		return err
+	}
+	todo := make([]kafka.Message, 0, len(b.dead))
+	for _, d := range b.dead {
+		if !p.landed[sourceOffset(d)] {
+			todo = append(todo, fitLetter(d, publish.MaxRecordBytes(limit)))
 		}
 	}
+	if len(todo) > 0 {
+		// kafka-go sends a batch it has queued even when the caller's
+		// context ends first; a write cut short by a rebalance could then
+		// land after the partition's next owner looked for it. So the
+		// call waits for the outcome, bounded by its own timeout.
+		p.dlqTried = true // a failed produce may have landed in part
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dlqWriteTimeout)
+		defer cancel()
+		if err := in.dlq.WriteMessages(wctx, todo...); err != nil {
+			return err
+		}
+		p.dlqTried = false
+		for _, d := range todo {
+			p.landed[sourceOffset(d)] = true
+		}
+	}
+	in.dead.Add(int64(len(b.dead)))
+	for _, d := range b.dead {
+		in.metrics.deadLettered.WithLabelValues(header(d.Headers, HeaderRule)).Inc()
+	}
+	return nil
+}
+
+// write stores the batch's rows (none for a batch of a partner topic: the
+// span is recorded all the same) and commits the Kafka offset.
+func (p *partition) write(ctx context.Context, span storage.Span, nMsgs int, b processed) error {
+	in := p.in
 	var res storage.WriteResult
 	start := time.Now()
 	err := retry(ctx, in, "write batch", func() error {
 		var err error
-		res, err = in.store.WriteBatch(ctx, storage.Batch{Span: span, Rows: rows})
+		res, err = in.store.WriteBatch(ctx, storage.Batch{Span: span, Rows: b.rows})
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	in.metrics.insertLatency.Observe(time.Since(start).Seconds())
-	in.o.Logger.Debug("batch written", "partition", p.id, "first", span.First, "last", span.Last,
-		"rows", len(rows), "dead", len(dead), "took", time.Since(start).Round(time.Millisecond), "result", fmt.Sprintf("%+v", res))
+	in.o.Logger.Debug("batch written", "topic", p.topic, "partition", p.id, "first", span.First, "last", span.Last,
+		"rows", len(b.rows), "dead", len(b.dead), "forwarded", len(b.forward), "took", time.Since(start).Round(time.Millisecond), "result", fmt.Sprintf("%+v", res))
 	in.metrics.batchSize.Observe(float64(nMsgs))
 	in.metrics.inserted.Add(float64(res.Inserted))
 	in.metrics.retracted.Add(float64(res.Retracted))
@@ -405,8 +490,8 @@ func (p *partition) flush(ctx context.Context, span storage.Span, msgs []kafka.M
 	in.dups.Add(int64(res.Duplicates + res.Stale))
 	// The store holds the truth; the Kafka commit is for lag monitoring
 	// and for consumers that do not ask the store.
-	if err := p.gen.CommitOffsets(map[string]map[int]int64{in.o.Topic: {p.id: span.Last + 1}}); err != nil {
-		in.o.Logger.Debug("commit offset", "partition", p.id, "offset", span.Last+1, "err", err)
+	if err := p.gen.CommitOffsets(map[string]map[int]int64{p.topic: {p.id: span.Last + 1}}); err != nil {
+		in.o.Logger.Debug("commit offset", "topic", p.topic, "partition", p.id, "offset", span.Last+1, "err", err)
 	}
 	return nil
 }
@@ -421,7 +506,7 @@ func retry(ctx context.Context, in *Ingester, op string, fn func() error) error 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if storage.IsPermanent(err) {
+		if storage.IsPermanent(err) || publish.IsPermanent(err) {
 			return fmt.Errorf("ingest: %s: %w", op, err)
 		}
 		in.failing.Store(true)
@@ -443,16 +528,4 @@ const dlqWriteTimeout = 30 * time.Second
 func sourceOffset(m kafka.Message) int64 {
 	off, _ := strconv.ParseInt(header(m.Headers, HeaderSourceOffset), 10, 64)
 	return off
-}
-
-// deadLettered reads which dead letters already landed, retrying while the
-// broker fails.
-func (p *partition) deadLettered(ctx context.Context, from int64) (map[int64]bool, error) {
-	var landed map[int64]bool
-	err := retry(ctx, p.in, "read dead letters", func() error {
-		var err error
-		landed, err = p.in.deadLettered(ctx, p.id, from)
-		return err
-	})
-	return landed, err
 }
