@@ -7,10 +7,15 @@
 package ingest_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +34,8 @@ import (
 	"github.com/trucewatch/trucewatch/broker"
 	"github.com/trucewatch/trucewatch/geo"
 	"github.com/trucewatch/trucewatch/ingest"
+	"github.com/trucewatch/trucewatch/intake"
+	"github.com/trucewatch/trucewatch/partners"
 	"github.com/trucewatch/trucewatch/publish"
 	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/storage"
@@ -37,16 +44,41 @@ import (
 	"github.com/trucewatch/trucewatch/violation"
 )
 
+// How a chaos message reaches the broker.
+type chaosRoute int
+
+const (
+	viaMurmur  chaosRoute = iota // publish, murmur2 of the id: the documented way
+	viaKcat                      // kcat with librdkafka's default partitioner (CRC32)
+	viaHTTPS                     // the HTTPS intake, as partner chaosHTTPSPartner
+	viaPartner                   // partner chaosPartner's own topic, CRC32 partitioner
+)
+
+const (
+	chaosHTTPSPartner = "field-https"
+	chaosPartner      = "gulf-observers"
+)
+
+// chaosMsg is one produced message and how it travels.
+type chaosMsg struct {
+	publish.Message
+	route chaosRoute
+}
+
 // chaosFeed is the produced data and what it must add up to.
 type chaosFeed struct {
-	msgs   []publish.Message
+	msgs   []chaosMsg
 	final  map[report.Key]report.Report // latest revision of every report
 	poison int
 }
 
-// newChaosFeed generates n messages: 0.5% poison, 2% repeated deliveries
-// of an earlier message, 1% corrections (a higher revision of an earlier
-// report), the rest new reports.
+// newChaosFeed generates n messages: 0.5% poison (some of them 60 KB, some
+// as large as the broker takes, some naming another partner on a partner
+// topic), 2% repeated deliveries of an earlier message, 1% corrections (a
+// higher revision of an earlier report, half of them by kcat with its
+// default partitioner, so on another partition than the first revision;
+// reports first sent over HTTPS are corrected that way too), the rest new
+// reports (1% over HTTPS, 2% on a partner topic).
 func newChaosFeed(n int, seed uint64) *chaosFeed {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	// Two months around the Astana zones' entry into force, like a live
@@ -61,8 +93,7 @@ func newChaosFeed(n int, seed uint64) *chaosFeed {
 		x := rng.Float64()
 		switch {
 		case x < 0.005:
-			m := feed.Next() // always malformed
-			f.msgs = append(f.msgs, publish.Message{Key: m.Key, Value: m.Value})
+			f.msgs = append(f.msgs, f.poisonMsg(rng, feed, valid))
 			f.poison++
 		case x < 0.025 && len(sent) > 0:
 			f.msgs = append(f.msgs, f.msgs[sent[rng.IntN(len(sent))]])
@@ -70,18 +101,55 @@ func newChaosFeed(n int, seed uint64) *chaosFeed {
 			k := keys[rng.IntN(len(keys))]
 			r := valid.Revise(f.final[k])
 			f.final[k] = r
+			route := viaMurmur
+			switch {
+			case k.PartnerID == chaosPartner:
+				route = viaPartner
+			case k.PartnerID == chaosHTTPSPartner || rng.IntN(2) == 0:
+				route = viaKcat
+			}
 			sent = append(sent, len(f.msgs))
-			f.msgs = append(f.msgs, toMsg(r))
+			f.msgs = append(f.msgs, chaosMsg{toMsg(r), route})
 		default:
 			r := valid.Report()
+			route := viaMurmur
+			if y := rng.Float64(); y < 0.01 {
+				route, r.PartnerID = viaHTTPS, chaosHTTPSPartner
+			} else if y < 0.03 {
+				route, r.PartnerID = viaPartner, chaosPartner
+			}
 			f.final[r.Key()] = r
 			keys = append(keys, r.Key())
 			sent = append(sent, len(f.msgs))
-			f.msgs = append(f.msgs, toMsg(r))
+			m := toMsg(r)
+			if route == viaPartner && rng.IntN(2) == 0 {
+				r.PartnerID = "" // the topic says whose it is
+				m = toMsg(r)
+			}
+			f.msgs = append(f.msgs, chaosMsg{m, route})
 		}
 	}
 	return f
 }
+
+// poisonMsg is a message ingest must dead-letter.
+func (f *chaosFeed) poisonMsg(rng *rand.Rand, feed, valid *synth.Feed) chaosMsg {
+	switch y := rng.Float64(); {
+	case y < 0.04: // 60 KB: a batch's letters together exceed the broker's limit
+		return chaosMsg{publish.Message{Key: []byte(fmt.Sprintf("big-%d", len(f.msgs))), Value: bigValue(60_000)}, viaMurmur}
+	case y < 0.05: // as large as the broker takes: the letter is cut
+		return chaosMsg{publish.Message{Key: []byte(fmt.Sprintf("huge-%d", len(f.msgs))),
+			Value: bigValue(publish.MaxRecordBytes(publish.DefaultMaxMessageBytes) - 200)}, viaMurmur}
+	case y < 0.15: // a partner writing as another
+		r := valid.Report()
+		r.PartnerID = chaosHTTPSPartner
+		return chaosMsg{toMsg(r), viaPartner}
+	}
+	m := feed.Next() // always malformed
+	return chaosMsg{publish.Message{Key: m.Key, Value: m.Value}, viaMurmur}
+}
+
+func bigValue(n int) []byte { return []byte(`{"id":"` + strings.Repeat("x", n) + `"}`) }
 
 func toMsg(r report.Report) publish.Message {
 	b, _ := json.Marshal(r)
@@ -183,7 +251,8 @@ func TestChaos(t *testing.T) {
 	defer cancel()
 	bin := buildBinary(t)
 	srv := chtest.New(t)
-	b, err := broker.Start(broker.Options{Topics: []string{"reports", "reports.dlq"}, Partitions: 6})
+	partnerTopic := ingest.DefaultPartnerTopicPrefix + chaosPartner
+	b, err := broker.Start(broker.Options{Topics: []string{"reports", "reports.dlq", partnerTopic}, Partitions: 6})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,12 +326,13 @@ func TestChaos(t *testing.T) {
 	// Produce over ~20 s while the workers run, so kills land mid-stream.
 	pub := publish.New(publish.Options{Brokers: []string{addr}, Topic: "reports"})
 	defer pub.Close()
+	send := newChaosSender(t, addr, pub, partnerTopic)
 	produced := make(chan error, 1)
 	go func() {
 		const chunk = 2000
 		pace := 20 * time.Second / time.Duration((len(feed.msgs)+chunk-1)/chunk)
 		for i := 0; i < len(feed.msgs); i += chunk {
-			if err := pub.Write(ctx, feed.msgs[i:min(i+chunk, len(feed.msgs))]...); err != nil {
+			if err := send.send(ctx, feed.msgs[i:min(i+chunk, len(feed.msgs))]); err != nil {
 				produced <- err
 				return
 			}
@@ -323,18 +393,20 @@ func TestChaos(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for p := range 6 {
-		resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{"reports": {kafka.LastOffsetOf(p)}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		end := resp.Topics["reports"][0].LastOffset
-		pos, err := store.Resume(ctx, storage.Source{Cluster: md.ClusterID, Topic: "reports", Partition: p})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if pos.Next != end || pos.Pending != nil {
-			t.Errorf("partition %d: stored position %+v, end %d", p, pos, end)
+	for _, topic := range []string{"reports", partnerTopic} {
+		for p := range 6 {
+			resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: {kafka.LastOffsetOf(p)}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			end := resp.Topics[topic][0].LastOffset
+			pos, err := store.Resume(ctx, storage.Source{Cluster: md.ClusterID, Topic: topic, Partition: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pos.Next != end || pos.Pending != nil {
+				t.Errorf("%s partition %d: stored position %+v, end %d", topic, p, pos, end)
+			}
 		}
 	}
 
@@ -373,7 +445,7 @@ func TestChaos(t *testing.T) {
 	where := map[string][]string{}
 	for _, d := range e.deadLetters() {
 		h := headerMap(d.Headers)
-		k := h[ingest.HeaderSourcePartition] + "/" + h[ingest.HeaderSourceOffset]
+		k := h[ingest.HeaderSourceTopic] + "/" + h[ingest.HeaderSourcePartition] + "/" + h[ingest.HeaderSourceOffset]
 		seen[k]++
 		where[k] = append(where[k], fmt.Sprintf("dlq %d@%d at %s by %s", d.Partition, d.Offset, d.Time.Format("15:04:05.000"), h[ingest.HeaderWriter]))
 	}
@@ -405,6 +477,105 @@ func waitAssigned(t *testing.T, logPath string, from int, c *exec.Cmd) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Logf("worker pid %d got no partitions in 30 s", c.Process.Pid)
+}
+
+// chaosSender sends each message its way: publish (murmur2), kcat (its
+// default partitioner), the HTTPS intake, or a partner topic.
+type chaosSender struct {
+	pub     *publish.Publisher
+	partner *kafka.Writer
+	kcat    []string
+	url     string
+	key     string
+}
+
+func newChaosSender(t *testing.T, addr string, pub *publish.Publisher, partnerTopic string) *chaosSender {
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Fatal("kcat not found: run `make test`, which installs it (Debian package kcat)")
+	}
+	keys, err := partners.Create(filepath.Join(t.TempDir(), "partners.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := keys.Add(chaosHTTPSPartner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := intake.New(intake.Options{Keys: keys, Publisher: pub, Rate: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: partnerTopic, Balancer: &kafka.CRC32Balancer{Consistent: true},
+		BatchTimeout: time.Millisecond, BatchSize: 2000}
+	t.Cleanup(func() { w.Close() })
+	return &chaosSender{pub: pub, partner: w, url: srv.URL + "/v1/reports", key: key,
+		kcat: []string{kcat, "-P", "-b", addr, "-t", "reports", "-K", "\t"}}
+}
+
+func (s *chaosSender) send(ctx context.Context, msgs []chaosMsg) error {
+	var direct []publish.Message
+	var kcat, https [][]byte
+	var partner []kafka.Message
+	for _, m := range msgs {
+		switch m.route {
+		case viaMurmur:
+			direct = append(direct, m.Message)
+		case viaKcat:
+			kcat = append(kcat, append(append(append([]byte{}, m.Key...), '\t'), m.Value...))
+		case viaHTTPS:
+			https = append(https, m.Value)
+		case viaPartner:
+			partner = append(partner, kafka.Message{Key: m.Key, Value: m.Value})
+		}
+	}
+	if err := s.pub.Write(ctx, direct...); err != nil {
+		return err
+	}
+	if err := s.partner.WriteMessages(ctx, partner...); err != nil {
+		return fmt.Errorf("partner topic: %w", err)
+	}
+	if len(kcat) > 0 {
+		cmd := exec.CommandContext(ctx, s.kcat[0], s.kcat[1:]...)
+		cmd.Stdin = bytes.NewReader(append(bytes.Join(kcat, []byte("\n")), '\n'))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("kcat: %v: %s", err, out)
+		}
+	}
+	if len(https) > 0 {
+		return s.post(ctx, append(bytes.Join(https, []byte("\n")), '\n'))
+	}
+	return nil
+}
+
+// post sends NDJSON to the intake until it answers 202, as partners are
+// told to.
+func (s *chaosSender) post(ctx context.Context, body []byte) error {
+	for attempt := 0; attempt < 20; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+s.key)
+		req.Header.Set("Content-Type", intake.ContentTypeNDJSON)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		switch res.StatusCode {
+		case http.StatusAccepted:
+			return nil
+		case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+			time.Sleep(500 * time.Millisecond)
+		default:
+			return fmt.Errorf("intake: %d %s", res.StatusCode, b)
+		}
+	}
+	return errors.New("intake: no 202 after 20 attempts")
 }
 
 func tail(s string, n int) string {
