@@ -47,6 +47,10 @@ type Letter struct {
 	SourceTopic     string
 	SourcePartition int
 	SourceOffset    int64
+	// Truncated says what ingest cut to make the letter fit the broker's
+	// limit ("" when nothing: see ingest.HeaderTruncated); a cut letter
+	// cannot be replayed.
+	Truncated string
 	// Headers are the original message's headers, without trucewatch.dlq.*.
 	Headers []kafka.Header
 }
@@ -68,6 +72,8 @@ func letter(m kafka.Message) Letter {
 			l.SourcePartition, _ = strconv.Atoi(v)
 		case ingest.HeaderSourceOffset:
 			l.SourceOffset, _ = strconv.ParseInt(v, 10, 64)
+		case ingest.HeaderTruncated:
+			l.Truncated = v
 		default:
 			if !strings.HasPrefix(h.Key, "trucewatch.dlq.") {
 				l.Headers = append(l.Headers, h)
@@ -205,6 +211,7 @@ type ReplayOptions struct {
 type ReplayResult struct {
 	Replayed int // sent to the target topic
 	Skipped  int // did not match the filters (their offsets are committed)
+	Cut      int // cut to fit the dead-letter topic: not replayable, skipped
 }
 
 // Replay sends the letters after the group's committed offsets, up to the
@@ -268,6 +275,10 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayResult, error) {
 			next = l.Offset + 1
 			if (o.Rule != "" && l.Rule != o.Rule) || (o.Field != "" && l.Field != o.Field) {
 				res.Skipped++
+				return nil
+			}
+			if l.Truncated != "" {
+				res.Cut++
 				return nil
 			}
 			h := map[string]string{HeaderReplayedFrom: fmt.Sprintf("%s/%d/%d", o.Topic, l.Partition, l.Offset)}

@@ -39,6 +39,9 @@ func TestInspectAndReplay(t *testing.T) {
 			{Key: ingest.HeaderSourcePartition, Value: []byte("1")},
 			{Key: ingest.HeaderSourceOffset, Value: []byte(strconv.Itoa(100 + i))},
 		}})
+		if i == 0 { // cut to fit the dead-letter topic: not the original, never replayed
+			msgs[i].Headers = append(msgs[i].Headers, kafka.Header{Key: ingest.HeaderTruncated, Value: []byte("value")})
+		}
 	}
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
 		t.Fatal(err)
@@ -55,11 +58,11 @@ func TestInspectAndReplay(t *testing.T) {
 	ro := dlq.ReplayOptions{Options: o, Target: "reports", Rule: "enum"}
 	dry := ro
 	dry.DryRun = true
-	if res, err := dlq.Replay(ctx, dry); err != nil || res.Replayed != 10 {
+	if res, err := dlq.Replay(ctx, dry); err != nil || res.Replayed != 9 || res.Cut != 1 {
 		t.Fatalf("dry run: %+v %v", res, err)
 	}
 	res, err := dlq.Replay(ctx, ro)
-	if err != nil || res.Replayed != 10 || res.Skipped != 20 {
+	if err != nil || res.Replayed != 9 || res.Skipped != 20 || res.Cut != 1 {
 		t.Fatalf("replay: %+v %v", res, err)
 	}
 	// A second run finds nothing new: progress was committed.
@@ -89,7 +92,7 @@ func TestInspectAndReplay(t *testing.T) {
 		}
 		r.Close()
 	}
-	if got != 10 {
-		t.Fatalf("%d messages on reports, want 10", got)
+	if got != 9 {
+		t.Fatalf("%d messages on reports, want 9", got)
 	}
 }

@@ -28,12 +28,15 @@ import (
 )
 
 const (
-	topic = "reports"
-	dlq   = "reports.dlq"
+	reports = "reports"
+	dlq     = "reports.dlq"
+	// topic is the partner topic the tests' partners write (ingest takes
+	// the partner id from it; see docs/intake.md).
+	topic = "reports.partner.field"
 )
 
 // partnerACLs are what a deployment grants a partner that streams straight
-// to Kafka: write (and the describe it implies) on the reports topic only.
+// to Kafka: write (and the describe it implies) on its own topic only.
 func partnerACLs() []kfake.ACL {
 	return []kfake.ACL{{
 		Resource: kmsg.ACLResourceTypeTopic, Name: topic,
@@ -43,7 +46,7 @@ func partnerACLs() []kfake.ACL {
 
 func startBroker(t *testing.T, o broker.Options) *broker.Broker {
 	t.Helper()
-	o.Topics = []string{topic, dlq}
+	o.Topics = []string{reports, dlq, topic}
 	o.Partitions = 2
 	b, err := broker.Start(o)
 	if err != nil {
@@ -102,7 +105,7 @@ func readAll(t *testing.T, addr string, o kafkaauth.Options, want int) []string 
 	return got
 }
 
-func TestSASLPartnerCanOnlyWriteReports(t *testing.T) {
+func TestSASLPartnerCanOnlyWriteItsTopic(t *testing.T) {
 	admin := kafkaauth.Options{SASLMechanism: kafkaauth.SCRAMSHA512, Username: "ingest", Password: "ingest-secret"}
 	users := []broker.User{{Mechanism: admin.SASLMechanism, Name: admin.Username, Password: admin.Password, Superuser: true}}
 	mechs := []string{kafkaauth.PLAIN, kafkaauth.SCRAMSHA256, kafkaauth.SCRAMSHA512}
@@ -117,20 +120,23 @@ func TestSASLPartnerCanOnlyWriteReports(t *testing.T) {
 			o := kafkaauth.Options{SASLMechanism: m, Username: "partner-" + m, Password: "pw-" + m}
 			tr := transport(t, o)
 			if err := produce(ctxTimeout(t, 10*time.Second), addr, tr, "from-"+m); err != nil {
-				t.Fatalf("partner cannot write the reports topic: %v", err)
+				t.Fatalf("partner cannot write its topic: %v", err)
 			}
 			cl := &kafka.Client{Addr: kafka.TCP(addr), Transport: tr, Timeout: 5 * time.Second}
 			ctx := ctxTimeout(t, 10*time.Second)
 
 			fr, err := cl.Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: 0, Offset: 0, MaxBytes: 1 << 20})
 			if err != nil || !errors.Is(fr.Error, kafka.TopicAuthorizationFailed) {
-				t.Errorf("partner reads the reports topic: err = %v, %v, want TopicAuthorizationFailed", err, respErr(fr))
+				t.Errorf("partner reads its topic: err = %v, %v, want TopicAuthorizationFailed", err, respErr(fr))
+			}
+			if err := writeDirect(ctx, o, addr, reports); !errors.Is(err, kafka.TopicAuthorizationFailed) {
+				t.Errorf("partner writes the trusted reports topic: err = %v, want TopicAuthorizationFailed", err)
 			}
 			if err := writeDirect(ctx, o, addr, dlq); !errors.Is(err, kafka.TopicAuthorizationFailed) {
 				t.Errorf("partner writes the dead-letter topic: err = %v, want TopicAuthorizationFailed", err)
 			}
 			if err := writeDirect(ctx, o, addr, topic); err != nil {
-				t.Errorf("partner writes the reports topic through the Dialer: %v", err)
+				t.Errorf("partner writes its topic through the Dialer: %v", err)
 			}
 			cr, err := cl.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: "partner-made", NumPartitions: 1, ReplicationFactor: 1}}})
 			if err != nil || !errors.Is(cr.Errors["partner-made"], kafka.TopicAuthorizationFailed) && !errors.Is(cr.Errors["partner-made"], kafka.ClusterAuthorizationFailed) {

@@ -63,7 +63,7 @@ func runDLQ(ctx context.Context, args []string, std stdio) error {
 		if *dry {
 			verb = "would replay"
 		}
-		fmt.Fprintf(std.out, "%s %d dead letters to %s (%d skipped by the filters)\n", verb, res.Replayed, kf.topic, res.Skipped)
+		fmt.Fprintf(std.out, "%s %d dead letters to %s (%d skipped by the filters, %d cut to fit the dead-letter topic and not replayable)\n", verb, res.Replayed, kf.topic, res.Skipped, res.Cut)
 		return err
 	default:
 		fmt.Fprintf(std.err, "trucewatch dlq: unknown action %q\n\n%s\n", action, usageText)

@@ -36,12 +36,17 @@ type ingestFlags struct {
 	reload    time.Duration
 	maxWrites int
 	memLimit  int64
+	// partner topics: prefix ("-" off) and how often to look for new ones
+	partnerPrefix  string
+	partnerRefresh time.Duration
 }
 
 func (f *ingestFlags) register(fs *flag.FlagSet) {
 	f.kafka.register(fs, true)
 	f.ch.register(fs, "127.0.0.1:9000")
 	fs.StringVar(&f.group, "group", ingest.DefaultGroup, "Kafka consumer group of the ingest workers")
+	fs.StringVar(&f.partnerPrefix, "partner-topic-prefix", ingest.DefaultPartnerTopicPrefix, "consume every topic PREFIX+P as partner P's reports (\"-\": none)")
+	fs.DurationVar(&f.partnerRefresh, "partner-topics-refresh", ingest.DefaultPartnerTopicsRefresh, "how often to look for new partner topics")
 	fs.StringVar(&f.zones, "zones", "", "zone-set GeoJSON file(s), comma-separated (default: the shipped zone sets); SIGHUP reloads them")
 	fs.DurationVar(&f.reload, "zones-reload", 0, "also check the --zones files for changes this often and reload them (0: only on SIGHUP)")
 	fs.IntVar(&f.batchSize, "batch-size", ingest.DefaultBatchSize, fmt.Sprintf("most reports per ClickHouse insert (1..%d)", ingest.MaxBatchSize))
@@ -130,6 +135,7 @@ func (f *ingestFlags) ingestOptions(log *slog.Logger) (ingest.Options, error) {
 	dialer, transport, err := f.kafka.clients()
 	return ingest.Options{
 		Brokers: f.kafka.brokerList(), Topic: f.kafka.topic, DLQTopic: f.kafka.dlqTopic, Group: f.group,
+		PartnerTopicPrefix: f.partnerPrefix, PartnerTopicsRefresh: f.partnerRefresh,
 		Dialer: dialer, Transport: transport,
 		BatchSize: f.batchSize, BatchWait: f.batchWait, SessionTimeout: f.session, MaxConcurrentWrites: f.maxWrites, Logger: log,
 	}, err
@@ -164,8 +170,8 @@ func runIngest(ctx context.Context, args []string, std stdio) error {
 	}
 	err = in.Run(ctx)
 	s := in.Stats()
-	fmt.Fprintf(std.err, "ingest: consumed %d, written %d, duplicates %d, dead-lettered %d, batches %d\n",
-		s.Consumed, s.Written, s.Duplicates, s.DeadLettered, s.Batches)
+	fmt.Fprintf(std.err, "ingest: consumed %d, written %d, duplicates %d, dead-lettered %d, forwarded %d, batches %d\n",
+		s.Consumed, s.Written, s.Duplicates, s.DeadLettered, s.Forwarded, s.Batches)
 	return err
 }
 
