@@ -7,7 +7,7 @@ BIN     := bin/trucewatch
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS := clickhouse-server clickhouse-client kcat gdal-bin python3-shapely
 
-.PHONY: all build demo test test-short bench bench-match bench-ingest bench-serve bench-intake bench-hostile deps vet fuzz clean
+.PHONY: all build demo test test-short bench bench-match bench-ingest bench-serve bench-intake bench-hostile bench-dlq deps vet fuzz clean
 
 all: build
 
@@ -59,6 +59,10 @@ bench-hostile:
 	$(GO) test ./report -run '^$$' -bench '^BenchmarkDecodeHostile$$' -benchmem
 	$(GO) test ./intake -run '^$$' -bench '^BenchmarkIntakeHostile$$' -benchmem -benchtime 20x
 	$(GO) test ./serve -run '^$$' -bench '^BenchmarkParamsHostile$$' -benchmem
+
+# Dead letters written per second for 15,000 malformed messages.
+bench-dlq: deps
+	$(GO) test ./ingest -run '^$$' -bench '^BenchmarkDeadLetters$$' -benchtime 1x
 
 bench-ingest: deps
 	$(GO) run ./bench/ingest

@@ -43,7 +43,7 @@ var matcherOnce = sync.OnceValues(func() (*geo.Matcher, error) {
 
 // env is one test's broker, database and store.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	broker *broker.Broker
 	addr   string
@@ -51,11 +51,11 @@ type env struct {
 	m      *geo.Matcher
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	return newEnvWith(t, broker.Options{Topics: []string{"reports", "reports.dlq"}})
 }
 
-func newEnvWith(t *testing.T, o broker.Options) *env {
+func newEnvWith(t testing.TB, o broker.Options) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
@@ -386,14 +386,14 @@ func TestKcat(t *testing.T) {
 }
 
 // testLogger writes the worker's log to the test log with -v.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if !testing.Verbose() {
 		return nil
 	}
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(b)))
