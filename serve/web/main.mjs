@@ -1,0 +1,193 @@
+// main.mjs — wires the page: reads the state from the URL, builds the map and controls, refetches when the state changes.
+import * as api from './api.mjs';
+import * as state from './state.mjs';
+import { createMap, addLayers, setCells, styleCells, setChoropleth, setData, rendered, tileBounds, tileOf, boundsPolygon, bbox } from './map.mjs';
+import { createSlider } from './slider.mjs';
+import { createFilters } from './filters.mjs';
+import { renderLegend } from './legend.mjs';
+import { openPanel, closePanel, panelState } from './panel.mjs';
+import { niceStops } from './colors.mjs';
+
+const s = state.read();
+let busy = 1; // work of ours in progress (besides fetches and tiles)
+const outlines = {}; // level -> FeatureCollection (geometry only matters)
+let choroFC = null, choroStops = null, zonesFC = null, extent = null;
+
+const levelOf = { adm1: 1, adm2: 2, adm3: 3 };
+
+// value is what the choropleth colours a feature by.
+function value(p) {
+  if (s.choro !== 'zones' || s.measure !== 'reports') return p[s.measure] ?? 0;
+  if (s.possible === 'possible') return p.possible_reports;
+  if (s.possible === 'both') return p.reports + p.possible_reports;
+  return p.reports;
+}
+
+const endOf = () => Date.parse(s.to + 'T00:00:00Z');
+const startOf = () => Date.parse(s.from + 'T00:00:00Z');
+
+function markZones(fc) {
+  const t = endOf() - 1000;
+  for (const f of fc.features) {
+    const p = f.properties;
+    const from = Date.parse(p.valid_from), to = p.valid_to ? Date.parse(p.valid_to) : Infinity;
+    p.in_force = from <= t && t < to;
+    p.in_window = from < endOf() && to > startOf();
+  }
+  return fc;
+}
+
+function area(f) { const b = bbox(f.geometry); return (b[2] - b[0]) * (b[3] - b[1]); }
+
+// refreshChoropleth refetches the areas' aggregates for the window and recolours them.
+async function refreshChoropleth(map) {
+  if (s.choro === 'none') { choroFC = null; choroStops = null; setChoropleth(map, null, [1]); return; }
+  let fc;
+  if (s.choro === 'zones') {
+    fc = { ...zonesFC, features: zonesFC.features.filter((f) => f.properties.in_window).sort((a, b) => area(b) - area(a)) };
+  } else {
+    fc = await api.getJSON(api.adminURL(s.choro, s));
+  }
+  fc = { ...fc, features: fc.features.map((f) => ({ ...f, properties: { ...f.properties, value: value(f.properties) } })) };
+  choroFC = fc;
+  choroStops = niceStops(Math.max(1, ...fc.features.map((f) => f.properties.value)));
+  setChoropleth(map, fc, choroStops);
+}
+
+async function refreshReports(map) {
+  if (map.getZoom() < 11) { setData(map, 'reports', null); return; }
+  const b = map.getBounds();
+  setData(map, 'reports', await api.getJSON(api.reportsURL(s, { bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(5)).join(','), limit: 1000 })));
+}
+
+function exportLink(map, filters) {
+  const b = map.getBounds();
+  filters.exportLink(api.reportsURL(s, { bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(5)).join(','), limit: 1000 }));
+}
+
+// select opens the panel for a selection key (cell:z/x/y, area:adm2:SY0100, zone:id) and outlines it.
+async function select(map, sel) {
+  s.sel = sel;
+  state.write(s);
+  if (!sel) { closePanel(); setData(map, 'sel', null); return; }
+  const [kind, a, b] = sel.split(':');
+  const onClose = () => { s.sel = ''; state.write(s); setData(map, 'sel', null); };
+  if (kind === 'cell') {
+    const [z, x, y] = a.split('/').map(Number);
+    const bb = tileBounds(z, x, y);
+    setData(map, 'sel', { type: 'FeatureCollection', features: [boundsPolygon(bb)] });
+    const keep = (f) => { const [tx, ty] = tileOf(...f.geometry.coordinates, z); return tx === x && ty === y; };
+    return openPanel({ title: `grid cell ${a}`, url: api.reportsURL(s, { bbox: bb.map((v) => v.toFixed(6)).join(',') }), keep, onClose });
+  }
+  if (kind === 'area') {
+    const f = (choroFC && s.choro === a ? choroFC : outlines[a])?.features.find((f) => f.properties.pcode === b);
+    if (!f) return;
+    setData(map, 'sel', { type: 'FeatureCollection', features: [f] });
+    const bb = bbox(f.geometry);
+    return openPanel({ title: `${f.properties.name} (${b})`, url: api.reportsURL(s, { bbox: bb.map((v) => v.toFixed(6)).join(',') }),
+      keep: (r) => r.properties[a] === b, onClose });
+  }
+  if (kind === 'zone') {
+    const f = zonesFC.features.find((f) => f.properties.id === a);
+    if (!f) return;
+    setData(map, 'sel', { type: 'FeatureCollection', features: [f] });
+    return openPanel({ title: f.properties.name, url: api.reportsURL(s, { zone: a }), seriesURL: api.seriesURL(a, s), onClose });
+  }
+}
+
+async function main() {
+  const [ext, openapi] = await Promise.all([api.getJSON('/v1/extent'), api.getJSON('/openapi.json')]);
+  extent = ext;
+  if (!s.from || !s.to) { s.from = ext.default_from.slice(0, 10); s.to = ext.default_to.slice(0, 10); }
+  const map = createMap(document.getElementById('map'), s);
+  const legend = document.getElementById('legend');
+  await new Promise((ok) => map.on('load', ok));
+  addLayers(map, s);
+  const [a1, a2, a3, zs] = await Promise.all([
+    api.getJSON(api.adminURL('adm1', s)), api.getJSON(api.adminURL('adm2', s)), api.getJSON(api.adminURL('adm3', s)),
+    api.getJSON(api.zonesURL({ ...s, set: '' })),
+  ]);
+  Object.assign(outlines, { adm1: a1, adm2: a2, adm3: a3 });
+  for (const l of ['adm1', 'adm2', 'adm3']) setData(map, l, outlines[l]);
+  const sets = [...new Set(zs.features.map((f) => f.properties.set))];
+
+  // refresh redraws what depends on the state; what says how much changed.
+  const refresh = async (what) => {
+    busy++;
+    try {
+      state.write(s);
+      if (what !== 'style') setCells(map, s); else styleCells(map, s);
+      if (what !== 'style' || s.choro === 'zones') {
+        zonesFC = markZones(await api.getJSON(api.zonesURL(s)));
+        setData(map, 'zones', zonesFC);
+      }
+      await refreshChoropleth(map);
+      renderLegend(legend, s, choroStops);
+      exportLink(map, filters);
+      if (what !== 'style') await refreshReports(map);
+    } catch (e) {
+      console.warn(e.message);
+    } finally {
+      busy--;
+    }
+  };
+  const slider = createSlider(document.getElementById('time'), ext, s, (from, to) => { Object.assign(s, { from, to }); refresh('window'); });
+  const filters = createFilters(document.getElementById('filters'), openapi, sets, s, (patch) => {
+    Object.assign(s, patch);
+    const style = Object.keys(patch).every((k) => ['measure', 'grid', 'choro', 'possible'].includes(k));
+    refresh(style ? 'style' : 'filter');
+  });
+
+  map.on('moveend', () => {
+    const c = map.getCenter();
+    Object.assign(s, { lon: c.lng, lat: c.lat, z: map.getZoom() });
+    state.write(s);
+    exportLink(map, filters);
+    busy++;
+    refreshReports(map).catch((e) => console.warn(e.message)).finally(() => busy--);
+  });
+  map.on('click', (e) => {
+    const hit = (layer) => map.getLayer(layer) && map.queryRenderedFeatures(e.point, { layers: [layer] })[0];
+    const cell = s.grid === '1' && hit('cells-fill');
+    const area = hit('choro-fill');
+    let sel = '';
+    if (cell) sel = `cell:${cell.properties.cell}`;
+    else if (area && s.choro === 'zones') sel = `zone:${area.properties.id}`;
+    else if (area) sel = `area:${s.choro}:${area.properties.pcode}`;
+    busy++;
+    Promise.resolve(select(map, sel)).catch((e) => console.warn(e.message)).finally(() => busy--);
+  });
+  const tip = document.getElementById('tip');
+  map.on('mousemove', (e) => {
+    const f = map.getLayer('choro-fill') && map.queryRenderedFeatures(e.point, { layers: ['choro-fill'] })[0];
+    tip.hidden = !f;
+    if (!f) return;
+    tip.textContent = `${f.properties.name}: ${f.properties.value} ${s.measure}`;
+    tip.style.left = `${e.point.x + 12}px`;
+    tip.style.top = `${e.point.y + 12}px`;
+  });
+  // Live: when the window ends at the data's end, follow new data once a minute.
+  setInterval(async () => {
+    if (document.hidden || endOf() < Date.parse(extent.now) - 86400000) return;
+    extent = await api.getJSON('/v1/extent');
+    refresh('window');
+  }, 60000);
+
+  await refresh('all');
+  if (s.sel) await select(map, s.sel).catch((e) => console.warn(e.message));
+  busy--;
+
+  // A small read-only hook for tests and scripts: what the map drew, what the panel lists.
+  window.trucewatch = Object.freeze({
+    idle: () => busy === 0 && api.pending === 0 && map.loaded() && map.areTilesLoaded() && !map.isMoving(),
+    state: () => ({ ...s }),
+    bounds: () => map.getBounds().toArray().flat(),
+    rendered: (layer) => rendered(map, layer),
+    project: (lon, lat) => { const p = map.project([lon, lat]); const r = map.getContainer().getBoundingClientRect(); return { x: p.x + r.left, y: p.y + r.top }; },
+    panel: panelState,
+    choroStops: () => choroStops && [...choroStops],
+  });
+  void slider;
+}
+
+main().catch((e) => { console.error('trucewatch map:', e); document.body.dataset.failed = String(e); });

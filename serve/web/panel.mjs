@@ -1,0 +1,95 @@
+// panel.mjs — the drill-down panel: the reports of a clicked cell, area or zone from /v1/reports (cursor paging), and a zone's weekly series.
+import { getJSON } from './api.mjs';
+
+const el = () => document.getElementById('panel');
+let current = null; // { ids, done, loading }
+
+function node(tag, text, cls) {
+  const n = document.createElement(tag);
+  if (text != null) n.textContent = text;
+  if (cls) n.className = cls;
+  return n;
+}
+
+function reportItem(p) {
+  const li = node('li');
+  li.append(node('strong', `${p.category.replace(/_/g, ' ')} · ${p.observed_at.replace('T', ' ').replace(':00Z', ' UTC')}`));
+  if (p.violation) li.append(' ', node('span', 'violation', 'viol'));
+  const perp = p.perpetrator || {}, tgt = p.target || {};
+  li.append(node('div', `${perp.name || 'unknown'} (${perp.side || '?'}) → ${tgt.name || 'unknown'} (${tgt.side || '?'}); killed ${p.killed}, injured ${p.injured}`));
+  if (p.description) li.append(node('div', p.description));
+  li.append(node('div', `${p.partner_id}/${p.id} rev ${p.revision} · ${p.adm3} · zones ${(p.zones || []).join(', ') || 'none'}` +
+    ((p.possible_zones || []).length ? ` (possibly ${p.possible_zones.join(', ')})` : '') + ` · ${p.violation_reason}`, 'meta'));
+  li.dataset.id = `${p.partner_id}/${p.id}`;
+  return li;
+}
+
+function chart(points) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  const w = 300, h = 80, max = Math.max(1, ...points.map((p) => p.reports));
+  svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', 'reports per week');
+  points.forEach((p, i) => {
+    const r = document.createElementNS(ns, 'rect');
+    const bw = w / points.length, bh = (p.reports / max) * (h - 4);
+    r.setAttribute('x', i * bw + 0.5); r.setAttribute('width', Math.max(bw - 1, 0.5));
+    r.setAttribute('y', h - bh); r.setAttribute('height', bh);
+    const t = document.createElementNS(ns, 'title');
+    t.textContent = `week of ${p.t.slice(0, 10)}: ${p.reports} reports, ${p.violations} violations`;
+    r.append(t);
+    svg.append(r);
+  });
+  return svg;
+}
+
+// openPanel lists the reports of url (a /v1/reports URL without cursor), keeping those keep() accepts.
+export async function openPanel({ title, url, keep = () => true, seriesURL, onClose }) {
+  const p = el();
+  p.replaceChildren();
+  p.hidden = false;
+  const close = node('button', '×', 'close');
+  close.type = 'button';
+  close.setAttribute('aria-label', 'close');
+  close.addEventListener('click', () => { closePanel(); onClose?.(); });
+  const count = node('div', '', 'meta');
+  const list = node('ol');
+  const more = node('button', 'more');
+  more.type = 'button';
+  more.id = 'panel-more';
+  p.append(close, node('h2', title), count);
+  const st = (current = { ids: [], done: false, loading: true });
+  if (seriesURL) {
+    const box = node('div');
+    p.append(box);
+    getJSON(seriesURL).then((s) => { if (current === st) box.append(chart(s.points)); }).catch((e) => console.warn(e.message));
+  }
+  p.append(list, more);
+  let cursor = '';
+  const page = async () => {
+    st.loading = true;
+    more.disabled = true;
+    const fc = await getJSON(url + '&limit=100' + (cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''));
+    if (current !== st) return;
+    for (const f of fc.features) if (keep(f)) { list.append(reportItem(f.properties)); st.ids.push(`${f.properties.partner_id}/${f.properties.id}`); }
+    cursor = fc.next_cursor || '';
+    st.done = !cursor;
+    more.hidden = st.done;
+    more.disabled = false;
+    count.textContent = `${st.ids.length} report${st.ids.length === 1 ? '' : 's'}${st.done ? '' : ' so far'}`;
+    st.loading = false;
+  };
+  more.addEventListener('click', page);
+  close.focus();
+  await page();
+}
+
+export function closePanel() {
+  current = null;
+  el().hidden = true;
+  el().replaceChildren();
+}
+
+// panelState is what the test hook reads: the listed report ids, and whether paging is done.
+export const panelState = () => (current ? { ids: [...current.ids], done: current.done, loading: current.loading } : null);

@@ -1,0 +1,36 @@
+// state.mjs — the whole view state (position, window, filters, layers, selection), kept in the URL's hash.
+
+export const defaults = {
+  lon: 37.5, lat: 35.0, z: 6.2,            // position
+  from: '', to: '',                      // window (dates, [from, to)); empty = the API's default
+  measure: 'reports',                    // reports | violations | killed | injured
+  choro: 'adm2',                         // none | zones | adm1 | adm2 | adm3
+  set: '',                               // zone set of the zone layers ('' = every set)
+  grid: '1',                             // density grid shown
+  category: '', side: '', partner: '',   // filters (comma-separated lists)
+  violation: '',                         // '' | 'true'
+  possible: 'definite',                  // definite | possible | both (zone choropleth)
+  sel: '',                               // selection: cell:z/x/y, area:adm2:SY0100, zone:astana-1
+};
+
+export function read() {
+  const s = { ...defaults };
+  const h = new URLSearchParams(location.hash.slice(1));
+  for (const k of Object.keys(defaults)) {
+    if (!h.has(k)) continue;
+    s[k] = typeof defaults[k] === 'number' ? Number(h.get(k)) : h.get(k);
+    if (typeof defaults[k] === 'number' && !Number.isFinite(s[k])) s[k] = defaults[k];
+  }
+  return s;
+}
+
+export function write(s) {
+  const h = new URLSearchParams();
+  for (const k of Object.keys(defaults)) {
+    let v = s[k];
+    if (typeof v === 'number') v = k === 'z' ? v.toFixed(2) : v.toFixed(4);
+    if (v !== '' && String(v) !== String(defaults[k])) h.set(k, v);
+  }
+  // ':', '/' and ',' stay readable in the link.
+  history.replaceState(null, '', '#' + h.toString().replace(/%3A/g, ':').replace(/%2F/g, '/').replace(/%2C/g, ','));
+}
