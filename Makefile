@@ -5,17 +5,19 @@ GO      ?= go
 PKGS    ?= ./...
 BIN     := bin/trucewatch
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PKGS := clickhouse-server clickhouse-client kcat gdal-bin python3-shapely
+APT_PKGS := clickhouse-server clickhouse-client kcat gdal-bin python3-shapely chromium
 
 .PHONY: all build demo test test-short bench bench-match bench-ingest bench-serve bench-intake bench-hostile bench-dlq deps vet fuzz clean
 
 all: build
 
-# deps installs the real servers and clients the demo and the tests use.
+# deps installs the real servers and clients the demo and the tests use
+# (chromium: the browser tests of the map page, serve/browser_test.go).
 deps:
 	@missing=""; \
 	command -v clickhouse-server >/dev/null || missing="$$missing clickhouse-server clickhouse-client"; \
 	command -v kcat >/dev/null || missing="$$missing kcat"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v ogrinfo >/dev/null || missing="$$missing gdal-bin"; \
 	/usr/bin/python3 -c 'import shapely' 2>/dev/null || missing="$$missing python3-shapely"; \
 	if [ -n "$$missing" ]; then \
