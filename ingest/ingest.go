@@ -16,7 +16,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -111,6 +113,9 @@ type Options struct {
 	Now func() time.Time
 	// Registerer receives the Prometheus metrics; nil keeps them private.
 	Registerer prometheus.Registerer
+	// WriterID names this worker on the dead letters it writes (default
+	// host/pid), for operators tracing where a letter came from.
+	WriterID string
 }
 
 func (o *Options) setDefaults() error {
@@ -159,6 +164,10 @@ func (o *Options) setDefaults() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.WriterID == "" {
+		h, _ := os.Hostname()
+		o.WriterID = h + "/" + strconv.Itoa(os.Getpid())
+	}
 	return nil
 }
 
@@ -203,7 +212,11 @@ func New(o Options, m Matcher, c Classifier, s Store) (*Ingester, error) {
 	if err := o.setDefaults(); err != nil {
 		return nil, err
 	}
-	in := &Ingester{o: o, match: m, classify: c, store: s, lag: map[topicPartition]int64{}, metrics: newMetrics(o.Registerer),
+	met, err := newMetrics(o.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	in := &Ingester{o: o, match: m, classify: c, store: s, lag: map[topicPartition]int64{}, metrics: met,
 		writes: make(chan struct{}, o.MaxConcurrentWrites)}
 	in.dlq = newDLQWriter(o)
 	in.forwards = publish.New(publish.Options{Brokers: o.Brokers, Topic: o.Topic, Transport: o.Transport, BatchTimeout: time.Millisecond})

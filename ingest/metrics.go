@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +25,7 @@ type metrics struct {
 	redos         prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		consumed:     prometheus.NewCounter(prometheus.CounterOpts{Name: "trucewatch_ingest_consumed_total", Help: "Messages read from the reports topic."}),
 		inserted:     prometheus.NewCounter(prometheus.CounterOpts{Name: "trucewatch_ingest_inserted_total", Help: "Reports stored as new or as a higher revision."}),
@@ -43,10 +44,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		redos:    prometheus.NewCounter(prometheus.CounterOpts{Name: "trucewatch_ingest_redone_batches_total", Help: "Interrupted batches written again over the same offsets."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.consumed, m.inserted, m.retracted, m.duplicates, m.stale, m.deadLettered, m.forwarded, m.retries,
-			m.batchSize, m.insertLatency, m.lag, m.inFlight, m.redos)
+		for _, c := range []prometheus.Collector{m.consumed, m.inserted, m.retracted, m.duplicates, m.stale, m.deadLettered, m.forwarded, m.retries,
+			m.batchSize, m.insertLatency, m.lag, m.inFlight, m.redos} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("ingest: metrics: %w", err)
+			}
+		}
 	}
-	return m
+	return m, nil
 }
 
 func partLabel(p int) string { return strconv.Itoa(p) }

@@ -3,8 +3,6 @@ package ingest
 import (
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -80,7 +78,7 @@ func (in *Ingester) process(rt route, msgs []kafka.Message) processed {
 			err = partnerOf(rt, &r, msg.Headers)
 		}
 		if err != nil {
-			out.dead = append(out.dead, deadLetter(rt.topic, msg, err))
+			out.dead = append(out.dead, deadLetter(rt.topic, msg, err, in.o.WriterID))
 			continue
 		}
 		if rt.partner != "" {
@@ -222,7 +220,7 @@ func Row(r *report.Report, m *geo.Match) storage.Row {
 	return row
 }
 
-func deadLetter(topic string, msg kafka.Message, err error) kafka.Message {
+func deadLetter(topic string, msg kafka.Message, err error, writer string) kafka.Message {
 	rule, field := "invalid", ""
 	var es report.Errors
 	if errors.As(err, &es) && len(es) > 0 {
@@ -241,17 +239,10 @@ func deadLetter(topic string, msg kafka.Message, err error) kafka.Message {
 		kafka.Header{Key: HeaderSourceTopic, Value: []byte(topic)},
 		kafka.Header{Key: HeaderSourcePartition, Value: []byte(itoa(int64(msg.Partition)))},
 		kafka.Header{Key: HeaderSourceOffset, Value: []byte(itoa(msg.Offset))},
-		kafka.Header{Key: HeaderWriter, Value: []byte(writerID)},
+		kafka.Header{Key: HeaderWriter, Value: []byte(writer)},
 	)
 	return kafka.Message{Key: msg.Key, Value: msg.Value, Headers: headers}
 }
-
-// writerID names this process in the dead letters it writes, for operators
-// tracing where a letter came from.
-var writerID = func() string {
-	h, _ := os.Hostname()
-	return h + "/" + strconv.Itoa(os.Getpid())
-}()
 
 func header(hs []kafka.Header, key string) string {
 	for _, h := range hs {
