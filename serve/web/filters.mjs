@@ -16,12 +16,13 @@ export function createFilters(el, openapi, sets, s, onChange) {
     <label>partner <input id="f-partner" size="12" placeholder="any" aria-label="partner ids, comma-separated"></label>
     <label><input id="f-viol" type="checkbox"> violations only</label>
     <label>in zone <select id="f-poss">${opt('definite', 'definitely')}${opt('possible', 'possibly')}${opt('both', 'definitely or possibly')}</select></label>
+    <label title="redraw every 15 s while the window reaches the data's last day"><input id="f-live" type="checkbox"> live</label>
     <a id="f-export" download="reports.geojson">export</a>`;
   const $ = (id) => el.querySelector(id);
   const set = (st) => {
     $('#f-measure').value = st.measure; $('#f-grid').checked = st.grid === '1'; $('#f-choro').value = st.choro;
     $('#f-set').value = st.set; $('#f-side').value = st.side; $('#f-partner').value = st.partner;
-    $('#f-viol').checked = st.violation === 'true'; $('#f-poss').value = st.possible;
+    $('#f-viol').checked = st.violation === 'true'; $('#f-live').checked = st.live === '1'; $('#f-poss').value = st.possible;
     const cats = st.category.split(',');
     for (const c of el.querySelectorAll('#f-cats input')) c.checked = cats.includes(c.value);
   };
@@ -35,6 +36,7 @@ export function createFilters(el, openapi, sets, s, onChange) {
   on('#f-partner', 'change', (e) => ({ partner: e.value.replace(/\s+/g, '') }));
   on('#f-viol', 'change', (e) => ({ violation: e.checked ? 'true' : '' }));
   on('#f-poss', 'change', (e) => ({ possible: e.value }));
+  on('#f-live', 'change', (e) => ({ live: e.checked ? '1' : '0' }));
   on('#f-cats', 'change', (e) => ({ category: [...e.querySelectorAll('input:checked')].map((c) => c.value).join(',') }));
   return { set, exportLink: (href) => { $('#f-export').href = href; } };
 }

@@ -134,6 +134,7 @@ async function main() {
   const slider = createSlider(document.getElementById('time'), ext, s, (from, to) => { Object.assign(s, { from, to }); refresh('window'); });
   const filters = createFilters(document.getElementById('filters'), openapi, sets, s, (patch) => {
     Object.assign(s, patch);
+    if (Object.keys(patch).every((k) => k === 'live')) return state.write(s);
     const style = Object.keys(patch).every((k) => ['measure', 'grid', 'choro', 'possible'].includes(k));
     refresh(style ? 'style' : 'filter');
   });
@@ -166,12 +167,12 @@ async function main() {
     tip.style.left = `${e.point.x + 12}px`;
     tip.style.top = `${e.point.y + 12}px`;
   });
-  // Live: when the window ends at the data's end, follow new data once a minute.
+  // Live: while the window reaches the data's last day (a live feed, or the demo), redraw every 15 s.
   setInterval(async () => {
-    if (document.hidden || endOf() < Date.parse(extent.now) - 86400000) return;
-    extent = await api.getJSON('/v1/extent');
+    if (s.live !== '1' || document.hidden || busy > 0 || !extent.last || endOf() <= Date.parse(extent.last + 'T00:00:00Z')) return;
+    try { extent = await api.getJSON('/v1/extent'); } catch (e) { console.warn(e.message); return; }
     refresh('window');
-  }, 60000);
+  }, 15000);
 
   await refresh('all');
   if (s.sel) await select(map, s.sel).catch((e) => console.warn(e.message));

@@ -13,7 +13,7 @@ function node(tag, text, cls) {
 
 function reportItem(p) {
   const li = node('li');
-  li.append(node('strong', `${p.category.replace(/_/g, ' ')} · ${p.observed_at.replace('T', ' ').replace(':00Z', ' UTC')}`));
+  li.append(node('strong', `${p.category.replace(/_/g, ' ')} · ${p.observed_at.replace('T', ' ').replace('Z', ' UTC')}`));
   if (p.violation) li.append(' ', node('span', 'violation', 'viol'));
   const perp = p.perpetrator || {}, tgt = p.target || {};
   li.append(node('div', `${perp.name || 'unknown'} (${perp.side || '?'}) → ${tgt.name || 'unknown'} (${tgt.side || '?'}); killed ${p.killed}, injured ${p.injured}`));

@@ -1,7 +1,7 @@
 // state.mjs — the whole view state (position, window, filters, layers, selection), kept in the URL's hash.
 
 export const defaults = {
-  lon: 37.5, lat: 35.0, z: 6.2,            // position
+  lon: 38.6, lat: 34.9, z: 6.1,            // position
   from: '', to: '',                      // window (dates, [from, to)); empty = the API's default
   measure: 'reports',                    // reports | violations | killed | injured
   choro: 'adm2',                         // none | zones | adm1 | adm2 | adm3
@@ -11,6 +11,7 @@ export const defaults = {
   violation: '',                         // '' | 'true'
   possible: 'definite',                  // definite | possible | both (zone choropleth)
   sel: '',                               // selection: cell:z/x/y, area:adm2:SY0100, zone:astana-1
+  live: '1',                             // redraw every 15 s while the window reaches the data's last day
 };
 
 export function read() {
