@@ -3,7 +3,9 @@
 // createFilters builds the controls in el from the values the API documents (openapi x-values); onChange(patch).
 export function createFilters(el, openapi, sets, s, onChange) {
   const docs = {};
-  for (const p of openapi.paths['/v1/reports'].get.parameters) docs[p.name] = p.schema['x-values'] || [];
+  for (const p of openapi?.paths['/v1/reports'].get.parameters ?? []) docs[p.name] = p.schema['x-values'] || [];
+  docs.category ??= [];
+  docs.side ??= [];
   const opt = (v, t = v) => `<option value="${v}">${t.replace(/_/g, ' ')}</option>`;
   el.innerHTML = `
     <label>show <select id="f-measure">${['reports', 'violations', 'killed', 'injured'].map((v) => opt(v)).join('')}</select></label>

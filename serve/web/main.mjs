@@ -96,7 +96,7 @@ async function select(map, sel) {
 }
 
 async function main() {
-  const [ext, openapi] = await Promise.all([api.getJSON('/v1/extent'), api.getJSON('/openapi.json')]);
+  const [ext, openapi] = await Promise.all([api.getJSON('/v1/extent'), api.getJSON('/openapi.json').catch((e) => { console.warn(e.message); return null; })]);
   extent = ext;
   if (!s.from || !s.to) { s.from = ext.default_from.slice(0, 10); s.to = ext.default_to.slice(0, 10); }
   const map = createMap(document.getElementById('map'), s);
