@@ -16,7 +16,6 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/trucewatch/trucewatch/ingest"
 	"github.com/trucewatch/trucewatch/publish"
 )
 
@@ -48,7 +47,7 @@ type Letter struct {
 	SourcePartition int
 	SourceOffset    int64
 	// Truncated says what ingest cut to make the letter fit the broker's
-	// limit ("" when nothing: see ingest.HeaderTruncated); a cut letter
+	// limit ("" when nothing: see HeaderTruncated); a cut letter
 	// cannot be replayed.
 	Truncated string
 	// Headers are the original message's headers, without trucewatch.dlq.*.
@@ -60,19 +59,19 @@ func letter(m kafka.Message) Letter {
 	for _, h := range m.Headers {
 		v := string(h.Value)
 		switch h.Key {
-		case ingest.HeaderReason:
+		case HeaderReason:
 			l.Reason = v
-		case ingest.HeaderRule:
+		case HeaderRule:
 			l.Rule = v
-		case ingest.HeaderField:
+		case HeaderField:
 			l.Field = v
-		case ingest.HeaderSourceTopic:
+		case HeaderSourceTopic:
 			l.SourceTopic = v
-		case ingest.HeaderSourcePartition:
+		case HeaderSourcePartition:
 			l.SourcePartition, _ = strconv.Atoi(v)
-		case ingest.HeaderSourceOffset:
+		case HeaderSourceOffset:
 			l.SourceOffset, _ = strconv.ParseInt(v, 10, 64)
-		case ingest.HeaderTruncated:
+		case HeaderTruncated:
 			l.Truncated = v
 		default:
 			if !strings.HasPrefix(h.Key, "trucewatch.dlq.") {

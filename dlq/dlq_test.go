@@ -10,7 +10,6 @@ import (
 
 	"github.com/trucewatch/trucewatch/broker"
 	"github.com/trucewatch/trucewatch/dlq"
-	"github.com/trucewatch/trucewatch/ingest"
 )
 
 func TestInspectAndReplay(t *testing.T) {
@@ -32,15 +31,15 @@ func TestInspectAndReplay(t *testing.T) {
 		}
 		msgs = append(msgs, kafka.Message{Key: []byte("r" + strconv.Itoa(i)), Value: []byte(`{"id":"r` + strconv.Itoa(i) + `"}`), Headers: []kafka.Header{
 			{Key: "origin", Value: []byte("field-app")},
-			{Key: ingest.HeaderReason, Value: []byte(field + ": " + rule + ": bad")},
-			{Key: ingest.HeaderRule, Value: []byte(rule)},
-			{Key: ingest.HeaderField, Value: []byte(field)},
-			{Key: ingest.HeaderSourceTopic, Value: []byte("reports")},
-			{Key: ingest.HeaderSourcePartition, Value: []byte("1")},
-			{Key: ingest.HeaderSourceOffset, Value: []byte(strconv.Itoa(100 + i))},
+			{Key: dlq.HeaderReason, Value: []byte(field + ": " + rule + ": bad")},
+			{Key: dlq.HeaderRule, Value: []byte(rule)},
+			{Key: dlq.HeaderField, Value: []byte(field)},
+			{Key: dlq.HeaderSourceTopic, Value: []byte("reports")},
+			{Key: dlq.HeaderSourcePartition, Value: []byte("1")},
+			{Key: dlq.HeaderSourceOffset, Value: []byte(strconv.Itoa(100 + i))},
 		}})
 		if i == 0 { // cut to fit the dead-letter topic: not the original, never replayed
-			msgs[i].Headers = append(msgs[i].Headers, kafka.Header{Key: ingest.HeaderTruncated, Value: []byte("value")})
+			msgs[i].Headers = append(msgs[i].Headers, kafka.Header{Key: dlq.HeaderTruncated, Value: []byte("value")})
 		}
 	}
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
@@ -86,7 +85,7 @@ func TestInspectAndReplay(t *testing.T) {
 			for _, x := range m.Headers {
 				h[x.Key] = string(x.Value)
 			}
-			if h["origin"] != "field-app" || h[dlq.HeaderReplayedFrom] == "" || h[ingest.HeaderReason] != "" || string(m.Value) != `{"id":"`+string(m.Key)+`"}` {
+			if h["origin"] != "field-app" || h[dlq.HeaderReplayedFrom] == "" || h[dlq.HeaderReason] != "" || string(m.Value) != `{"id":"`+string(m.Key)+`"}` {
 				t.Errorf("replayed message %s %s %v", m.Key, m.Value, h)
 			}
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/trucewatch/trucewatch/broker"
+	"github.com/trucewatch/trucewatch/dlq"
 	"github.com/trucewatch/trucewatch/ingest"
 	"github.com/trucewatch/trucewatch/kafkaauth"
 	"github.com/trucewatch/trucewatch/publish"
@@ -71,7 +72,7 @@ func (e *env) lettersAs(d *kafka.Dialer) map[string][]kafka.Message {
 	out := map[string][]kafka.Message{}
 	for _, d := range e.deadLettersAs(d) {
 		h := headerMap(d.Headers)
-		k := h[ingest.HeaderSourceTopic] + "/" + h[ingest.HeaderSourcePartition] + "/" + h[ingest.HeaderSourceOffset]
+		k := h[dlq.HeaderSourceTopic] + "/" + h[dlq.HeaderSourcePartition] + "/" + h[dlq.HeaderSourceOffset]
 		out[k] = append(out[k], d)
 	}
 	return out
@@ -134,14 +135,14 @@ func TestOversizedDeadLetters(t *testing.T) {
 			t.Errorf("%s dead-lettered %d times", k, len(ls))
 		}
 		h := headerMap(ls[0].Headers)
-		if h[ingest.HeaderTruncated] == "" {
+		if h[dlq.HeaderTruncated] == "" {
 			continue
 		}
 		cut++
 		sum := sha256.Sum256(huge)
-		if string(ls[0].Key) != "huge" || h[ingest.HeaderOriginalSize] != strconv.Itoa(len(huge)) ||
-			h[ingest.HeaderOriginalSHA256] != hex.EncodeToString(sum[:]) || h[ingest.HeaderTruncated] != "value" ||
-			!bytes.HasPrefix(huge, ls[0].Value) || h[ingest.HeaderRule] == "" {
+		if string(ls[0].Key) != "huge" || h[dlq.HeaderOriginalSize] != strconv.Itoa(len(huge)) ||
+			h[dlq.HeaderOriginalSHA256] != hex.EncodeToString(sum[:]) || h[dlq.HeaderTruncated] != "value" ||
+			!bytes.HasPrefix(huge, ls[0].Value) || h[dlq.HeaderRule] == "" {
 			t.Errorf("cut letter %s: key %q, %d bytes, headers %v", k, ls[0].Key, len(ls[0].Value), h)
 		}
 	}
@@ -440,12 +441,12 @@ func TestPartnerTopics(t *testing.T) {
 	defer trusted.Close()
 	bad := []publish.Message{
 		{Key: []byte("no-partner"), Value: enc(newReport(""))},
-		{Key: []byte("long-partner"), Value: enc(newReport("")), Headers: map[string]string{ingest.HeaderPartner: strings.Repeat("a", 3000)}},
-		{Key: []byte("rlo-partner"), Value: enc(newReport("")), Headers: map[string]string{ingest.HeaderPartner: "alpha\u202e"}},
-		{Key: []byte("ctl-partner"), Value: enc(newReport("")), Headers: map[string]string{ingest.HeaderPartner: "al\npha"}},
+		{Key: []byte("long-partner"), Value: enc(newReport("")), Headers: map[string]string{report.HeaderPartner: strings.Repeat("a", 3000)}},
+		{Key: []byte("rlo-partner"), Value: enc(newReport("")), Headers: map[string]string{report.HeaderPartner: "alpha\u202e"}},
+		{Key: []byte("ctl-partner"), Value: enc(newReport("")), Headers: map[string]string{report.HeaderPartner: "al\npha"}},
 	}
 	if err := trusted.Write(e.ctx, append(bad, publish.Message{Key: []byte(viaHTTPS.ID), Value: enc(viaHTTPS),
-		Headers: map[string]string{ingest.HeaderPartner: "alpha"}})...); err != nil {
+		Headers: map[string]string{report.HeaderPartner: "alpha"}})...); err != nil {
 		t.Fatal(err)
 	}
 	corrected := feed.Revise(viaHTTPS)
@@ -460,7 +461,7 @@ func TestPartnerTopics(t *testing.T) {
 	defer crc.Close()
 	msg := func(r report.Report) kafka.Message { return kafka.Message{Key: []byte(r.ID), Value: enc(r)} }
 	withBravo := msg(headerBravo)
-	withBravo.Headers = []kafka.Header{{Key: ingest.HeaderPartner, Value: []byte("bravo")}}
+	withBravo.Headers = []kafka.Header{{Key: report.HeaderPartner, Value: []byte("bravo")}}
 	if err := crc.WriteMessages(e.ctx, msg(corrected), msg(own), msg(unnamed), msg(asBravo), withBravo); err != nil {
 		t.Fatal(err)
 	}
@@ -503,13 +504,13 @@ func TestPartnerTopics(t *testing.T) {
 	rules := map[string]string{}
 	for _, ls := range e.lettersAs(adminDialer) {
 		h := headerMap(ls[0].Headers)
-		rules[string(ls[0].Key)] = h[ingest.HeaderRule] + ":" + h[ingest.HeaderField]
+		rules[string(ls[0].Key)] = h[dlq.HeaderRule] + ":" + h[dlq.HeaderField]
 	}
 	wantRules := map[string]string{
-		asBravo.ID: "partner:partner_id", headerBravo.ID: "partner:" + ingest.HeaderPartner,
+		asBravo.ID: "partner:partner_id", headerBravo.ID: "partner:" + report.HeaderPartner,
 		future.ID:    "future:observed_at",
-		"no-partner": "required:partner_id", "long-partner": "format:" + ingest.HeaderPartner,
-		"rlo-partner": "format:" + ingest.HeaderPartner, "ctl-partner": "format:" + ingest.HeaderPartner,
+		"no-partner": "required:partner_id", "long-partner": "format:" + report.HeaderPartner,
+		"rlo-partner": "format:" + report.HeaderPartner, "ctl-partner": "format:" + report.HeaderPartner,
 	}
 	if fmt.Sprint(rules) != fmt.Sprint(wantRules) {
 		t.Errorf("dead letters %v, want %v", rules, wantRules)

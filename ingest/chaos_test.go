@@ -32,6 +32,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/trucewatch/trucewatch/broker"
+	"github.com/trucewatch/trucewatch/dlq"
 	"github.com/trucewatch/trucewatch/geo"
 	"github.com/trucewatch/trucewatch/ingest"
 	"github.com/trucewatch/trucewatch/intake"
@@ -445,9 +446,9 @@ func TestChaos(t *testing.T) {
 	where := map[string][]string{}
 	for _, d := range e.deadLetters() {
 		h := headerMap(d.Headers)
-		k := h[ingest.HeaderSourceTopic] + "/" + h[ingest.HeaderSourcePartition] + "/" + h[ingest.HeaderSourceOffset]
+		k := h[dlq.HeaderSourceTopic] + "/" + h[dlq.HeaderSourcePartition] + "/" + h[dlq.HeaderSourceOffset]
 		seen[k]++
-		where[k] = append(where[k], fmt.Sprintf("dlq %d@%d at %s by %s", d.Partition, d.Offset, d.Time.Format("15:04:05.000"), h[ingest.HeaderWriter]))
+		where[k] = append(where[k], fmt.Sprintf("dlq %d@%d at %s by %s", d.Partition, d.Offset, d.Time.Format("15:04:05.000"), h[dlq.HeaderWriter]))
 	}
 	for k, w := range where {
 		if len(w) > 1 {

@@ -17,6 +17,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trucewatch/trucewatch/broker"
+	"github.com/trucewatch/trucewatch/dlq"
 	"github.com/trucewatch/trucewatch/geo"
 	"github.com/trucewatch/trucewatch/ingest"
 	"github.com/trucewatch/trucewatch/publish"
@@ -276,13 +277,13 @@ func TestPipeline(t *testing.T) {
 			t.Errorf("dead letter %q is not a malformed message we sent", d.Value)
 			continue
 		}
-		if h[ingest.HeaderReason] == "" || h[ingest.HeaderSourceTopic] != "reports" || h[ingest.HeaderSourceOffset] == "" {
+		if h[dlq.HeaderReason] == "" || h[dlq.HeaderSourceTopic] != "reports" || h[dlq.HeaderSourceOffset] == "" {
 			t.Errorf("dead letter lacks its reason or source: %v", h)
 		}
-		if field != "json" && h[ingest.HeaderField] != field {
-			t.Errorf("dead letter names field %q, want %q (%s)", h[ingest.HeaderField], field, h[ingest.HeaderReason])
+		if field != "json" && h[dlq.HeaderField] != field {
+			t.Errorf("dead letter names field %q, want %q (%s)", h[dlq.HeaderField], field, h[dlq.HeaderReason])
 		}
-		src := h[ingest.HeaderSourcePartition] + "/" + h[ingest.HeaderSourceOffset]
+		src := h[dlq.HeaderSourcePartition] + "/" + h[dlq.HeaderSourceOffset]
 		if seen[src] {
 			t.Errorf("message %s dead-lettered twice", src)
 		}
@@ -380,7 +381,7 @@ func TestKcat(t *testing.T) {
 	}
 	text := strings.TrimSpace(string(out))
 	if strings.Count(text, "\n") != 0 || !strings.HasPrefix(text, "bad-1|") ||
-		!strings.Contains(text, ingest.HeaderReason+"=") || !strings.Contains(text, "lat: type: must be a number") {
+		!strings.Contains(text, dlq.HeaderReason+"=") || !strings.Contains(text, "lat: type: must be a number") {
 		t.Errorf("kcat read dead letters %q, want the one bad report with its field and reason", text)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/trucewatch/trucewatch/dlq"
 	"github.com/trucewatch/trucewatch/publish"
 	"github.com/trucewatch/trucewatch/storage"
 )
@@ -433,8 +434,8 @@ func (p *partition) sendAside(ctx context.Context, span storage.Span, b *process
 	}
 	todo := make([]kafka.Message, 0, len(b.dead))
 	for _, d := range b.dead {
-		if !p.landed[sourceOffset(d)] {
-			todo = append(todo, fitLetter(d, publish.MaxRecordBytes(limit)))
+		if !p.landed[dlq.SourceOffset(d)] {
+			todo = append(todo, dlq.Fit(d, publish.MaxRecordBytes(limit)))
 		}
 	}
 	if len(todo) > 0 {
@@ -450,12 +451,12 @@ func (p *partition) sendAside(ctx context.Context, span storage.Span, b *process
 		}
 		p.dlqTried = false
 		for _, d := range todo {
-			p.landed[sourceOffset(d)] = true
+			p.landed[dlq.SourceOffset(d)] = true
 		}
 	}
 	in.dead.Add(int64(len(b.dead)))
 	for _, d := range b.dead {
-		in.metrics.deadLettered.WithLabelValues(header(d.Headers, HeaderRule)).Inc()
+		in.metrics.deadLettered.WithLabelValues(header(d.Headers, dlq.HeaderRule)).Inc()
 	}
 	return nil
 }
@@ -524,8 +525,3 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // dlqWriteTimeout bounds one dead-letter write, which does not follow the
 // caller's context (see flush).
 const dlqWriteTimeout = 30 * time.Second
-
-func sourceOffset(m kafka.Message) int64 {
-	off, _ := strconv.ParseInt(header(m.Headers, HeaderSourceOffset), 10, 64)
-	return off
-}

@@ -1,32 +1,20 @@
 package ingest
 
 import (
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/paulmach/orb"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/trucewatch/trucewatch/dlq"
 	"github.com/trucewatch/trucewatch/geo"
 	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/storage"
 )
 
-// Headers on every dead letter. The value is the original message's bytes
-// and its key the original key; original headers are kept as well.
+// Headers of report messages (see also report.HeaderPartner).
 const (
-	HeaderReason          = "trucewatch.dlq.reason"           // human-readable error
-	HeaderRule            = "trucewatch.dlq.rule"             // first rule broken (json, required, range, ...)
-	HeaderField           = "trucewatch.dlq.field"            // first field at fault ("" for the whole document)
-	HeaderSourceTopic     = "trucewatch.dlq.source.topic"     // where it came from
-	HeaderSourcePartition = "trucewatch.dlq.source.partition" //
-	HeaderSourceOffset    = "trucewatch.dlq.source.offset"    //
-	HeaderWriter          = "trucewatch.dlq.writer"           // host/pid of the worker that wrote it
-	// HeaderPartner, on a report message, names the partner when the body
-	// has no partner_id (the HTTPS intake sets it).
-	HeaderPartner = "trucewatch.partner"
 	// HeaderForwardedFrom, on a report ingest forwarded to its home
 	// partition, is where it was first read ("topic/partition/offset").
 	HeaderForwardedFrom = "trucewatch.forwarded-from"
@@ -78,7 +66,7 @@ func (in *Ingester) process(rt route, msgs []kafka.Message) processed {
 			err = partnerOf(rt, &r, msg.Headers)
 		}
 		if err != nil {
-			out.dead = append(out.dead, deadLetter(rt.topic, msg, err, in.o.WriterID))
+			out.dead = append(out.dead, dlq.Make(rt.topic, msg, err, in.o.WriterID))
 			continue
 		}
 		if rt.partner != "" {
@@ -105,7 +93,7 @@ func (in *Ingester) process(rt route, msgs []kafka.Message) processed {
 // refused; on the reports topic the body's partner_id, else the
 // trucewatch.partner header, must be a valid id.
 func partnerOf(rt route, r *report.Report, hs []kafka.Header) error {
-	h := header(hs, HeaderPartner)
+	h := header(hs, report.HeaderPartner)
 	if rt.partner != "" {
 		if !report.ValidPartnerID(rt.partner) {
 			return report.Errors{{Field: "partner_id", Rule: "partner",
@@ -116,7 +104,7 @@ func partnerOf(rt route, r *report.Report, hs []kafka.Header) error {
 				Msg: fmt.Sprintf("topic %s belongs to partner %q; the report names %q", rt.topic, rt.partner, r.PartnerID)}}
 		}
 		if h != "" && h != rt.partner {
-			return report.Errors{{Field: HeaderPartner, Rule: "partner",
+			return report.Errors{{Field: report.HeaderPartner, Rule: "partner",
 				Msg: fmt.Sprintf("topic %s belongs to partner %q; the header names %q", rt.topic, rt.partner, clipHeader(h))}}
 		}
 		r.PartnerID = rt.partner
@@ -127,10 +115,10 @@ func partnerOf(rt route, r *report.Report, hs []kafka.Header) error {
 	}
 	if h == "" {
 		return report.Errors{{Field: "partner_id", Rule: "required",
-			Msg: "no partner_id in the body and no " + HeaderPartner + " header"}}
+			Msg: "no partner_id in the body and no " + report.HeaderPartner + " header"}}
 	}
 	if !report.ValidPartnerID(h) {
-		return report.Errors{{Field: HeaderPartner, Rule: "format",
+		return report.Errors{{Field: report.HeaderPartner, Rule: "format",
 			Msg: fmt.Sprintf("must match %s, at most %d characters; got %q", report.PartnerIDPattern, report.MaxPartnerIDLen, clipHeader(h))}}
 	}
 	r.PartnerID = h
@@ -161,15 +149,15 @@ func homePartition(id string, partitions []int) int {
 func forwardFrom(rt route, msg kafka.Message, id string, now time.Time) kafka.Message {
 	hs := make([]kafka.Header, 0, len(msg.Headers)+2)
 	for _, h := range msg.Headers {
-		if h.Key != HeaderPartner && h.Key != HeaderForwardedFrom {
+		if h.Key != report.HeaderPartner && h.Key != HeaderForwardedFrom {
 			hs = append(hs, h)
 		}
 	}
-	if p := header(msg.Headers, HeaderPartner); rt.partner == "" && p != "" {
-		hs = append(hs, kafka.Header{Key: HeaderPartner, Value: []byte(p)})
+	if p := header(msg.Headers, report.HeaderPartner); rt.partner == "" && p != "" {
+		hs = append(hs, kafka.Header{Key: report.HeaderPartner, Value: []byte(p)})
 	}
 	if rt.partner != "" {
-		hs = append(hs, kafka.Header{Key: HeaderPartner, Value: []byte(rt.partner)})
+		hs = append(hs, kafka.Header{Key: report.HeaderPartner, Value: []byte(rt.partner)})
 	}
 	hs = append(hs, kafka.Header{Key: HeaderForwardedFrom, Value: []byte(rt.topic + "/" + itoa(int64(msg.Partition)) + "/" + itoa(msg.Offset))})
 	// The timestamp bounds observed_at. A trusted producer's stands; a
@@ -218,30 +206,6 @@ func Row(r *report.Report, m *geo.Match) storage.Row {
 		}
 	}
 	return row
-}
-
-func deadLetter(topic string, msg kafka.Message, err error, writer string) kafka.Message {
-	rule, field := "invalid", ""
-	var es report.Errors
-	if errors.As(err, &es) && len(es) > 0 {
-		rule, field = es[0].Rule, es[0].Field
-	}
-	headers := make([]kafka.Header, 0, len(msg.Headers)+6)
-	for _, h := range msg.Headers {
-		if !strings.HasPrefix(h.Key, "trucewatch.dlq.") {
-			headers = append(headers, h)
-		}
-	}
-	headers = append(headers,
-		kafka.Header{Key: HeaderReason, Value: []byte(err.Error())},
-		kafka.Header{Key: HeaderRule, Value: []byte(rule)},
-		kafka.Header{Key: HeaderField, Value: []byte(field)},
-		kafka.Header{Key: HeaderSourceTopic, Value: []byte(topic)},
-		kafka.Header{Key: HeaderSourcePartition, Value: []byte(itoa(int64(msg.Partition)))},
-		kafka.Header{Key: HeaderSourceOffset, Value: []byte(itoa(msg.Offset))},
-		kafka.Header{Key: HeaderWriter, Value: []byte(writer)},
-	)
-	return kafka.Message{Key: msg.Key, Value: msg.Value, Headers: headers}
 }
 
 func header(hs []kafka.Header, key string) string {

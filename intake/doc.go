@@ -44,7 +44,7 @@
 //
 // The partner id of every accepted report is the name of the key that sent
 // it, never what the body says: the intake overwrites partner_id and also
-// sets the Kafka header trucewatch.partner (ingest.HeaderPartner), so one
+// sets the Kafka header trucewatch.partner (report.HeaderPartner), so one
 // partner cannot write as another. The id is stable: it is the partner's
 // name in the keys file, unchanged when its key is rotated.
 //

@@ -18,7 +18,6 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/trucewatch/trucewatch/ingest"
 	"github.com/trucewatch/trucewatch/partners"
 	"github.com/trucewatch/trucewatch/publish"
 	"github.com/trucewatch/trucewatch/report"
@@ -234,43 +233,85 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.requests.Add(1)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		problem(w, http.StatusMethodNotAllowed, "method", "use POST")
-		return
-	}
-	partner, ok := h.authenticate(r)
+	partner, kind, ok := h.admit(w, r)
 	if !ok {
-		h.unauthorized.Add(1)
-		w.Header().Set("WWW-Authenticate", `Bearer realm="trucewatch", error="invalid_token"`)
-		problem(w, http.StatusUnauthorized, "Authorization", "missing, unknown or revoked API key (Authorization: Bearer KEY)")
-		return
-	}
-	kind, ok := mediaKind(r.Header.Get("Content-Type"))
-	if !ok {
-		problem(w, http.StatusUnsupportedMediaType, "Content-Type", "Content-Type must be "+ContentTypeJSON+" (a report or an array of reports) or "+ContentTypeNDJSON+" (one report per line)")
 		return
 	}
 	log := h.o.Logger.With("partner", partner)
-	if r.ContentLength > h.o.MaxBodyBytes {
-		h.tooLarge.Add(1)
-		problem(w, http.StatusRequestEntityTooLarge, "body", fmt.Sprintf("body is %d bytes, the limit is %d: split it into several requests", r.ContentLength, h.o.MaxBodyBytes))
-		return
-	}
 	// The bytes of the body are held from before the first one arrives
 	// (the announced length) or as they arrive (no length), and given
 	// back once the request is answered.
 	var held int64
 	defer func() { h.inflight.release(partner, held) }()
+	body, ok := h.readRequest(w, r, partner, &held, log)
+	if !ok {
+		return
+	}
+	items, ok := h.splitBody(w, kind, body)
+	if !ok {
+		return
+	}
+	now := h.o.Now()
+	res, ok := h.reserve(w, partner, len(items), now)
+	if !ok {
+		return
+	}
+	resp, msgs, arena := h.decode(partner, items, now)
+	if err := h.publishAll(r.Context(), msgs); err != nil {
+		// Nothing is reported as accepted: the partner retries the whole
+		// request, and whatever part of it did land is counted once (same
+		// partner_id, id and revision).
+		res.CancelAt(now)
+		h.publishFailed(w, len(msgs), err, log)
+		return
+	}
+	putBuffer(body)
+	putBuffer(arena)
+	h.respond(w, resp, log)
+}
+
+// admit checks what can be checked before the body is read: the method,
+// the key, the media type and the announced length. It answers the
+// request when it refuses it (ok false).
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (partner string, k kind, ok bool) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		problem(w, http.StatusMethodNotAllowed, "method", "use POST")
+		return "", k, false
+	}
+	partner, ok = h.authenticate(r)
+	if !ok {
+		h.unauthorized.Add(1)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="trucewatch", error="invalid_token"`)
+		problem(w, http.StatusUnauthorized, "Authorization", "missing, unknown or revoked API key (Authorization: Bearer KEY)")
+		return "", k, false
+	}
+	k, ok = mediaKind(r.Header.Get("Content-Type"))
+	if !ok {
+		problem(w, http.StatusUnsupportedMediaType, "Content-Type", "Content-Type must be "+ContentTypeJSON+" (a report or an array of reports) or "+ContentTypeNDJSON+" (one report per line)")
+		return "", k, false
+	}
+	if r.ContentLength > h.o.MaxBodyBytes {
+		h.tooLarge.Add(1)
+		problem(w, http.StatusRequestEntityTooLarge, "body", fmt.Sprintf("body is %d bytes, the limit is %d: split it into several requests", r.ContentLength, h.o.MaxBodyBytes))
+		return "", k, false
+	}
+	return partner, k, true
+}
+
+// readRequest reads the body within the size limit and the bytes in
+// flight, adding what it holds of the budget to *held. It answers the
+// request when it cannot (ok false).
+func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, partner string, held *int64, log *slog.Logger) ([]byte, bool) {
 	var rd io.Reader = http.MaxBytesReader(w, r.Body, h.o.MaxBodyBytes)
 	if r.ContentLength > 0 {
 		if err := h.inflight.acquire(partner, r.ContentLength); err != nil {
 			h.overBudget(w, err)
-			return
+			return nil, false
 		}
-		held = r.ContentLength
+		*held = r.ContentLength
 	} else {
-		rd = &heldReader{r: rd, b: h.inflight, partner: partner, held: &held, limit: h.o.MaxBodyBytes}
+		rd = &heldReader{r: rd, b: h.inflight, partner: partner, held: held, limit: h.o.MaxBodyBytes}
 	}
 	body, err := readBody(rd, r.ContentLength)
 	if err != nil {
@@ -278,30 +319,40 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var be budgetError
 		if errors.As(err, &be) {
 			h.overBudget(w, be)
-			return
+			return nil, false
 		}
 		if errors.As(err, &mbe) {
 			h.tooLarge.Add(1)
 			problem(w, http.StatusRequestEntityTooLarge, "body", fmt.Sprintf("body is over the limit of %d bytes: split it into several requests", h.o.MaxBodyBytes))
-			return
+			return nil, false
 		}
 		log.Debug("intake: read body", "err", err)
 		problem(w, http.StatusBadRequest, "body", "could not read the request body")
-		return
+		return nil, false
 	}
-	items, err := split(kind, body, h.o.MaxItems)
+	return body, true
+}
+
+// splitBody cuts the body into its reports, answering the request when
+// it cannot (ok false).
+func (h *Handler) splitBody(w http.ResponseWriter, k kind, body []byte) ([]item, bool) {
+	items, err := split(k, body, h.o.MaxItems)
 	switch {
 	case errors.Is(err, errTooMany):
 		h.tooLarge.Add(1)
 		problem(w, http.StatusRequestEntityTooLarge, "body", fmt.Sprintf("more than %d reports in one request: split it into several requests", h.o.MaxItems))
-		return
+		return nil, false
 	case err != nil:
 		problem(w, http.StatusBadRequest, "body", err.Error())
-		return
+		return nil, false
 	}
+	return items, true
+}
 
-	now := h.o.Now()
-	res := h.limiter(partner).ReserveN(now, len(items))
+// reserve takes n reports from the partner's rate, answering 429 when it
+// is over (ok false).
+func (h *Handler) reserve(w http.ResponseWriter, partner string, n int, now time.Time) (*rate.Reservation, bool) {
+	res := h.limiter(partner).ReserveN(now, n)
 	if !res.OK() || res.DelayFrom(now) > 0 {
 		wait := h.o.RetryAfter
 		if res.OK() {
@@ -311,28 +362,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.throttled.Add(1)
 		w.Header().Set("Retry-After", seconds(wait))
 		problem(w, http.StatusTooManyRequests, "", fmt.Sprintf("over the rate of %g reports per second (burst %d) of this partner; retry after %s seconds", h.o.Rate, h.o.Burst, seconds(wait)))
-		return
+		return nil, false
 	}
+	return res, true
+}
 
-	resp, msgs, arena := h.decode(partner, items, now)
-	if len(msgs) > 0 {
-		ctx, cancel := context.WithTimeout(r.Context(), h.o.PublishTimeout)
-		err := h.o.Publisher.Write(ctx, msgs...)
-		cancel()
-		if err != nil {
-			// Nothing is reported as accepted: the partner retries the
-			// whole request, and whatever part of it did land is counted
-			// once (same partner_id, id and revision).
-			res.CancelAt(now)
-			h.failed.Add(1)
-			log.Warn("intake: publish failed; request refused with 503", "reports", len(msgs), "err", err)
-			w.Header().Set("Retry-After", seconds(h.o.RetryAfter))
-			problem(w, http.StatusServiceUnavailable, "", "the reports could not be stored right now and none of this request was accepted; retry the same request later")
-			return
-		}
+// publishAll writes the valid reports, waiting at most PublishTimeout
+// for their acknowledgement.
+func (h *Handler) publishAll(ctx context.Context, msgs []publish.Message) error {
+	if len(msgs) == 0 {
+		return nil
 	}
-	putBuffer(body)
-	putBuffer(arena)
+	ctx, cancel := context.WithTimeout(ctx, h.o.PublishTimeout)
+	defer cancel()
+	return h.o.Publisher.Write(ctx, msgs...)
+}
+
+// publishFailed answers a request whose reports could not be published.
+func (h *Handler) publishFailed(w http.ResponseWriter, n int, err error, log *slog.Logger) {
+	h.failed.Add(1)
+	log.Warn("intake: publish failed; request refused with 503", "reports", n, "err", err)
+	w.Header().Set("Retry-After", seconds(h.o.RetryAfter))
+	problem(w, http.StatusServiceUnavailable, "", "the reports could not be stored right now and none of this request was accepted; retry the same request later")
+}
+
+// respond counts and writes the answer: 202, or 400 when no report is
+// valid.
+func (h *Handler) respond(w http.ResponseWriter, resp Response, log *slog.Logger) {
 	h.accepted.Add(int64(len(resp.Accepted)))
 	h.rejected.Add(int64(len(resp.Rejected)))
 	log.Debug("intake: request", "accepted", len(resp.Accepted), "rejected", len(resp.Rejected))
@@ -428,7 +484,7 @@ func (h *Handler) limiter(partner string) *rate.Limiter {
 func (h *Handler) decode(partner string, items []item, now time.Time) (Response, []publish.Message, []byte) {
 	resp := Response{PartnerID: partner, Accepted: []Accepted{}, Rejected: []Rejected{}}
 	msgs := make([]publish.Message, 0, len(items))
-	headers := map[string]string{ingest.HeaderPartner: partner}
+	headers := map[string]string{report.HeaderPartner: partner}
 	size := 0
 	for _, it := range items {
 		size += len(it.data) + len(partner) + len(`{"partner_id":"",`)

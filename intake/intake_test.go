@@ -17,7 +17,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trucewatch/trucewatch/broker"
-	"github.com/trucewatch/trucewatch/ingest"
 	"github.com/trucewatch/trucewatch/intake"
 	"github.com/trucewatch/trucewatch/partners"
 	"github.com/trucewatch/trucewatch/publish"
@@ -411,8 +410,8 @@ func TestPartnerFromKey(t *testing.T) {
 		if err != nil {
 			t.Fatalf("message %s does not decode: %v", m.Value, err)
 		}
-		if r.PartnerID != "partner-a" || header(m, ingest.HeaderPartner) != "partner-a" {
-			t.Errorf("message %s: partner_id %q, header %q; want partner-a", m.Key, r.PartnerID, header(m, ingest.HeaderPartner))
+		if r.PartnerID != "partner-a" || header(m, report.HeaderPartner) != "partner-a" {
+			t.Errorf("message %s: partner_id %q, header %q; want partner-a", m.Key, r.PartnerID, header(m, report.HeaderPartner))
 		}
 		if string(m.Key) != r.ID {
 			t.Errorf("key %q, id %q", m.Key, r.ID)

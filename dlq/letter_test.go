@@ -1,4 +1,4 @@
-package ingest
+package dlq
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"github.com/trucewatch/trucewatch/publish"
 )
 
-// fitLetter cuts the value first, then the original headers, the key and
+// Fit cuts the value first, then the original headers, the key and
 // the reason, and always fits.
 func TestFitLetter(t *testing.T) {
 	const limit = 10_000
@@ -32,7 +32,7 @@ func TestFitLetter(t *testing.T) {
 		{"reason", kafka.Message{Key: []byte("k"), Value: big(100), Headers: dlqHeaders(strings.Repeat("r", 20_000))}, "value,headers,key,reason"},
 	}
 	for _, c := range cases {
-		got := fitLetter(c.m, limit)
+		got := Fit(c.m, limit)
 		if n := publish.RecordSize(got); n > limit {
 			t.Errorf("%s: %d bytes, over %d", c.name, n, limit)
 		}
