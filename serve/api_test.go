@@ -21,13 +21,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/geojson"
 
 	"github.com/trucewatch/trucewatch/serve"
 	"github.com/trucewatch/trucewatch/storage"
 	"github.com/trucewatch/trucewatch/storage/chtest"
+	"github.com/trucewatch/trucewatch/storage/read"
 )
 
 type cellProps struct {
@@ -62,13 +62,13 @@ func tileCells(t *testing.T, f *fixture, path string) (map[string]cellProps, str
 func TestTileCountsMatchData(t *testing.T) {
 	f := newFixture(t)
 	for _, z := range []uint32{0, 4, 6, 9, 12, 16, 17, 19} {
-		tl := storage.TileOf(ghoutaLon, ghoutaLat, z)
+		tl := read.TileOf(ghoutaLon, ghoutaLat, z)
 		want := map[string]cellProps{}
 		for _, r := range f.current {
-			if !(!r.ObservedAt.Before(from) && r.ObservedAt.Before(to)) || storage.TileOf(r.Lon, r.Lat, z) != tl {
+			if !(!r.ObservedAt.Before(from) && r.ObservedAt.Before(to)) || read.TileOf(r.Lon, r.Lat, z) != tl {
 				continue
 			}
-			c := storage.TileOf(r.Lon, r.Lat, z+serve.GridBits)
+			c := read.TileOf(r.Lon, r.Lat, z+serve.GridBits)
 			key := fmt.Sprintf("%d/%d/%d", c.Z, c.X, c.Y)
 			p := want[key]
 			p.Cell = key
@@ -160,7 +160,7 @@ func TestOgrinfo(t *testing.T) {
 		}
 	}
 	// A tile, saved to disk in both formats.
-	tl := storage.TileOf(idlibLon, idlibLat, 9)
+	tl := read.TileOf(idlibLon, idlibLat, 9)
 	base := fmt.Sprintf("/v1/tiles/9/%d/%d", tl.X, tl.Y)
 	cells, _ := tileCells(t, f, base+".geojson?"+win)
 	_, gj := get(t, f.http.URL+base+".geojson?"+win)
@@ -436,7 +436,7 @@ func TestReadyz(t *testing.T) {
 	}
 	defer store.Close()
 	admin, sets, _ := matcher(t)
-	s, err := serve.New(serve.Options{Conn: store.Conn(), Database: store.Database(), Admin: admin, ZoneSets: sets})
+	s, err := serve.New(serve.Options{Store: store, Admin: admin, ZoneSets: sets})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,23 +473,23 @@ func TestReadyz(t *testing.T) {
 	}
 }
 
-// slowConn is the real connection with a query of a few seconds in ClickHouse
-// before every query, so that a client can give up while the server-side
-// query is still running.
-type slowConn struct{ driver.Conn }
+// slowStore is the real store with a query of a few seconds in ClickHouse
+// before every tile query, so that a client can give up while the
+// server-side query is still running.
+type slowStore struct{ *storage.Store }
 
-func (c slowConn) Query(ctx context.Context, q string, args ...any) (driver.Rows, error) {
-	if err := c.Conn.Exec(ctx, "SELECT count() FROM numbers(400000000) WHERE sipHash64(number) = 1"); err != nil {
+func (s slowStore) TileCells(ctx context.Context, q read.CellQuery) ([]read.Cell, error) {
+	if err := s.Conn().Exec(ctx, "SELECT count() FROM numbers(400000000) WHERE sipHash64(number) = 1"); err != nil {
 		return nil, err
 	}
-	return c.Conn.Query(ctx, q, args...)
+	return s.Store.TileCells(ctx, q)
 }
 
 // A request abandoned by its client cancels its query in ClickHouse.
 func TestCancelledRequestCancelsQuery(t *testing.T) {
 	f := newFixture(t)
 	admin, sets, _ := matcher(t)
-	s, err := serve.New(serve.Options{Conn: slowConn{f.store.Conn()}, Database: f.store.Database(), Admin: admin, ZoneSets: sets,
+	s, err := serve.New(serve.Options{Store: slowStore{f.store}, Admin: admin, ZoneSets: sets,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -542,7 +542,7 @@ func TestFinalOnlyWhereNeeded(t *testing.T) {
 	store := migratedStore(t)
 	admin, sets, m := matcher(t)
 	seed(t, store, m)
-	s, err := serve.New(serve.Options{Conn: store.Conn(), Database: store.Database(), Admin: admin, ZoneSets: sets, CacheBytes: -1})
+	s, err := serve.New(serve.Options{Store: store, Admin: admin, ZoneSets: sets, CacheBytes: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -624,7 +624,7 @@ func TestFinalOnlyWhereNeeded(t *testing.T) {
 func TestReadTokens(t *testing.T) {
 	f := newFixture(t)
 	admin, sets, _ := matcher(t)
-	s, err := serve.New(serve.Options{Conn: f.store.Conn(), Database: f.store.Database(), Admin: admin, ZoneSets: sets,
+	s, err := serve.New(serve.Options{Store: f.store, Admin: admin, ZoneSets: sets,
 		ReadTokens: []string{"analyst-token", " map-token "}})
 	if err != nil {
 		t.Fatal(err)
@@ -724,7 +724,7 @@ func TestHostileParameters(t *testing.T) {
 func TestWeekPyramidsMatchDirectQueries(t *testing.T) {
 	f := newFixture(t)
 	admin, sets, _ := matcher(t)
-	direct, err := serve.New(serve.Options{Conn: f.store.Conn(), Database: f.store.Database(), Admin: admin, ZoneSets: sets, CacheBytes: -1,
+	direct, err := serve.New(serve.Options{Store: f.store, Admin: admin, ZoneSets: sets, CacheBytes: -1,
 		Now: func() time.Time { return to }})
 	if err != nil {
 		t.Fatal(err)
@@ -775,7 +775,7 @@ func TestStalePyramidsRefresh(t *testing.T) {
 	admin, sets, m := matcher(t)
 	rows := seed(t, store, m)
 	const maxAge = 2 * time.Second
-	s, err := serve.New(serve.Options{Conn: store.Conn(), Database: store.Database(), Admin: admin, ZoneSets: sets, TileMaxAge: maxAge})
+	s, err := serve.New(serve.Options{Store: store, Admin: admin, ZoneSets: sets, TileMaxAge: maxAge})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/paulmach/orb/simplify"
 
 	"github.com/trucewatch/trucewatch/geo"
+	"github.com/trucewatch/trucewatch/storage/read"
 )
 
 // MaxSimplifyZoom is the highest `zoom` of the choropleth endpoints; above
@@ -313,56 +314,24 @@ func (s *Server) setNames() []string {
 
 // zoneCounts sums agg_zone_hour per zone over the window.
 func (s *Server) zoneCounts(r *http.Request, ids []string, win window) (map[string]counts, error) {
-	out := map[string]counts{}
 	if len(ids) == 0 {
-		return out, nil
+		return map[string]counts{}, nil
 	}
-	segs := s.segments(r.Context(), "agg_zone_hour", win.From, win.To)
-	sql, args := unionSQL("zone, sum(n), sum(k), sum(i), sum(v), sum(p)", "GROUP BY zone", segs, func(seg segment, final string) (string, []any) {
-		return fmt.Sprintf(`SELECT zone,
-    sumIf(n_reports, possible = 0) AS n, sumIf(n_killed, possible = 0) AS k, sumIf(n_injured, possible = 0) AS i,
-    sumIf(n_reports, possible = 0 AND violation = 1) AS v, sumIf(n_reports, possible = 1) AS p
-FROM %s.agg_zone_hour%s
-WHERE zone IN ? AND hour >= toDateTime(?) AND hour < toDateTime(?)
-GROUP BY zone`, s.db, final), []any{set(ids), seg.from.Unix(), seg.to.Unix()}
+	var tot map[string]read.Totals
+	err := s.ask(r, "zones", "agg_zone_hour", func(ctx context.Context) (err error) {
+		tot, err = s.o.Store.ZoneTotals(ctx, ids, win.From, win.To)
+		return err
 	})
-	err := s.each(r, "zones", "agg_zone_hour", sql, args, func(sc scanner) error {
-		var id string
-		var c counts
-		if err := sc.Scan(&id, &c.Reports, &c.Killed, &c.Injured, &c.Violations, &c.Possible); err != nil {
-			return err
-		}
-		out[id] = c
-		return nil
-	})
-	return out, err
+	return countsOf(tot), err
 }
 
-type scanner interface{ Scan(dest ...any) error }
-
-// each runs a query and calls fn for every row.
-func (s *Server) each(r *http.Request, name, table, sql string, args []any, fn func(scanner) error) error {
-	ctx, cancel := s.queryCtx(r)
-	defer cancel()
-	start := time.Now()
-	rows, err := s.o.Conn.Query(ctx, sql, args...)
-	if err != nil {
-		s.observe(name, table, start, err)
-		return fmt.Errorf("serve: %s query: %w", name, err)
+// countsOf converts the store's totals.
+func countsOf(tot map[string]read.Totals) map[string]counts {
+	out := make(map[string]counts, len(tot))
+	for k, t := range tot {
+		out[k] = counts{Reports: t.Reports, Killed: t.Killed, Injured: t.Injured, Violations: t.Violations, Possible: t.Possible}
 	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows); err != nil {
-			s.observe(name, table, start, err)
-			return fmt.Errorf("serve: %s scan: %w", name, err)
-		}
-	}
-	err = rows.Err()
-	s.observe(name, table, start, err)
-	if err != nil {
-		return fmt.Errorf("serve: %s rows: %w", name, err)
-	}
-	return nil
+	return out
 }
 
 // seriesPoint is one bucket of a zone's time series.
@@ -442,33 +411,23 @@ func (s *Server) buildSeries(r *http.Request, zi *zoneInfo, bucket string, win w
 		idx[t.Unix()] = len(pts)
 		pts = append(pts, seriesPoint{T: t.Format(time.RFC3339)})
 	}
-	segs := s.segments(r.Context(), "agg_zone_hour", win.From, win.To)
-	sql, args := unionSQL("h, sum(n), sum(k), sum(i), sum(v), sum(p)", "GROUP BY h\nORDER BY h", segs, func(seg segment, final string) (string, []any) {
-		return fmt.Sprintf(`SELECT toUInt32(hour) AS h,
-    sumIf(n_reports, possible = 0) AS n, sumIf(n_killed, possible = 0) AS k, sumIf(n_injured, possible = 0) AS i,
-    sumIf(n_reports, possible = 0 AND violation = 1) AS v, sumIf(n_reports, possible = 1) AS p
-FROM %s.agg_zone_hour%s
-WHERE zone = ? AND hour >= toDateTime(?) AND hour < toDateTime(?)
-GROUP BY h`, s.db, final), []any{zi.zone.ID, seg.from.Unix(), seg.to.Unix()}
+	var hours []read.HourTotals
+	err := s.ask(r, "series", "agg_zone_hour", func(ctx context.Context) (err error) {
+		hours, err = s.o.Store.ZoneSeries(ctx, zi.zone.ID, win.From, win.To)
+		return err
 	})
-	err := s.each(r, "series", "agg_zone_hour", sql, args, func(sc scanner) error {
-		var h uint32
-		var c counts
-		if err := sc.Scan(&h, &c.Reports, &c.Killed, &c.Injured, &c.Violations, &c.Possible); err != nil {
-			return err
-		}
-		i, ok := idx[bucketStart(time.Unix(int64(h), 0), bucket).Unix()]
+	for _, h := range hours {
+		i, ok := idx[bucketStart(h.Hour, bucket).Unix()]
 		if !ok {
-			return nil
+			continue
 		}
 		p := &pts[i]
-		p.Reports += c.Reports
-		p.Killed += c.Killed
-		p.Injured += c.Injured
-		p.Violations += c.Violations
-		p.Possible += c.Possible
-		return nil
-	})
+		p.Reports += h.Reports
+		p.Killed += h.Killed
+		p.Injured += h.Injured
+		p.Violations += h.Violations
+		p.Possible += h.Possible
+	}
 	if err != nil {
 		return response{}, err
 	}
@@ -564,23 +523,10 @@ func (s *Server) adminCounts(r *http.Request, level int, win window) (map[string
 
 // queryAdminCounts is one query for the areas' aggregates over win.
 func (s *Server) queryAdminCounts(r *http.Request, level int, win window) (map[string]counts, error) {
-	col := fmt.Sprintf("adm%d", level)
-	segs := s.segments(r.Context(), "agg_adm_day", win.From, win.To)
-	sql, args := unionSQL("pc, sum(n), sum(k), sum(i), sum(v)", "GROUP BY pc", segs, func(seg segment, final string) (string, []any) {
-		return fmt.Sprintf(`SELECT %s AS pc, sum(n_reports) AS n, sum(n_killed) AS k, sum(n_injured) AS i, sumIf(n_reports, violation = 1) AS v
-FROM %s.agg_adm_day%s
-WHERE day >= toDate(?) AND day < toDate(?)
-GROUP BY pc`, col, s.db, final), []any{seg.from.Format("2006-01-02"), seg.to.Format("2006-01-02")}
+	var tot map[string]read.Totals
+	err := s.ask(r, "admin", "agg_adm_day", func(ctx context.Context) (err error) {
+		tot, err = s.o.Store.AreaTotals(ctx, level, win.From, win.To)
+		return err
 	})
-	agg := map[string]counts{}
-	err := s.each(r, "admin", "agg_adm_day", sql, args, func(sc scanner) error {
-		var pc string
-		var c counts
-		if err := sc.Scan(&pc, &c.Reports, &c.Killed, &c.Injured, &c.Violations); err != nil {
-			return err
-		}
-		agg[pc] = c
-		return nil
-	})
-	return agg, err
+	return countsOf(tot), err
 }

@@ -1,10 +1,10 @@
 // Package serve is the HTTP API that map frontends read: vector and
 // GeoJSON tiles of report aggregates, choropleths of truce zones and
 // administrative areas, zone time series, and the individual reports
-// behind an aggregate. Everything is read from ClickHouse with one
-// parameterised query per request (values are bound by clickhouse-go,
-// never spliced into SQL), under the request's context, so that a client
-// that goes away cancels its query in ClickHouse too.
+// behind an aggregate. Everything is read through Options.Store (a
+// storage.Store: serve writes no SQL and does not import the ClickHouse
+// driver), under the request's context, so that a client that goes away
+// cancels its query in ClickHouse too.
 //
 // # Endpoints
 //
@@ -29,7 +29,7 @@
 // # Which table answers
 //
 // A tile is a grid of 16x16 cells (the tiles at zoom z+4, GridBits).
-// Reports carry the quadkey of their zoom-20 tile (storage.TileZoom), so a
+// Reports carry the quadkey of their zoom-20 tile (read.TileZoom), so a
 // tile at any zoom is a contiguous key range and a cell is the key shifted
 // right: the query reads one range of the primary key, like adsb.exposed.
 //
@@ -54,7 +54,7 @@
 // The tile aggregate holds about one row per report (its key is the
 // zoom-20 tile and the Kafka span), so the cost of a tile query is the
 // number of reports in its key range and window. Three things keep it down
-// (see final.go, pyramid.go, cache.go):
+// (see storage/final.go, pyramid.go, pieces.go, cache.go):
 //
 //   - FINAL only where needed: month partitions made of a single part
 //     are read without FINAL (ClickHouse 18.16 runs FINAL as one merging

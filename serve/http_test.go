@@ -16,7 +16,7 @@ import (
 func TestReadTokensPrivate(t *testing.T) {
 	f := newFixture(t)
 	admin, sets, _ := matcher(t)
-	s, err := serve.New(serve.Options{Conn: f.store.Conn(), Database: f.store.Database(), Admin: admin, ZoneSets: sets,
+	s, err := serve.New(serve.Options{Store: f.store, Admin: admin, ZoneSets: sets,
 		ReadTokens: []string{"analyst-token"}})
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +99,7 @@ func TestMethodNotAllowed(t *testing.T) {
 	f := newFixture(t)
 	admin, sets, _ := matcher(t)
 	intake := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) })
-	withIntake, err := serve.New(serve.Options{Conn: f.store.Conn(), Database: f.store.Database(), Admin: admin, ZoneSets: sets, Intake: intake})
+	withIntake, err := serve.New(serve.Options{Store: f.store, Admin: admin, ZoneSets: sets, Intake: intake})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/trucewatch/trucewatch/serve"
 	"github.com/trucewatch/trucewatch/storage"
 	"github.com/trucewatch/trucewatch/storage/chserver"
+	"github.com/trucewatch/trucewatch/storage/read"
 	"github.com/trucewatch/trucewatch/synth"
 	"github.com/trucewatch/trucewatch/violation"
 )
@@ -85,7 +86,7 @@ func BenchmarkServeLoad(b *testing.B) {
 	tableSizes(b, store)
 
 	reg := prometheus.NewRegistry()
-	s, err := serve.New(serve.Options{Conn: store.Conn(), Database: loadDB, Admin: admin, ZoneSets: sets, Registry: reg})
+	s, err := serve.New(serve.Options{Store: store, Admin: admin, ZoneSets: sets, Registry: reg})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -217,7 +218,7 @@ func freshness(b *testing.B, store *storage.Store, admin *geo.Admin, sets []*geo
 	pub := publish.New(publish.Options{Brokers: br.Addrs(), Topic: ingest.DefaultTopic})
 	defer pub.Close()
 
-	s, err := serve.New(serve.Options{Conn: store.Conn(), Database: loadDB, Admin: admin, ZoneSets: sets, CacheBytes: -1})
+	s, err := serve.New(serve.Options{Store: store, Admin: admin, ZoneSets: sets, CacheBytes: -1})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -228,7 +229,7 @@ func freshness(b *testing.B, store *storage.Store, admin *geo.Admin, sets []*geo
 	// from the 2017 windows the load phase reads, so that runs do not grow
 	// them.
 	const mlon, mlat = 37.9, 33.0
-	tl := storage.TileOf(mlon, mlat, 14)
+	tl := read.TileOf(mlon, mlat, 14)
 	tileURL := fmt.Sprintf("%s/v1/tiles/14/%d/%d.geojson?from=2017-06-15&to=2017-06-16", hs.URL, tl.X, tl.Y)
 	seriesURL := hs.URL + "/v1/zones/nationwide-2016/series?bucket=hour&from=2017-06-15T10:00:00Z&to=2017-06-15T11:00:00Z"
 	count := func(u string) int64 {

@@ -16,6 +16,7 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/trucewatch/trucewatch/report"
+	"github.com/trucewatch/trucewatch/storage/read"
 )
 
 // paramError is a client error that names the parameter at fault.
@@ -234,18 +235,12 @@ func validPartner(s string) bool  { return partnerRe.MatchString(s) }
 
 // filters are the report filters shared by the tile and drill-down
 // endpoints.
-type filters struct {
-	Categories []string
-	Sides      []string // perpetrator side
-	Violation  *bool
-	Zones      []string // zone ids the report lies in (not "possibly")
-	Partners   []string
-}
+type filters = read.Filter
 
-// needsRaw reports whether the filters need the raw reports table: the
-// tile aggregate only has category and violation.
-func (f *filters) needsRaw() bool {
-	return len(f.Sides) > 0 || len(f.Zones) > 0 || len(f.Partners) > 0
+// inWindow is f over window w.
+func inWindow(f filters, w window) read.Filter {
+	f.From, f.To = w.From, w.To
+	return f
 }
 
 func (q *query) filters(knownZone func(string) bool) (filters, error) {

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/trucewatch/trucewatch/storage"
+	"github.com/trucewatch/trucewatch/storage/read"
 )
 
 // PyramidZoom is the cell zoom of the window pyramid: tiles up to zoom
@@ -78,7 +78,7 @@ func newPyramid(cells []tileCell, cz uint32) *pyramid {
 
 func (p *pyramid) len() int { return len(p.narrow) + len(p.wide) }
 
-func (tr *tileRequest) pyramidKey(src string, region storage.Tile, cz uint32) string {
+func (tr *tileRequest) pyramidKey(src string, region read.Tile, cz uint32) string {
 	v := "-"
 	if tr.f.Violation != nil {
 		v = "0"
@@ -101,11 +101,10 @@ func boolStr(b bool) string {
 // pyramidFor returns the cells of zoom cz of region (a tile containing
 // tr's) for tr's window and filters, from src, through the piece cache
 // (kept for TileMaxAge, then served stale while refreshed).
-func (s *Server) pyramidFor(r *http.Request, tr *tileRequest, src string, region storage.Tile, cz uint32) (*pyramid, error) {
+func (s *Server) pyramidFor(r *http.Request, tr *tileRequest, src string, region read.Tile, cz uint32) (*pyramid, error) {
 	trc := *tr // a background refresh may outlive the request
 	build := func(ctx context.Context) (*pyramid, error) {
-		lo, hi := storage.TileRange(region)
-		cells, err := s.queryCells(r.WithContext(ctx), &trc, src, lo, hi, cz)
+		cells, err := s.queryCells(r.WithContext(ctx), &trc, src, region, cz)
 		if err != nil {
 			return nil, err
 		}
@@ -123,8 +122,8 @@ func (s *Server) pyramidFor(r *http.Request, tr *tileRequest, src string, region
 // cellsOf sums the pyramid cells inside tile tr into cells at zoom
 // tr.Z+GridBits.
 func (p *pyramid) cellsOf(tr *tileRequest) []tileCell {
-	lo, hi := storage.TileRange(storage.Tile{X: tr.tile.X, Y: tr.tile.Y, Z: uint32(tr.tile.Z)})
-	shift := 2 * (storage.TileZoom - p.cz)
+	lo, hi := read.TileRange(read.Tile{X: tr.tile.X, Y: tr.tile.Y, Z: uint32(tr.tile.Z)})
+	shift := 2 * (read.TileZoom - p.cz)
 	lo, hi = lo>>shift, hi>>shift
 	up := 2 * (p.cz - (uint32(tr.tile.Z) + GridBits))
 	var out []tileCell
@@ -202,7 +201,7 @@ func (s *Server) windowCells(r *http.Request, tr *tileRequest, src string) ([]ti
 	ps, err := eachWeek(tr.win, func(w window) (*pyramid, error) {
 		wr := *tr
 		wr.win = w
-		return s.pyramidFor(r, &wr, src, storage.Tile{}, PyramidZoom)
+		return s.pyramidFor(r, &wr, src, read.Tile{}, PyramidZoom)
 	})
 	if err != nil {
 		return nil, err

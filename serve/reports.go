@@ -1,15 +1,17 @@
 package serve
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
+
+	"github.com/trucewatch/trucewatch/storage/read"
 )
 
 var reportsParams = []string{"bbox", "from", "to", "limit", "cursor", "category", "side", "violation", "zone", "partner"}
@@ -43,77 +45,32 @@ func (s *Server) handleReports(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var sql strings.Builder
-	fmt.Fprintf(&sql, `SELECT partner_id, report_id, revision, toUInt32(observed_at),
-    argMax(lat, cur), argMax(lon, cur), argMax(accuracy_m, cur), argMax(category, cur), argMax(perpetrator_name, cur), argMax(perpetrator_side, cur), argMax(target_name, cur), argMax(target_side, cur), argMax(killed, cur), argMax(injured, cur), argMax(zones, cur), argMax(possible_zones, cur), argMax(adm1, cur), argMax(adm2, cur), argMax(adm3, cur), argMax(violation, cur), argMax(violation_reason, cur), argMax(description, cur)
-FROM (SELECT *, toInt64(gen) * 2 + (sign = 1) AS cur FROM %s.reports FINAL
-WHERE 1`, s.db)
-	var args []any
+	q2 := read.ReportQuery{Filter: inWindow(f, win), Limit: limit + 1} // the extra row says there is a next page
 	if hasBB {
-		sql.WriteString(" AND lon >= ? AND lon <= ? AND lat >= ? AND lat <= ?")
-		args = append(args, bb.Min[0], bb.Max[0], bb.Min[1], bb.Max[1])
+		q2.Box = &read.Box{MinLon: bb.Min[0], MinLat: bb.Min[1], MaxLon: bb.Max[0], MaxLat: bb.Max[1]}
 	}
-	args = s.rawFilters(&sql, args, win, &f)
 	if cur != nil {
-		sql.WriteString(` AND (observed_at > toDateTime(?) OR (observed_at = toDateTime(?) AND
-    (partner_id > ? OR (partner_id = ? AND report_id > ?))))`)
-		args = append(args, cur.T, cur.T, cur.P, cur.P, cur.R)
+		q2.After = &read.Cursor{ObservedAt: cur.T, PartnerID: cur.P, ReportID: cur.R}
 	}
-	// A rematch leaves a chain of rows per revision (+1 gen 0, -1 gen 1,
-	// +1 gen 1...): the values shown are the +1 row's of the highest gen.
-	sql.WriteString(`)
-GROUP BY partner_id, report_id, revision, observed_at
-HAVING sum(sign) > 0
-ORDER BY observed_at, partner_id, report_id
-LIMIT ?`)
-	args = append(args, limit+1)
-
-	fc := geojson.NewFeatureCollection()
-	var last cursor
-	seen := 0
-	err = s.each(r, "reports", sourceRaw, sql.String(), args, func(sc scanner) error {
-		var (
-			partner, id, cat, perpName, perpSide, tgtName, tgtSide string
-			adm1, adm2, adm3, reason, desc                         string
-			rev, t, killed, injured                                uint32
-			lat, lon                                               float64
-			acc                                                    float32
-			zones, possible                                        []string
-			viol                                                   uint8
-		)
-		if err := sc.Scan(&partner, &id, &rev, &t, &lat, &lon, &acc, &cat, &perpName, &perpSide,
-			&tgtName, &tgtSide, &killed, &injured, &zones, &possible, &adm1, &adm2, &adm3, &viol, &reason, &desc); err != nil {
-			return err
-		}
-		seen++
-		if seen > limit {
-			return nil // the extra row only says there is a next page
-		}
-		ft := geojson.NewFeature(orb.Point{lon, lat})
-		ft.ID = partner + "/" + id
-		ft.Properties = geojson.Properties{
-			"partner_id": partner, "id": id, "revision": rev,
-			"observed_at": time.Unix(int64(t), 0).UTC().Format(time.RFC3339),
-			"accuracy_m":  acc, "category": cat,
-			"perpetrator": map[string]string{"name": perpName, "side": perpSide},
-			"target":      map[string]string{"name": tgtName, "side": tgtSide},
-			"killed":      killed, "injured": injured,
-			"zones": nonNil(zones), "possible_zones": nonNil(possible),
-			"adm1": adm1, "adm2": adm2, "adm3": adm3,
-			"violation": viol == 1, "violation_reason": reason, "description": desc,
-		}
-		fc.Append(ft)
-		last = cursor{T: int64(t), P: partner, R: id}
-		return nil
+	var rs []read.Report
+	err = s.ask(r, "reports", sourceRaw, func(ctx context.Context) (err error) {
+		rs, err = s.o.Store.Reports(ctx, q2)
+		return err
 	})
 	if err != nil {
 		return err
 	}
+	more := len(rs) > limit
+	rs = rs[:min(len(rs), limit)]
+	fc := geojson.NewFeatureCollection()
+	for _, rp := range rs {
+		fc.Append(reportFeature(&rp))
+	}
 	var link string
-	more := seen > limit
 	fc.ExtraMembers = geojson.Properties{"from": win.From.Format(time.RFC3339), "to": win.To.Format(time.RFC3339)}
 	if more {
-		next := last.encode()
+		last := rs[len(rs)-1]
+		next := cursor{T: last.ObservedAt, P: last.PartnerID, R: last.ReportID}.encode()
 		fc.ExtraMembers["next_cursor"] = next
 		u := *r.URL
 		v := u.Query()
@@ -133,4 +90,22 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// reportFeature is a report as a GeoJSON point feature.
+func reportFeature(rp *read.Report) *geojson.Feature {
+	ft := geojson.NewFeature(orb.Point{rp.Lon, rp.Lat})
+	ft.ID = rp.PartnerID + "/" + rp.ReportID
+	ft.Properties = geojson.Properties{
+		"partner_id": rp.PartnerID, "id": rp.ReportID, "revision": rp.Revision,
+		"observed_at": time.Unix(rp.ObservedAt, 0).UTC().Format(time.RFC3339),
+		"accuracy_m":  rp.AccuracyM, "category": rp.Category,
+		"perpetrator": map[string]string{"name": rp.PerpetratorName, "side": rp.PerpetratorSide},
+		"target":      map[string]string{"name": rp.TargetName, "side": rp.TargetSide},
+		"killed":      rp.Killed, "injured": rp.Injured,
+		"zones": nonNil(rp.Zones), "possible_zones": nonNil(rp.PossibleZones),
+		"adm1": rp.Adm1, "adm2": rp.Adm2, "adm3": rp.Adm3,
+		"violation": rp.Violation, "violation_reason": rp.ViolationReason, "description": rp.Description,
+	}
+	return ft
 }

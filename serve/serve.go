@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -43,11 +42,10 @@ const (
 	defaultChoroplethAge = 60 * time.Second
 )
 
-// Options configure New. Conn, Database and Admin are required.
+// Options configure New. Store and Admin are required.
 type Options struct {
-	Conn     driver.Conn // ClickHouse, e.g. storage.Store.Conn()
-	Database string      // the database the storage tables are in
-	Admin    *geo.Admin  // admin boundaries (geo.LoadAdmin)
+	Store    Store      // the reports, e.g. a *storage.Store
+	Admin    *geo.Admin // admin boundaries (geo.LoadAdmin)
 	ZoneSets []*geo.ZoneSet
 
 	// AllowOrigins is the CORS allow-list: exact origins
@@ -78,11 +76,8 @@ type Options struct {
 }
 
 func (o *Options) setDefaults() error {
-	if o.Conn == nil || o.Database == "" || o.Admin == nil {
-		return errors.New("serve: Conn, Database and Admin are required")
-	}
-	if !validDB(o.Database) {
-		return fmt.Errorf("serve: invalid database name %q", o.Database)
+	if o.Store == nil || o.Admin == nil {
+		return errors.New("serve: Store and Admin are required")
 	}
 	if o.MaxWindow <= 0 {
 		o.MaxWindow = DefaultMaxWindow
@@ -115,19 +110,9 @@ func (o *Options) setDefaults() error {
 	return nil
 }
 
-func validDB(s string) bool {
-	for i, c := range s {
-		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return s != ""
-}
-
 // Server serves the map API. It is an http.Handler.
 type Server struct {
 	o      Options
-	db     string // quoted database name
 	log    *slog.Logger
 	mux    *http.ServeMux
 	routes []*route
@@ -139,7 +124,6 @@ type Server struct {
 	cache      *cache               // nil = off
 	readTokens [][sha256.Size]byte  // digests of Options.ReadTokens
 
-	partCounts  partCounts                    // active parts per partition, see final.go
 	pyramids    pieceCache[*pyramid]          // week pyramids and metatiles, see pyramid.go
 	adminPieces pieceCache[map[string]counts] // areas' totals per week
 
@@ -166,7 +150,7 @@ func New(o Options) (*Server, error) {
 	if err := o.setDefaults(); err != nil {
 		return nil, err
 	}
-	s := &Server{o: o, db: "`" + o.Database + "`", log: o.Logger, mux: http.NewServeMux(), zones: map[string]*zoneInfo{}, readTokens: readTokens}
+	s := &Server{o: o, log: o.Logger, mux: http.NewServeMux(), zones: map[string]*zoneInfo{}, readTokens: readTokens}
 	s.pyramids = pieceCache[*pyramid]{max: maxPyramidCells, size: (*pyramid).len}
 	s.adminPieces = pieceCache[map[string]counts]{max: maxAreaTotals, size: func(m map[string]counts) int { return len(m) }}
 	for _, zs := range o.ZoneSets {
@@ -565,6 +549,20 @@ func (s *Server) observe(name, table string, start time.Time, err error) {
 	s.mErrors.WithLabelValues(name, kind).Inc()
 }
 
+// ask runs one Store call under queryCtx, records it as query name on
+// table, and names the query in its error.
+func (s *Server) ask(r *http.Request, name, table string, call func(ctx context.Context) error) error {
+	ctx, cancel := s.queryCtx(r)
+	defer cancel()
+	start := time.Now()
+	err := call(ctx)
+	s.observe(name, table, start, err)
+	if err != nil {
+		return fmt.Errorf("serve: %s query: %w", name, err)
+	}
+	return nil
+}
+
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	if _, err := newQuery(r.URL, nil); err != nil {
 		return err
@@ -579,7 +577,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
-	if err := s.o.Conn.Ping(ctx); err != nil {
+	if err := s.o.Store.Ping(ctx); err != nil {
 		s.log.Warn("not ready", "err", err)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")

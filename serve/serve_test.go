@@ -23,6 +23,7 @@ import (
 	"github.com/trucewatch/trucewatch/serve"
 	"github.com/trucewatch/trucewatch/storage"
 	"github.com/trucewatch/trucewatch/storage/chtest"
+	"github.com/trucewatch/trucewatch/storage/read"
 	"github.com/trucewatch/trucewatch/synth"
 	"github.com/trucewatch/trucewatch/violation"
 )
@@ -151,7 +152,7 @@ func buildFixture(t testing.TB) (*fixture, error) {
 	f := &fixture{store: store}
 	f.current = seed(t, store, m)
 	f.srv, err = serve.New(serve.Options{
-		Conn: store.Conn(), Database: store.Database(), Admin: admin, ZoneSets: sets,
+		Store: store, Admin: admin, ZoneSets: sets,
 		AllowOrigins: []string{"https://map.example.org"},
 		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Now:          func() time.Time { return to },
@@ -190,7 +191,7 @@ func get(t testing.TB, url string, hdr ...string) (*http.Response, []byte) {
 }
 
 func tilePath(lon, lat float64, z uint32, ext string) string {
-	tl := storage.TileOf(lon, lat, z)
+	tl := read.TileOf(lon, lat, z)
 	return fmt.Sprintf("/v1/tiles/%d/%d/%d.%s", tl.Z, tl.X, tl.Y, ext)
 }
 

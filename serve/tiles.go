@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sort"
@@ -8,12 +9,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/maptile"
 
-	"github.com/trucewatch/trucewatch/storage"
+	"github.com/trucewatch/trucewatch/storage/read"
 )
 
 // Tile sources, as reported in the X-Trucewatch-Source header and the
@@ -100,7 +100,7 @@ func (s *Server) knownZone(id string) bool { _, ok := s.zones[id]; return ok }
 // category and violation and the cells are no finer than the storage tile
 // key; the raw reports otherwise.
 func (tr *tileRequest) source() string {
-	if tr.f.needsRaw() || !tr.win.dayAligned() || uint32(tr.tile.Z)+GridBits > storage.TileZoom {
+	if tr.f.NeedsRaw() || !tr.win.dayAligned() || uint32(tr.tile.Z)+GridBits > read.TileZoom {
 		return sourceRaw
 	}
 	return sourceTileAgg
@@ -173,125 +173,72 @@ func cellFeatures(tr *tileRequest, cells []tileCell) *geojson.FeatureCollection 
 }
 
 // tileCells runs the tile query. Cells are tiles at zoom z+GridBits;
-// while that is no finer than storage.TileZoom, a cell is a contiguous
+// while that is no finer than read.TileZoom, a cell is a contiguous
 // range of the tile key and ClickHouse groups by the key shifted right.
 // Finer cells are binned here from the coordinates of the reports of the
 // tile's TileZoom ancestor (a few at most).
 func (s *Server) tileCells(r *http.Request, tr *tileRequest, src string) ([]tileCell, error) {
-	lo, hi := storage.TileRange(storage.Tile{X: tr.tile.X, Y: tr.tile.Y, Z: uint32(tr.tile.Z)})
 	cz := uint32(tr.tile.Z) + GridBits
-	if cz > storage.TileZoom {
-		return s.fineTileCells(r, tr, lo, hi)
+	if cz > read.TileZoom {
+		return s.fineTileCells(r, tr)
 	}
 	switch z := uint32(tr.tile.Z); {
 	case s.cache == nil: // no caching: nothing is kept between requests
 	case src == sourceTileAgg && cz <= PyramidZoom:
 		return s.windowCells(r, tr, src)
 	case z >= MetatileLevels:
-		meta := storage.Tile{X: tr.tile.X >> MetatileLevels, Y: tr.tile.Y >> MetatileLevels, Z: z - MetatileLevels}
+		meta := read.Tile{X: tr.tile.X >> MetatileLevels, Y: tr.tile.Y >> MetatileLevels, Z: z - MetatileLevels}
 		p, err := s.pyramidFor(r, tr, src, meta, cz)
 		if err != nil {
 			return nil, err
 		}
 		return dropEmpty(p.cellsOf(tr)), nil
 	}
-	return s.queryCells(r, tr, src, lo, hi, cz)
+	area := read.Tile{X: tr.tile.X, Y: tr.tile.Y, Z: uint32(tr.tile.Z)}
+	return s.queryCells(r, tr, src, area, cz)
 }
 
-// queryCells aggregates the tile key range [lo, hi) into cells of zoom cz
-// in ClickHouse.
-func (s *Server) queryCells(r *http.Request, tr *tileRequest, src string, lo, hi uint64, cz uint32) ([]tileCell, error) {
-	shift := uint8(2 * (storage.TileZoom - cz))
-	catCol, catGroup := "", ""
-	if tr.byCat {
-		catCol, catGroup = ", category", ", category"
-	}
+// queryCells aggregates the tiles of region into cells of zoom cz in
+// ClickHouse.
+func (s *Server) queryCells(r *http.Request, tr *tileRequest, src string, region read.Tile, cz uint32) ([]tileCell, error) {
 	name := "tile" // a tile or a metatile
-	if wlo, whi := storage.TileRange(storage.Tile{}); lo == wlo && hi == whi {
+	if region == (read.Tile{}) {
 		name = "tile_week" // a week pyramid
 	}
-	ctx, cancel := s.queryCtx(r)
-	defer cancel()
-	if tr.tile.Z >= 10 && name == "tile" {
+	q := read.CellQuery{Filter: inWindow(tr.f, tr.win), Area: region, Zoom: cz, ByCategory: tr.byCat, Raw: src == sourceRaw,
 		// A small key range: one thread is enough, and cheaper to start
 		// when many tiles are asked for at once.
-		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_threads": 1}))
-	}
-	table := src
-	segs := s.segments(ctx, table, tr.win.From, tr.win.To)
-	sql, args := unionSQL("cell"+catCol+", sum(n), sum(k), sum(i), sum(v)", "GROUP BY cell"+catGroup+"\nORDER BY cell"+catGroup, segs,
-		func(seg segment, final string) (string, []any) {
-			var sql strings.Builder
-			var args []any
-			if src == sourceTileAgg {
-				fmt.Fprintf(&sql, `SELECT bitShiftRight(tile, ?) AS cell%s,
-    sum(n_reports) AS n, sum(n_killed) AS k, sum(n_injured) AS i, sumIf(n_reports, violation = 1) AS v
-FROM %s.agg_tile_day%s
-WHERE tile >= ? AND tile < ? AND day >= toDate(?) AND day < toDate(?)`, catCol, s.db, final)
-				args = append(args, shift, lo, hi, seg.from.Format("2006-01-02"), seg.to.Format("2006-01-02"))
-				if len(tr.f.Categories) > 0 {
-					sql.WriteString(" AND category IN ?")
-					args = append(args, set(tr.f.Categories))
-				}
-				if tr.f.Violation != nil {
-					sql.WriteString(" AND violation = ?")
-					args = append(args, b2u(*tr.f.Violation))
-				}
-			} else {
-				fmt.Fprintf(&sql, `SELECT bitShiftRight(tile, ?) AS cell%s,
-    sum(sign) AS n, sum(sign * killed) AS k, sum(sign * injured) AS i, sum(sign * violation) AS v
-FROM %s.reports%s
-WHERE tile >= ? AND tile < ?`, catCol, s.db, final)
-				args = append(args, shift, lo, hi)
-				args = s.rawFilters(&sql, args, window{From: seg.from, To: seg.to}, &tr.f)
-			}
-			fmt.Fprintf(&sql, "\nGROUP BY cell%s", catGroup)
-			return sql.String(), args
-		})
-	start := time.Now()
-	rows, err := s.o.Conn.Query(ctx, sql, args...)
+		OneThread: tr.tile.Z >= 10 && name == "tile"}
+	var rows []read.Cell
+	err := s.ask(r, name, src, func(ctx context.Context) (err error) {
+		rows, err = s.o.Store.TileCells(ctx, q)
+		return err
+	})
 	if err != nil {
-		s.observe(name, src, start, err)
-		return nil, fmt.Errorf("serve: tile query: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
 	var cells []tileCell
-	for rows.Next() {
-		var (
-			key             uint64
-			cat             string
-			n, k, inj, viol int64
-		)
-		dst := []any{&key}
-		if tr.byCat {
-			dst = append(dst, &cat)
-		}
-		dst = append(dst, &n, &k, &inj, &viol)
-		if err := rows.Scan(dst...); err != nil {
-			s.observe(name, src, start, err)
-			return nil, fmt.Errorf("serve: tile scan: %w", err)
-		}
-		if len(cells) == 0 || cells[len(cells)-1].key != key {
-			cells = append(cells, tileCell{key: key})
+	for _, rc := range rows {
+		if len(cells) == 0 || cells[len(cells)-1].key != rc.Key {
+			cells = append(cells, tileCell{key: rc.Key})
 		}
 		c := &cells[len(cells)-1]
-		c.reports += n
-		c.killed += k
-		c.injured += inj
-		c.violations += viol
-		if tr.byCat && n != 0 {
+		c.add(rc.Counts)
+		if tr.byCat && rc.Reports != 0 {
 			if c.byCategory == nil {
 				c.byCategory = map[string]int64{}
 			}
-			c.byCategory[cat] += n
+			c.byCategory[rc.Category] += rc.Reports
 		}
 	}
-	err = rows.Err()
-	s.observe(name, src, start, err)
-	if err != nil {
-		return nil, fmt.Errorf("serve: tile rows: %w", err)
-	}
 	return dropEmpty(cells), nil
+}
+
+func (c *tileCell) add(n read.Counts) {
+	c.reports += n.Reports
+	c.killed += n.Killed
+	c.injured += n.Injured
+	c.violations += n.Violations
 }
 
 // dropEmpty removes cells whose reports were all retracted.
@@ -305,75 +252,24 @@ func dropEmpty(cells []tileCell) []tileCell {
 	return out
 }
 
-// rawFilters appends the WHERE conditions on the raw reports table.
-func (s *Server) rawFilters(sql *strings.Builder, args []any, win window, f *filters) []any {
-	sql.WriteString(" AND observed_at >= toDateTime(?) AND observed_at < toDateTime(?)")
-	args = append(args, win.From.Unix(), win.To.Unix())
-	if len(f.Categories) > 0 {
-		sql.WriteString(" AND category IN ?")
-		args = append(args, set(f.Categories))
-	}
-	if len(f.Sides) > 0 {
-		sql.WriteString(" AND perpetrator_side IN ?")
-		args = append(args, set(f.Sides))
-	}
-	if f.Violation != nil {
-		sql.WriteString(" AND violation = ?")
-		args = append(args, b2u(*f.Violation))
-	}
-	if len(f.Zones) > 0 {
-		sql.WriteString(" AND hasAny(zones, ?)")
-		args = append(args, f.Zones)
-	}
-	if len(f.Partners) > 0 {
-		sql.WriteString(" AND partner_id IN ?")
-		args = append(args, set(f.Partners))
-	}
-	return args
-}
-
-func b2u(b bool) uint8 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // fineTileCells bins the reports of a tile whose cells are finer than the
 // storage key, from their coordinates.
-func (s *Server) fineTileCells(r *http.Request, tr *tileRequest, lo, hi uint64) ([]tileCell, error) {
-	var sql strings.Builder
-	fmt.Fprintf(&sql, `SELECT lon, lat, category, sum(sign), sum(sign * killed), sum(sign * injured), sum(sign * violation)
-FROM %s.reports FINAL
-WHERE tile >= ? AND tile < ?`, s.db)
-	args := []any{lo, hi}
-	args = s.rawFilters(&sql, args, tr.win, &tr.f)
-	fmt.Fprintf(&sql, "\nGROUP BY partner_id, report_id, revision, lon, lat, category\nLIMIT %d", maxRawTileRows)
-	ctx, cancel := s.queryCtx(r)
-	defer cancel()
-	start := time.Now()
-	rows, err := s.o.Conn.Query(ctx, sql.String(), args...)
+func (s *Server) fineTileCells(r *http.Request, tr *tileRequest) ([]tileCell, error) {
+	var pts []read.Point
+	err := s.ask(r, "tile_fine", sourceRaw, func(ctx context.Context) (err error) {
+		pts, err = s.o.Store.TilePoints(ctx, read.Tile{X: tr.tile.X, Y: tr.tile.Y, Z: uint32(tr.tile.Z)}, inWindow(tr.f, tr.win), maxRawTileRows)
+		return err
+	})
 	if err != nil {
-		s.observe("tile_fine", sourceRaw, start, err)
-		return nil, fmt.Errorf("serve: tile query: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
 	cz := uint32(tr.tile.Z) + GridBits
 	byKey := map[uint64]*tileCell{}
-	for rows.Next() {
-		var (
-			lon, lat        float64
-			cat             string
-			n, k, inj, viol int64
-		)
-		if err := rows.Scan(&lon, &lat, &cat, &n, &k, &inj, &viol); err != nil {
-			s.observe("tile_fine", sourceRaw, start, err)
-			return nil, fmt.Errorf("serve: tile scan: %w", err)
-		}
-		if n == 0 {
+	for _, p := range pts {
+		if p.Reports == 0 {
 			continue
 		}
-		t := storage.TileOf(lon, lat, cz)
+		t := read.TileOf(p.Lon, p.Lat, cz)
 		if t.X>>GridBits != tr.tile.X || t.Y>>GridBits != tr.tile.Y {
 			continue // in the storage tile, not in this finer tile
 		}
@@ -383,21 +279,13 @@ WHERE tile >= ? AND tile < ?`, s.db)
 			c = &tileCell{key: key}
 			byKey[key] = c
 		}
-		c.reports += n
-		c.killed += k
-		c.injured += inj
-		c.violations += viol
+		c.add(p.Counts)
 		if tr.byCat {
 			if c.byCategory == nil {
 				c.byCategory = map[string]int64{}
 			}
-			c.byCategory[cat] += n
+			c.byCategory[p.Category] += p.Reports
 		}
-	}
-	err = rows.Err()
-	s.observe("tile_fine", sourceRaw, start, err)
-	if err != nil {
-		return nil, fmt.Errorf("serve: tile rows: %w", err)
 	}
 	cells := make([]tileCell, 0, len(byKey))
 	for _, c := range byKey {

@@ -1,6 +1,6 @@
 // Package storage keeps trucewatch's reports in ClickHouse: schema and
-// migrations, an exactly-once batch writer fed by Kafka, and the queries of
-// the aggregates. The schema runs on ClickHouse 18.16 and on current
+// migrations, an exactly-once batch writer fed by Kafka, and every query
+// of them: no other package writes SQL. The schema runs on ClickHouse 18.16 and on current
 // releases (see migrations/0001_reports.sql for the constraints).
 //
 // # Exactly once
@@ -85,9 +85,9 @@
 // n_injured = sum(sign*injured). agg_zone_hour has one row per zone a
 // report lies in (possible = 0) or whose accuracy circle only overlaps it
 // (possible = 1): a report in two zones counts in each.
-// tile is the Web-Mercator quadkey at TileZoom (20) of the report's point;
-// the tile (x, y) at zoom z is the key range [qk<<2(20-z), (qk+1)<<2(20-z)),
-// TileRange.
+// tile is the Web-Mercator quadkey at read.TileZoom (20) of the report's
+// point; the tile (x, y) at zoom z is the key range [qk<<2(20-z),
+// (qk+1)<<2(20-z)), read.TileRange.
 //
 // # Querying correctly
 //
@@ -107,7 +107,7 @@
 //	  AND violation = 1 AND possible = 0
 //	GROUP BY zone
 //
-//	-- per zoom-12 tile inside zoom-8 tile (x, y): lo, hi from TileRange
+//	-- per zoom-12 tile inside zoom-8 tile (x, y): lo, hi from read.TileRange
 //	SELECT bitShiftRight(tile, 2 * (20 - 12)) AS qk12, sum(n_reports)
 //	FROM agg_tile_day FINAL
 //	WHERE tile >= lo AND tile < hi AND day >= '2024-03-01'
@@ -116,7 +116,17 @@
 // A cell may sum to zero (every report in it moved elsewhere by a
 // revision): filter with HAVING. FINAL on 18.16 reads 3M aggregate rows in
 // about 1.6 s single-threaded, 0.1 s for one zone; faster than grouping by
-// span_id first. Store.ZoneHours, AdmDays and TileDays run these queries.
+// span_id first.
+//
+// # Reading
+//
+// Readers (package serve) ask through methods whose arguments and results
+// are the types of package read, which holds no driver: TileCells and
+// TilePoints (map tiles), ZoneTotals, ZoneSeries and AreaTotals
+// (choropleths and series), Reports (current revisions, keyset paging),
+// Extent, CountReports and Ping. Values are bound as query parameters,
+// never spliced into SQL. The aggregate queries are split by month: a
+// month partition made of one part is read without FINAL (see final.go).
 //
 // Until a pending span is redone, the tables may show part of it (e.g. a
 // revision's +1 without the -1 of the one it replaces). Aggregates keep a

@@ -2,13 +2,15 @@ package storage
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/trucewatch/trucewatch/storage/read"
 )
 
-// ErrNoData is returned by Extent when no report is stored.
-var ErrNoData = errors.New("storage: no data")
+// ErrNoData is returned by Extent when no report is stored (read.ErrNoData,
+// for readers that do not import storage).
+var ErrNoData = read.ErrNoData
 
 // Extent returns the first and last UTC day that hold reports, read from
 // the admin-day aggregate (one Date column, a few bytes a row, so cheap

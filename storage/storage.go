@@ -72,11 +72,12 @@ func (o *Options) setDefaults() {
 // Store is a connection pool to one ClickHouse database. It is safe for
 // concurrent use; connections broken by a server restart are replaced.
 type Store struct {
-	conn driver.Conn
-	db   string // database name
-	qdb  string // quoted database name, for SQL
-	log  *slog.Logger
-	opt  Options
+	conn  driver.Conn
+	db    string // database name
+	qdb   string // quoted database name, for SQL
+	log   *slog.Logger
+	parts partsCache // active parts per partition, see final.go
+	opt   Options
 }
 
 var validDB = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

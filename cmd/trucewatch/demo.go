@@ -12,7 +12,6 @@ import (
 
 	"github.com/trucewatch/trucewatch/broker"
 	"github.com/trucewatch/trucewatch/publish"
-	"github.com/trucewatch/trucewatch/storage"
 	"github.com/trucewatch/trucewatch/storage/chserver"
 	"github.com/trucewatch/trucewatch/synth"
 )
@@ -89,7 +88,7 @@ func runDemo(ctx context.Context, args []string, std stdio) error {
 	if err != nil {
 		return err
 	}
-	before, _ := countReports(ctx, store)
+	before, _ := store.CountReports(ctx)
 	fmt.Fprintf(out, "schema ready; %d reports already stored; feeding %.0f synthetic reports/s (%.1f%% malformed). Ctrl-C stops.\n\n",
 		before, *rate, *malformed*100)
 
@@ -120,7 +119,7 @@ func runDemo(ctx context.Context, args []string, std stdio) error {
 				return nil
 			case now := <-t.C:
 				s := in.Stats()
-				total, err := countReports(gctx, store)
+				total, err := store.CountReports(gctx)
 				if err != nil {
 					if gctx.Err() != nil {
 						return nil
@@ -137,15 +136,4 @@ func runDemo(ctx context.Context, args []string, std stdio) error {
 	err = g.Wait()
 	fmt.Fprintln(out, "\nstopped cleanly; the data stays in", *dataDir)
 	return err
-}
-
-// countReports is the number of reports stored, each in its latest
-// revision. It reads the per-area daily aggregate, which holds the same
-// exact count as the raw table in a fraction of its rows: the demo asks
-// every few seconds.
-func countReports(ctx context.Context, s *storage.Store) (int64, error) {
-	var n int64
-	q := fmt.Sprintf("SELECT toInt64(sum(n_reports)) FROM %s.agg_adm_day FINAL", s.Database())
-	err := s.Conn().QueryRow(ctx, q).Scan(&n)
-	return n, err
 }

@@ -75,7 +75,7 @@ func (f *ingestFlags) worker(ctx context.Context, store *storage.Store, o ingest
 		return nil, err
 	}
 	addr, err := startOps(ctx, f.opsAddr, reg, func(ctx context.Context) error {
-		if err := store.Conn().Ping(ctx); err != nil {
+		if err := store.Ping(ctx); err != nil {
 			return fmt.Errorf("clickhouse: %w", err)
 		}
 		if !in.Ready() {

@@ -1,4 +1,4 @@
-package serve
+package storage
 
 import "github.com/ClickHouse/clickhouse-go/v2"
 

@@ -1,4 +1,4 @@
-package serve
+package storage
 
 import (
 	"context"
@@ -34,28 +34,26 @@ type segment struct {
 	final    bool
 }
 
-type partCounts struct {
+type partsCache struct {
 	mu      sync.Mutex
 	fetched time.Time
 	counts  map[string]map[string]uint64 // table -> partition (YYYYMM) -> active parts
 	err     error
 }
 
-// parts returns the number of active parts per partition of each table,
-// from system.parts, refreshed at most every partsTTL.
-func (s *Server) parts(ctx context.Context) (map[string]map[string]uint64, error) {
-	pc := &s.partCounts
+// partCounts returns the number of active parts per partition of each
+// table, from system.parts, refreshed at most every partsTTL.
+func (s *Store) partCounts(ctx context.Context) (map[string]map[string]uint64, error) {
+	pc := &s.parts
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if time.Since(pc.fetched) < partsTTL && pc.counts != nil {
 		return pc.counts, nil
 	}
-	start := time.Now()
-	rows, err := s.o.Conn.Query(ctx, `SELECT table, partition, count() FROM system.parts
+	rows, err := s.conn.Query(ctx, `SELECT table, partition, count() FROM system.parts
 WHERE database = ? AND active AND table IN ('reports', 'agg_tile_day', 'agg_adm_day', 'agg_zone_hour')
-GROUP BY table, partition`, s.o.Database)
+GROUP BY table, partition`, s.db)
 	if err != nil {
-		s.observe("parts", "system.parts", start, err)
 		return nil, err
 	}
 	defer rows.Close()
@@ -72,10 +70,8 @@ GROUP BY table, partition`, s.o.Database)
 		counts[table][part] = n
 	}
 	if err := rows.Err(); err != nil {
-		s.observe("parts", "system.parts", start, err)
 		return nil, err
 	}
-	s.observe("parts", "system.parts", start, nil)
 	pc.counts, pc.fetched = counts, time.Now()
 	return counts, nil
 }
@@ -83,8 +79,8 @@ GROUP BY table, partition`, s.o.Database)
 // segments splits [from, to) by month (the tables are partitioned by
 // toYYYYMM of their time column) and says which runs of months need FINAL.
 // If the part counts cannot be read, everything is read with FINAL.
-func (s *Server) segments(ctx context.Context, table string, from, to time.Time) []segment {
-	counts, err := s.parts(ctx)
+func (s *Store) segments(ctx context.Context, table string, from, to time.Time) []segment {
+	counts, err := s.partCounts(ctx)
 	if err != nil {
 		return []segment{{from: from, to: to, final: true}}
 	}
@@ -129,4 +125,10 @@ func unionSQL(outer, rest string, segs []segment, branch func(seg segment, final
 	b.WriteString("\n)\n")
 	b.WriteString(rest)
 	return b.String(), args
+}
+
+// dateUTC returns midnight UTC of a Date scanned in any location.
+func dateUTC(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }

@@ -1,0 +1,32 @@
+package serve
+
+import (
+	"context"
+	"time"
+
+	"github.com/trucewatch/trucewatch/storage/read"
+)
+
+// Store is what the server reads: storage.Store's read methods, in the
+// types of package read, so that serve neither imports the ClickHouse
+// driver nor writes SQL.
+type Store interface {
+	// TileCells counts the cells of an area, ordered by key.
+	TileCells(ctx context.Context, q read.CellQuery) ([]read.Cell, error)
+	// TilePoints counts each report revision of a TileZoom tile at its
+	// coordinates, at most limit of them.
+	TilePoints(ctx context.Context, area read.Tile, f read.Filter, limit int) ([]read.Point, error)
+	// ZoneTotals sums each zone over [from, to), whole hours.
+	ZoneTotals(ctx context.Context, zones []string, from, to time.Time) (map[string]read.Totals, error)
+	// ZoneSeries sums one zone per hour of [from, to), in order.
+	ZoneSeries(ctx context.Context, zone string, from, to time.Time) ([]read.HourTotals, error)
+	// AreaTotals sums each admin area of a level over [from, to), whole days.
+	AreaTotals(ctx context.Context, level int, from, to time.Time) (map[string]read.Totals, error)
+	// Reports lists current reports a page at a time.
+	Reports(ctx context.Context, q read.ReportQuery) ([]read.Report, error)
+	// Ping checks that the database answers (readiness).
+	Ping(ctx context.Context) error
+	// Extent returns the first and last UTC day that hold reports, or an
+	// error wrapping read.ErrNoData.
+	Extent(ctx context.Context) (first, last time.Time, err error)
+}
