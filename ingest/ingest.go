@@ -24,13 +24,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/paulmach/orb"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/trucewatch/trucewatch/geo"
+	"github.com/trucewatch/trucewatch/enrich"
 	"github.com/trucewatch/trucewatch/publish"
-	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/storage"
 )
 
@@ -57,15 +55,12 @@ const (
 	DefaultMaxConcurrentWrites = 2
 )
 
-// Matcher places a point in its zones and admin areas at a time.
-type Matcher interface {
-	Match(p orb.Point, at time.Time, accuracyM float64, dst *geo.Match)
-}
-
-// Classifier decides whether a matched report is a candidate violation.
-type Classifier interface {
-	Classify(r *report.Report, m *geo.Match) (violation bool, reason string)
-}
+// Matcher and Classifier are what the enrichment step needs (package
+// enrich).
+type (
+	Matcher    = enrich.Matcher
+	Classifier = enrich.Classifier
+)
 
 // Store is where batches go. WriteBatch must be idempotent per span, and
 // Resume must say where a partition continues.

@@ -4,11 +4,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/paulmach/orb"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trucewatch/trucewatch/dlq"
-	"github.com/trucewatch/trucewatch/geo"
+	"github.com/trucewatch/trucewatch/enrich"
 	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/storage"
 )
@@ -52,7 +51,7 @@ type processed struct {
 func (in *Ingester) process(rt route, msgs []kafka.Message) processed {
 	now := in.o.Now()
 	out := processed{rows: make([]storage.Row, 0, len(msgs))}
-	var m geo.Match
+	e := enrich.New(in.match, in.classify)
 	for _, msg := range msgs {
 		// Everything a row holds derives from the message, never from the
 		// clock, so that a redone span writes identical rows: the Kafka
@@ -77,13 +76,7 @@ func (in *Ingester) process(rt route, msgs []kafka.Message) processed {
 			out.forward = append(out.forward, forwardFrom(rt, msg, r.ID, now))
 			continue
 		}
-		in.match.Match(orb.Point{r.Lon, r.Lat}, r.ObservedAt, r.UncertaintyM(), &m)
-		row := Row(&r, &m)
-		row.ReceivedAt = received
-		if in.classify != nil {
-			row.Violation, row.ViolationReason = in.classify.Classify(&r, &m)
-		}
-		out.rows = append(out.rows, row)
+		out.rows = append(out.rows, e.Row(&r, received))
 	}
 	return out
 }
@@ -170,44 +163,6 @@ func forwardFrom(rt route, msg kafka.Message, id string, now time.Time) kafka.Me
 	return kafka.Message{Key: []byte(id), Value: msg.Value, Headers: hs, Time: t}
 }
 
-// Row flattens a matched report into the row the store keeps.
-func Row(r *report.Report, m *geo.Match) storage.Row {
-	row := storage.Row{
-		PartnerID:       r.PartnerID,
-		ReportID:        r.ID,
-		Revision:        r.Revision,
-		ObservedAt:      r.ObservedAt,
-		ObservedUntil:   r.ObservedUntil,
-		TimePrecision:   string(r.TimePrecision),
-		Lat:             r.Lat,
-		Lon:             r.Lon,
-		AccuracyM:       float32(r.AccuracyM),
-		GeoPrecision:    string(r.GeoPrecision),
-		Category:        string(r.Category),
-		PerpetratorName: r.Perpetrator.Name,
-		PerpetratorSide: string(r.Perpetrator.Side),
-		TargetName:      r.Target.Name,
-		TargetSide:      string(r.Target.Side),
-		Killed:          r.Killed,
-		Injured:         r.Injured,
-		Description:     r.Description,
-		Sources:         r.Sources,
-		ZoneSet:         m.ZoneSet,
-		Adm1:            m.Adm1,
-		Adm2:            m.Adm2,
-		Adm3:            m.Adm3,
-		AdmApprox:       m.AdmApprox,
-	}
-	for _, z := range m.Zones {
-		if z.Possible {
-			row.PossibleZones = append(row.PossibleZones, z.ID)
-		} else {
-			row.Zones = append(row.Zones, z.ID)
-		}
-	}
-	return row
-}
-
 func header(hs []kafka.Header, key string) string {
 	for _, h := range hs {
 		if h.Key == key {
@@ -216,3 +171,9 @@ func header(hs []kafka.Header, key string) string {
 	}
 	return ""
 }
+
+// Row flattens a matched report into the row the store keeps.
+//
+// Deprecated: use enrich.Flatten; kept until rematch and the serve tests
+// move to package enrich.
+var Row = enrich.Flatten
