@@ -131,26 +131,9 @@ func engineSQL(o engineOptions, zones []engineZone) (target, queue, mv string) {
 // runEngine measures ClickHouse's Kafka engine on the same topic.
 func runEngine(ctx context.Context, o engineOptions) (engineResult, error) {
 	res := engineResult{Consumers: o.consumers, InZone: map[string]int64{}}
-	zones, st, err := engineZones(o.simplify)
+	mv, err := createEngineTables(ctx, o, &res)
 	if err != nil {
 		return res, err
-	}
-	res.Polys = st
-	if o.maxPoints > 0 && st.Points > o.maxPoints {
-		return res, fmt.Errorf("zone polygons have %d points after simplification (threshold %g), more than %d", st.Points, o.simplify, o.maxPoints)
-	}
-	target, queue, mv := engineSQL(o, zones)
-	res.QueryKB = len(mv) / 1024
-	if o.simplify > 0 {
-		o.say("  zones: %d zones, %d polygons, %d points (simplified from %d, Douglas-Peucker %g°), MV query %d KB",
-			st.Zones, st.Polygons, st.Points, st.FullPoints, st.Threshold, res.QueryKB)
-	} else {
-		o.say("  zones: %d zones, %d polygons, %d points (full resolution), MV query %d KB", st.Zones, st.Polygons, st.Points, res.QueryKB)
-	}
-	for _, q := range []string{"DROP DATABASE IF EXISTS " + engineDB, "CREATE DATABASE " + engineDB, target, queue} {
-		if err := o.conn.Exec(ctx, q); err != nil {
-			return res, fmt.Errorf("%.60s: %w", q, err)
-		}
 	}
 	chPID := serverPID(o.chDir)
 	cpu0, _ := procCPU(chPID)
@@ -162,38 +145,8 @@ func runEngine(ctx context.Context, o engineOptions) (engineResult, error) {
 	}
 	res.CreateMV = time.Since(start)
 	o.say("  materialized view created in %s; consuming", res.CreateMV.Round(time.Millisecond))
-
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(o.cap)
-	lastSay := time.Now()
-	q := "SELECT toInt64(count()) FROM " + engineDB + ".reports"
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			return res, ctx.Err()
-		case <-deadline:
-			res.Capped = true
-			break loop
-		case <-tick.C:
-		}
-		n, err := count(ctx, o.conn, q)
-		if err != nil {
-			return res, err
-		}
-		res.Rows = n
-		if n >= int64(o.reports) {
-			break
-		}
-		if time.Since(lastSay) > 15*time.Second {
-			lastSay = time.Now()
-			o.say("  %d/%d after %s", n, o.reports, time.Since(start).Round(time.Second))
-			if n == 0 && time.Since(start) > 2*time.Minute {
-				res.Failure = "no rows after 2 minutes" + kafkaLogLines(o.chDir, logMark)
-				break
-			}
-		}
+	if err := waitEngineRows(ctx, o, start, logMark, &res); err != nil {
+		return res, err
 	}
 	res.Elapsed = time.Since(start)
 	if cpu, ok := procCPU(chPID); ok {
@@ -213,6 +166,70 @@ loop:
 		res.Failure = "no rows" + kafkaLogLines(o.chDir, logMark)
 	}
 	return res, nil
+}
+
+// createEngineTables makes the engine's zones, creates its database, target
+// and Kafka tables, and returns the CREATE MATERIALIZED VIEW that starts
+// the consumers.
+func createEngineTables(ctx context.Context, o engineOptions, res *engineResult) (mv string, err error) {
+	zones, st, err := engineZones(o.simplify)
+	if err != nil {
+		return "", err
+	}
+	res.Polys = st
+	if o.maxPoints > 0 && st.Points > o.maxPoints {
+		return "", fmt.Errorf("zone polygons have %d points after simplification (threshold %g), more than %d", st.Points, o.simplify, o.maxPoints)
+	}
+	target, queue, mv := engineSQL(o, zones)
+	res.QueryKB = len(mv) / 1024
+	if o.simplify > 0 {
+		o.say("  zones: %d zones, %d polygons, %d points (simplified from %d, Douglas-Peucker %g°), MV query %d KB",
+			st.Zones, st.Polygons, st.Points, st.FullPoints, st.Threshold, res.QueryKB)
+	} else {
+		o.say("  zones: %d zones, %d polygons, %d points (full resolution), MV query %d KB", st.Zones, st.Polygons, st.Points, res.QueryKB)
+	}
+	for _, q := range []string{"DROP DATABASE IF EXISTS " + engineDB, "CREATE DATABASE " + engineDB, target, queue} {
+		if err := o.conn.Exec(ctx, q); err != nil {
+			return "", fmt.Errorf("%.60s: %w", q, err)
+		}
+	}
+	return mv, nil
+}
+
+// waitEngineRows polls the target table until it holds every report, the
+// cap passes (res.Capped), or two minutes pass without a row (res.Failure).
+func waitEngineRows(ctx context.Context, o engineOptions, start time.Time, logMark int64, res *engineResult) error {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(o.cap)
+	lastSay := time.Now()
+	q := "SELECT toInt64(count()) FROM " + engineDB + ".reports"
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline:
+			res.Capped = true
+			return nil
+		case <-tick.C:
+		}
+		n, err := count(ctx, o.conn, q)
+		if err != nil {
+			return err
+		}
+		res.Rows = n
+		if n >= int64(o.reports) {
+			return nil
+		}
+		if time.Since(lastSay) > 15*time.Second {
+			lastSay = time.Now()
+			o.say("  %d/%d after %s", n, o.reports, time.Since(start).Round(time.Second))
+			if n == 0 && time.Since(start) > 2*time.Minute {
+				res.Failure = "no rows after 2 minutes" + kafkaLogLines(o.chDir, logMark)
+				return nil
+			}
+		}
+	}
 }
 
 // zoneCounts runs a query returning (zone, count) rows.

@@ -28,6 +28,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/trucewatch/trucewatch/broker"
 	"github.com/trucewatch/trucewatch/storage/chserver"
 )
@@ -165,83 +167,126 @@ func run(ctx context.Context, c config) error {
 			return err
 		}
 	}
-
-	b, err := broker.Start(broker.Options{Listen: "127.0.0.1:0", Topics: []string{topic}, Partitions: partitions})
+	env, err := startEnv(ctx, c, dir, log, say)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
-	brokerAddr := b.Addrs()[0]
+	defer env.close()
+	res.CHVersion = env.ch.Version()
 
-	chDir := filepath.Join(dir, "clickhouse")
-	if err := writeServerConfig(chDir, c.engineFlush); err != nil {
-		return err
-	}
-	say("starting clickhouse-server")
-	ch, err := chserver.Start(ctx, chserver.Options{Dir: chDir, Binary: c.chBinary, Logger: log})
-	if err != nil {
-		return err
-	}
-	defer ch.Close()
-	res.CHVersion = ch.Version()
-	conn, err := dial(ctx, ch.Addr())
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-
-	say("producing %d reports to %s (%d partitions)", c.reports, brokerAddr, partitions)
+	say("producing %d reports to %s (%d partitions)", c.reports, env.brokers, partitions)
 	t0 := time.Now()
-	if err := produce(ctx, brokerAddr, c.reports, c.days); err != nil {
+	if err := produce(ctx, env.brokers, c.reports, c.days); err != nil {
 		return err
 	}
 	res.ProduceTime = time.Since(t0)
 	say("produced in %s (%.0f/s)", res.ProduceTime.Round(time.Millisecond), float64(c.reports)/res.ProduceTime.Seconds())
 
 	if c.profile != "" {
-		return profileIngest(ctx, brokerAddr, ch.Addr(), "profile", c.batchSizes[0], c.profile+".cpu", c.profile+".heap", say)
+		return profileIngest(ctx, env.brokers, env.ch.Addr(), "profile", c.batchSizes[0], c.profile+".cpu", c.profile+".heap", say)
 	}
 	if !c.skipTrucewat {
-		for i, bs := range c.batchSizes {
-			say("trucewatch ingest --batch-size %d", bs)
-			r, err := runTrucewatch(ctx, runOptions{
-				bin: bin, brokers: brokerAddr, ch: ch.Addr(), chDir: ch.Dir(), conn: conn, reports: c.reports,
-				batchSize: bs, database: fmt.Sprintf("bench_%d", i), group: fmt.Sprintf("bench-%d-%d", bs, i),
-				cap: c.ingestCap, logPath: filepath.Join(dir, fmt.Sprintf("ingest-%d.log", bs)), logLevel: c.ingestLog, keepDB: c.keepDBs, say: say,
-			})
-			if err != nil {
-				return fmt.Errorf("trucewatch run (batch size %d): %w", bs, err)
-			}
-			say("  %d reports in %s: %.0f reports/s, peak RSS %.0f MB, load %s",
-				r.Stored, r.Elapsed.Round(time.Millisecond), r.Rate(), r.PeakRSSMB(), r.Load)
-			res.Trucewatch = append(res.Trucewatch, r)
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
+		if err := measureTrucewatch(ctx, c, env, bin, dir, &res); err != nil {
+			return err
 		}
 	}
+	if err := measureClickHouse(ctx, c, env, &res); err != nil {
+		return err
+	}
+	res.LoadAfter = loadAvg()
+	res.print(os.Stdout, c)
+	return nil
+}
 
+// env is what every measurement runs against: the in-process broker and
+// one clickhouse-server.
+type env struct {
+	b       *broker.Broker
+	brokers string // the broker's address
+	ch      *chserver.Server
+	chDir   string
+	conn    driver.Conn
+	say     func(string, ...any)
+}
+
+// startEnv starts the broker and clickhouse-server (in dir/clickhouse)
+// and connects to the server.
+func startEnv(ctx context.Context, c config, dir string, log *slog.Logger, say func(string, ...any)) (*env, error) {
+	b, err := broker.Start(broker.Options{Listen: "127.0.0.1:0", Topics: []string{topic}, Partitions: partitions})
+	if err != nil {
+		return nil, err
+	}
+	e := &env{b: b, brokers: b.Addrs()[0], chDir: filepath.Join(dir, "clickhouse"), say: say}
+	if err := writeServerConfig(e.chDir, c.engineFlush); err != nil {
+		e.close()
+		return nil, err
+	}
+	say("starting clickhouse-server")
+	if e.ch, err = chserver.Start(ctx, chserver.Options{Dir: e.chDir, Binary: c.chBinary, Logger: log}); err != nil {
+		e.close()
+		return nil, err
+	}
+	if e.conn, err = dial(ctx, e.ch.Addr()); err != nil {
+		e.close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// close closes what startEnv opened, the last first.
+func (e *env) close() {
+	if e.conn != nil {
+		e.conn.Close()
+	}
+	if e.ch != nil {
+		e.ch.Close()
+	}
+	e.b.Close()
+}
+
+// measureTrucewatch runs `trucewatch ingest` once per batch size.
+func measureTrucewatch(ctx context.Context, c config, e *env, bin, dir string, res *results) error {
+	for i, bs := range c.batchSizes {
+		e.say("trucewatch ingest --batch-size %d", bs)
+		r, err := runTrucewatch(ctx, runOptions{
+			bin: bin, brokers: e.brokers, ch: e.ch.Addr(), chDir: e.ch.Dir(), conn: e.conn, reports: c.reports,
+			batchSize: bs, database: fmt.Sprintf("bench_%d", i), group: fmt.Sprintf("bench-%d-%d", bs, i),
+			cap: c.ingestCap, logPath: filepath.Join(dir, fmt.Sprintf("ingest-%d.log", bs)), logLevel: c.ingestLog, keepDB: c.keepDBs, say: e.say,
+		})
+		if err != nil {
+			return fmt.Errorf("trucewatch run (batch size %d): %w", bs, err)
+		}
+		e.say("  %d reports in %s: %.0f reports/s, peak RSS %.0f MB, load %s",
+			r.Stored, r.Elapsed.Round(time.Millisecond), r.Rate(), r.PeakRSSMB(), r.Load)
+		res.Trucewatch = append(res.Trucewatch, r)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// measureClickHouse runs the Kafka engine and the ceiling, as c asks.
+func measureClickHouse(ctx context.Context, c config, e *env, res *results) error {
 	if c.engine {
-		say("ClickHouse Kafka engine (%d consumers, cap %s)", c.consumers, c.engineCap)
-		e, err := runEngine(ctx, engineOptions{
-			conn: conn, chDir: chDir, brokers: brokerAddr, reports: c.reports, consumers: c.consumers,
+		e.say("ClickHouse Kafka engine (%d consumers, cap %s)", c.consumers, c.engineCap)
+		er, err := runEngine(ctx, engineOptions{
+			conn: e.conn, chDir: e.chDir, brokers: e.brokers, reports: c.reports, consumers: c.consumers,
 			blockSize: c.engineBlock, flush: c.engineFlush, simplify: c.simplify, maxPoints: c.maxPolyPts,
-			cap: c.engineCap, say: say,
+			cap: c.engineCap, say: e.say,
 		})
 		if err != nil {
 			return fmt.Errorf("kafka engine run: %w", err)
 		}
-		res.Engine = &e
+		res.Engine = &er
 	}
 	if c.ceiling {
-		say("ceiling: ClickHouse alone, native INSERTs of %d rows of %d", c.reports, ceilingBatch)
-		cr, err := runCeiling(ctx, conn, chDir, c.reports, c.days)
+		e.say("ceiling: ClickHouse alone, native INSERTs of %d rows of %d", c.reports, ceilingBatch)
+		cr, err := runCeiling(ctx, e.conn, e.chDir, c.reports, c.days)
 		if err != nil {
 			return err
 		}
 		res.Ceiling = &cr
 	}
-	res.LoadAfter = loadAvg()
-	res.print(os.Stdout, c)
 	return nil
 }

@@ -37,6 +37,18 @@ func (r *results) best() *ingestResult {
 
 // print writes the result as Markdown, ready for docs/bench-ingest.md.
 func (r *results) print(w io.Writer, c config) {
+	r.printSetup(w)
+	if len(r.Trucewatch) > 0 {
+		r.printTrucewatch(w)
+	}
+	if e := r.Engine; e != nil {
+		r.printEngine(w, c, e)
+	}
+	r.printSummary(w)
+}
+
+// printSetup writes the command, the commit, the machine and the reports.
+func (r *results) printSetup(w io.Writer) {
 	host, _ := os.Hostname()
 	fmt.Fprintf(w, "\n## Run of %s\n\n", r.Start.UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(w, "- command: `go run ./bench/ingest %s`\n", strings.Join(os.Args[1:], " "))
@@ -49,74 +61,91 @@ func (r *results) print(w io.Writer, c config) {
 		spread = fmt.Sprintf("observed over %d days", r.Days)
 	}
 	fmt.Fprintf(w, "- %d synthetic reports (synth seed 1, %s), %d partitions, produced in %s\n\n", r.Reports, spread, partitions, r.ProduceTime.Round(time.Millisecond))
-	if len(r.Trucewatch) > 0 {
-		fmt.Fprintf(w, "| trucewatch ingest --batch-size | reports | wall time | reports/s | peak RSS (VmHWM) | ingest CPU | ClickHouse CPU | reports per CPU-s | spans | load avg at end |\n")
-		fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
-		for _, t := range r.Trucewatch {
-			fmt.Fprintf(w, "| %d | %d | %.1f s | %.0f | %.0f MB | %.1f s | %.1f s | %.0f | %d | %s |\n",
-				t.BatchSize, t.Stored, t.Elapsed.Seconds(), t.Rate(), t.PeakRSSMB(), t.CPU.Seconds(), t.CHCPU.Seconds(), t.PerCPUSecond(), t.Batches, t.Load)
+}
+
+// printTrucewatch writes the table of the trucewatch runs and their
+// storage details.
+func (r *results) printTrucewatch(w io.Writer) {
+	fmt.Fprintf(w, "| trucewatch ingest --batch-size | reports | wall time | reports/s | peak RSS (VmHWM) | ingest CPU | ClickHouse CPU | reports per CPU-s | spans | load avg at end |\n")
+	fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, t := range r.Trucewatch {
+		fmt.Fprintf(w, "| %d | %d | %.1f s | %.0f | %.0f MB | %.1f s | %.1f s | %.0f | %d | %s |\n",
+			t.BatchSize, t.Stored, t.Elapsed.Seconds(), t.Rate(), t.PeakRSSMB(), t.CPU.Seconds(), t.CHCPU.Seconds(), t.PerCPUSecond(), t.Batches, t.Load)
+	}
+	fmt.Fprintln(w)
+	for _, t := range r.Trucewatch {
+		fmt.Fprintf(w, "- --batch-size %d: parts at the end (active/all) %s", t.BatchSize, t.Parts)
+		if s := t.Writes.String(); s != "" {
+			fmt.Fprintf(w, "; storage timings: %s", s)
 		}
-		fmt.Fprintln(w)
-		for _, t := range r.Trucewatch {
-			fmt.Fprintf(w, "- --batch-size %d: parts at the end (active/all) %s", t.BatchSize, t.Parts)
-			if s := t.Writes.String(); s != "" {
-				fmt.Fprintf(w, "; storage timings: %s", s)
-			}
-			if t.Lookups != "" {
-				fmt.Fprintf(w, "; %s", t.Lookups)
-			}
-			fmt.Fprintln(w)
+		if t.Lookups != "" {
+			fmt.Fprintf(w, "; %s", t.Lookups)
 		}
 		fmt.Fprintln(w)
 	}
-	if e := r.Engine; e != nil {
-		fmt.Fprintf(w, "Kafka table engine: %d consumers, kafka_max_block_size %d, stream_flush_interval_ms %d; ",
-			e.Consumers, c.engineBlock, c.engineFlush.Milliseconds())
-		if e.Polys.Threshold > 0 {
-			fmt.Fprintf(w, "zone polygons SIMPLIFIED (Douglas-Peucker %g°): %d polygons, %d points instead of %d at full resolution (this favours the engine); ",
-				e.Polys.Threshold, e.Polys.Polygons, e.Polys.Points, e.Polys.FullPoints)
-		} else {
-			fmt.Fprintf(w, "zone polygons at full resolution: %d polygons, %d points; ", e.Polys.Polygons, e.Polys.Points)
-		}
-		fmt.Fprintf(w, "MV query %d KB, CREATE MATERIALIZED VIEW took %.1f s.\n\n", e.QueryKB, e.CreateMV.Seconds())
-		fmt.Fprintf(w, "| Kafka engine | rows | wall time | rows/s | rows/s after CREATE MV | ClickHouse CPU | rows per CPU-s | load avg at end |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
-		capped := ""
-		if e.Capped {
-			capped = fmt.Sprintf(" (capped at %s)", c.engineCap)
-		}
-		fmt.Fprintf(w, "| MV with pointInPolygon | %d%s | %.1f s | %.0f | %.0f | %.1f s | %.0f | %s |\n\n",
-			e.Rows, capped, e.Elapsed.Seconds(), e.Rate(), e.RateConsuming(), e.CHCPU.Seconds(), e.PerCPUSecond(), e.Load)
-		if len(e.InZone) > 0 {
-			fmt.Fprintf(w, "Reports per zone, a check of the engine's polygons against trucewatch's matcher. trucewatch counts apart the \"possible\" hits (the report's accuracy circle crosses the zone boundary); the engine tests the point only:\n\n")
-			fmt.Fprintf(w, "| zone | Kafka engine | trucewatch inside | difference | trucewatch inside or possible |\n|---|---:|---:|---:|---:|\n")
-			var tw, near map[string]int64
-			if b := r.best(); b != nil {
-				tw, near = b.InZone, b.InOrNear
-			}
-			var zs []string
-			for z := range e.InZone {
-				zs = append(zs, z)
-			}
-			for z := range tw {
-				if _, ok := e.InZone[z]; !ok {
-					zs = append(zs, z)
-				}
-			}
-			sort.Strings(zs)
-			for _, z := range zs {
-				if tw == nil {
-					fmt.Fprintf(w, "| %s | %d | | | |\n", z, e.InZone[z])
-					continue
-				}
-				d := e.InZone[z] - tw[z]
-				fmt.Fprintf(w, "| %s | %d | %d | %+d (%+.2f%%) | %d |\n", z, e.InZone[z], tw[z], d, 100*float64(d)/float64(max(tw[z], 1)), near[z])
-			}
-			fmt.Fprintln(w)
-		}
-		if e.Failure != "" {
-			fmt.Fprintf(w, "Engine failure: %s\n\n", e.Failure)
+	fmt.Fprintln(w)
+}
+
+// printEngine writes the Kafka engine's settings, its run, and its
+// reports per zone beside trucewatch's.
+func (r *results) printEngine(w io.Writer, c config, e *engineResult) {
+	fmt.Fprintf(w, "Kafka table engine: %d consumers, kafka_max_block_size %d, stream_flush_interval_ms %d; ",
+		e.Consumers, c.engineBlock, c.engineFlush.Milliseconds())
+	if e.Polys.Threshold > 0 {
+		fmt.Fprintf(w, "zone polygons SIMPLIFIED (Douglas-Peucker %g°): %d polygons, %d points instead of %d at full resolution (this favours the engine); ",
+			e.Polys.Threshold, e.Polys.Polygons, e.Polys.Points, e.Polys.FullPoints)
+	} else {
+		fmt.Fprintf(w, "zone polygons at full resolution: %d polygons, %d points; ", e.Polys.Polygons, e.Polys.Points)
+	}
+	fmt.Fprintf(w, "MV query %d KB, CREATE MATERIALIZED VIEW took %.1f s.\n\n", e.QueryKB, e.CreateMV.Seconds())
+	fmt.Fprintf(w, "| Kafka engine | rows | wall time | rows/s | rows/s after CREATE MV | ClickHouse CPU | rows per CPU-s | load avg at end |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
+	capped := ""
+	if e.Capped {
+		capped = fmt.Sprintf(" (capped at %s)", c.engineCap)
+	}
+	fmt.Fprintf(w, "| MV with pointInPolygon | %d%s | %.1f s | %.0f | %.0f | %.1f s | %.0f | %s |\n\n",
+		e.Rows, capped, e.Elapsed.Seconds(), e.Rate(), e.RateConsuming(), e.CHCPU.Seconds(), e.PerCPUSecond(), e.Load)
+	if len(e.InZone) > 0 {
+		r.printZones(w, e)
+	}
+	if e.Failure != "" {
+		fmt.Fprintf(w, "Engine failure: %s\n\n", e.Failure)
+	}
+}
+
+// printZones writes the reports per zone of the engine and of the best
+// trucewatch run.
+func (r *results) printZones(w io.Writer, e *engineResult) {
+	fmt.Fprintf(w, "Reports per zone, a check of the engine's polygons against trucewatch's matcher. trucewatch counts apart the \"possible\" hits (the report's accuracy circle crosses the zone boundary); the engine tests the point only:\n\n")
+	fmt.Fprintf(w, "| zone | Kafka engine | trucewatch inside | difference | trucewatch inside or possible |\n|---|---:|---:|---:|---:|\n")
+	var tw, near map[string]int64
+	if b := r.best(); b != nil {
+		tw, near = b.InZone, b.InOrNear
+	}
+	var zs []string
+	for z := range e.InZone {
+		zs = append(zs, z)
+	}
+	for z := range tw {
+		if _, ok := e.InZone[z]; !ok {
+			zs = append(zs, z)
 		}
 	}
+	sort.Strings(zs)
+	for _, z := range zs {
+		if tw == nil {
+			fmt.Fprintf(w, "| %s | %d | | | |\n", z, e.InZone[z])
+			continue
+		}
+		d := e.InZone[z] - tw[z]
+		fmt.Fprintf(w, "| %s | %d | %d | %+d (%+.2f%%) | %d |\n", z, e.InZone[z], tw[z], d, 100*float64(d)/float64(max(tw[z], 1)), near[z])
+	}
+	fmt.Fprintln(w)
+}
+
+// printSummary writes the result table: the best rates, their ratios
+// and the ceiling.
+func (r *results) printSummary(w io.Writer) {
 	b := r.best()
 	fmt.Fprintf(w, "| result | |\n|---|---:|\n")
 	if b != nil {
@@ -134,14 +163,7 @@ func (r *results) print(w io.Writer, c config) {
 			fmt.Fprintf(w, "| ratio, per CPU-second | %.2fx |\n", b.PerCPUSecond()/e.PerCPUSecond())
 		}
 		// The best rate under 300 MB, if the fastest run was over.
-		var lean *ingestResult
-		for i := range r.Trucewatch {
-			t := &r.Trucewatch[i]
-			if t.PeakRSSMB() < 300 && (lean == nil || t.Rate() > lean.Rate()) {
-				lean = t
-			}
-		}
-		if b != nil && lean != nil && lean != b {
+		if lean := r.bestUnder(300); b != nil && lean != nil && lean != b {
 			fmt.Fprintf(w, "| best under 300 MB (--batch-size %d) | %.0f reports/s, %.0f MB: %.2fx |\n",
 				lean.BatchSize, lean.Rate(), lean.PeakRSSMB(), lean.Rate()/e.RateConsuming())
 		}
@@ -157,6 +179,18 @@ func (r *results) print(w io.Writer, c config) {
 		fmt.Fprintf(w, "Note: with fewer than 1,000,000 reports the engine's figure is dominated by CREATE MATERIALIZED VIEW and its flush interval, so the ratio overstates trucewatch (a 100,000-report run gave 2.5x where the full run gives 0.4x).\n")
 	}
 	fmt.Fprintln(w)
+}
+
+// bestUnder is the fastest trucewatch run whose peak RSS is under mb.
+func (r *results) bestUnder(mb float64) *ingestResult {
+	var lean *ingestResult
+	for i := range r.Trucewatch {
+		t := &r.Trucewatch[i]
+		if t.PeakRSSMB() < mb && (lean == nil || t.Rate() > lean.Rate()) {
+			lean = t
+		}
+	}
+	return lean
 }
 
 // commit names the checked-out commit and whether the code under test

@@ -66,15 +66,61 @@ func (r ingestResult) PerCPUSecond() float64 { return float64(r.Stored) / (r.CPU
 // aggregates) then holds every report, since a span is marked done only
 // after its INSERT, MVs included, returned.
 func runTrucewatch(ctx context.Context, o runOptions) (ingestResult, error) {
-	res := ingestResult{BatchSize: o.batchSize}
+	run := &ingestRun{o: o, res: ingestResult{BatchSize: o.batchSize}}
 	if err := o.conn.Exec(ctx, "DROP DATABASE IF EXISTS "+o.database); err != nil {
-		return res, err
+		return run.res, err
 	}
 	logf, err := os.Create(o.logPath)
 	if err != nil {
-		return res, err
+		return run.res, err
 	}
 	defer logf.Close()
+	chPID := serverPID(o.chDir)
+	chCPU0, _ := procCPU(chPID)
+	if err := run.start(logf); err != nil {
+		return run.res, err
+	}
+	defer run.stop()
+	run.tick = time.NewTicker(100 * time.Millisecond)
+	defer run.tick.Stop()
+	if err := run.waitStored(ctx); err != nil {
+		return run.res, err
+	}
+	if cpu, ok := procCPU(chPID); ok {
+		run.res.CHCPU = cpu - chCPU0
+	}
+	run.res.Load = loadAvg()
+	if err := run.waitExit(); err != nil {
+		return run.res, err
+	}
+	if err := checkStore(ctx, o, &run.res); err != nil {
+		return run.res, err
+	}
+	if o.keepDB {
+		return run.res, nil
+	}
+	// Dropping takes minutes after a 1M run (some 11,000 parts to delete
+	// at --batch-size 5000); it is not part of the measurement.
+	if err := o.conn.Exec(ctx, "DROP DATABASE IF EXISTS "+o.database); err != nil {
+		return run.res, errors.Join(errors.New("drop database"), err)
+	}
+	return run.res, nil
+}
+
+// ingestRun is one `trucewatch ingest` process being measured.
+type ingestRun struct {
+	o      runOptions
+	res    ingestResult
+	cmd    *exec.Cmd
+	exited chan error // the process's exit, once
+	begin  time.Time  // when the process started
+	tick   *time.Ticker
+	early  bool // the process exited before the poll saw every message stored
+}
+
+// start starts the process, its output to logf.
+func (run *ingestRun) start(logf *os.File) error {
+	o := run.o
 	cmd := exec.Command(o.bin, "ingest",
 		"--brokers", o.brokers, "--topic", topic, "--clickhouse", o.ch, "--database", o.database,
 		"--group", o.group, "--batch-size", strconv.Itoa(o.batchSize),
@@ -88,66 +134,71 @@ func runTrucewatch(ctx context.Context, o runOptions) (ingestResult, error) {
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	chPID := serverPID(o.chDir)
-	chCPU0, _ := procCPU(chPID)
-
-	start := time.Now()
+	run.begin = time.Now()
 	if err := cmd.Start(); err != nil {
-		return res, fmt.Errorf("start %s: %w", o.bin, err)
+		return fmt.Errorf("start %s: %w", o.bin, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	pid := cmd.Process.Pid
-	defer func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-exited:
-			case <-time.After(30 * time.Second):
-				_ = cmd.Process.Kill()
-				<-exited
-			}
-		}
-	}()
+	run.cmd = cmd
+	run.exited = make(chan error, 1)
+	go func() { run.exited <- cmd.Wait() }()
+	return nil
+}
 
-	sample := func() {
-		if kb, ok := procStatusKB(pid, "VmHWM"); ok && kb > res.PeakRSSKB {
-			res.PeakRSSKB = kb
-		}
-		if cpu, ok := procCPU(pid); ok {
-			res.CPU = cpu
-		}
+// stop terminates the process if it is still running.
+func (run *ingestRun) stop() {
+	if run.cmd.ProcessState != nil {
+		return
 	}
+	_ = run.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-run.exited:
+	case <-time.After(30 * time.Second):
+		_ = run.cmd.Process.Kill()
+		<-run.exited
+	}
+}
+
+// sample records the process's peak RSS and CPU so far.
+func (run *ingestRun) sample() {
+	pid := run.cmd.Process.Pid
+	if kb, ok := procStatusKB(pid, "VmHWM"); ok && kb > run.res.PeakRSSKB {
+		run.res.PeakRSSKB = kb
+	}
+	if cpu, ok := procCPU(pid); ok {
+		run.res.CPU = cpu
+	}
+}
+
+// waitStored polls the ledger until it covers every message and sets
+// res.Elapsed.
+func (run *ingestRun) waitStored(ctx context.Context) error {
+	o := run.o
 	q := fmt.Sprintf(`SELECT toInt64(sum(last_offset - first_offset + 1)) FROM %s.ledger FINAL WHERE state = 1`, o.database)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
 	deadline := time.After(o.cap)
 	var covered int64
 	lastSay := time.Now()
-	exitedEarly := false
-poll:
 	for i := 0; ; i++ {
 		select {
 		case <-ctx.Done():
-			return res, ctx.Err()
-		case err := <-exited:
+			return ctx.Err()
+		case err := <-run.exited:
 			// With --exit-when-idle the process stops as soon as its last
 			// write returns when it has been idle long enough already (the
 			// writes took longer than the idle limit): the exit time is
 			// then the end time, give or take the group leave.
-			end := time.Since(start)
+			end := time.Since(run.begin)
 			if n, qerr := count(ctx, o.conn, q); err == nil && qerr == nil && n >= int64(o.reports) {
-				covered, exitedEarly = n, true
-				res.Elapsed = end
-				break poll
+				run.early = true
+				run.res.Elapsed = end
+				return nil
 			}
-			return res, fmt.Errorf("ingest exited early (%v) after %s with %d of %d messages written; log: %s%s",
+			return fmt.Errorf("ingest exited early (%v) after %s with %d of %d messages written; log: %s%s",
 				err, end.Round(time.Millisecond), covered, o.reports, o.logPath, tail(o.logPath))
 		case <-deadline:
-			return res, fmt.Errorf("not done after %s (%d of %d messages); log: %s", o.cap, covered, o.reports, o.logPath)
-		case <-tick.C:
+			return fmt.Errorf("not done after %s (%d of %d messages); log: %s", o.cap, covered, o.reports, o.logPath)
+		case <-run.tick.C:
 		}
-		sample()
+		run.sample()
 		if i%3 != 0 { // poll the store every 300 ms, RSS every 100 ms
 			continue
 		}
@@ -160,97 +211,97 @@ poll:
 		}
 		covered = n
 		if os.Getenv("BENCH_DEBUG") != "" {
-			o.say("  poll %d after %s", n, time.Since(start))
+			o.say("  poll %d after %s", n, time.Since(run.begin))
 		}
 		if covered >= int64(o.reports) {
-			break poll
+			run.res.Elapsed = time.Since(run.begin)
+			run.sample()
+			return nil
 		}
 		if time.Since(lastSay) > 15*time.Second {
 			lastSay = time.Now()
-			o.say("  %d/%d after %s, RSS peak %.0f MB", covered, o.reports, time.Since(start).Round(time.Second), float64(res.PeakRSSKB)/1024)
+			o.say("  %d/%d after %s, RSS peak %.0f MB", covered, o.reports, time.Since(run.begin).Round(time.Second), float64(run.res.PeakRSSKB)/1024)
 		}
 	}
-	if !exitedEarly {
-		res.Elapsed = time.Since(start)
-		sample()
-	}
-	if cpu, ok := procCPU(chPID); ok {
-		res.CHCPU = cpu - chCPU0
-	}
-	res.Load = loadAvg()
+}
 
-	// Let it stop by itself (idle), sampling RSS until then.
+// waitExit lets the process stop by itself (idle), sampling RSS until
+// then, and records its CPU.
+func (run *ingestRun) waitExit() error {
 	stopBy := time.After(60 * time.Second)
 wait:
-	for !exitedEarly {
+	for !run.early {
 		select {
-		case err := <-exited:
+		case err := <-run.exited:
 			if err != nil {
-				return res, fmt.Errorf("ingest exited with %v; log: %s%s", err, o.logPath, tail(o.logPath))
+				return fmt.Errorf("ingest exited with %v; log: %s%s", err, run.o.logPath, tail(run.o.logPath))
 			}
 			break wait
 		case <-stopBy:
-			o.say("  ingest did not exit after idle; terminating it")
-			_ = cmd.Process.Signal(syscall.SIGTERM)
+			run.o.say("  ingest did not exit after idle; terminating it")
+			_ = run.cmd.Process.Signal(syscall.SIGTERM)
 			stopBy = nil
-		case <-tick.C:
-			sample()
+		case <-run.tick.C:
+			run.sample()
 		}
 	}
-	if ps := cmd.ProcessState; ps != nil {
-		res.CPU = ps.UserTime() + ps.SystemTime()
+	if ps := run.cmd.ProcessState; ps != nil {
+		run.res.CPU = ps.UserTime() + ps.SystemTime()
 	}
+	return nil
+}
 
-	// Check what the store holds, the way storage/doc.go says to count.
+// checkStore fills in what the store holds at the end, the way
+// storage/doc.go says to count, and checks that it holds every report.
+func checkStore(ctx context.Context, o runOptions, res *ingestResult) error {
+	var err error
 	if res.Stored, err = count(ctx, o.conn, fmt.Sprintf(`SELECT toInt64(sum(sign)) FROM %s.reports FINAL`, o.database)); err != nil {
-		return res, err
+		return err
 	}
 	if res.Batches, err = count(ctx, o.conn, fmt.Sprintf(`SELECT toInt64(count()) FROM %s.ledger FINAL WHERE state = 1`, o.database)); err != nil {
-		return res, err
+		return err
 	}
 	agg, err := count(ctx, o.conn, fmt.Sprintf(`SELECT toInt64(sum(n_reports)) FROM %s.agg_adm_day FINAL`, o.database))
 	if err != nil {
-		return res, err
+		return err
 	}
 	res.Writes = parseBreakdown(o.logPath)
 	res.Lookups = lookupReads(ctx, o.conn, o.database)
 	if res.InZone, err = zoneCounts(ctx, o.conn, fmt.Sprintf(`SELECT zone, toInt64(sum(n_reports)) FROM %s.agg_zone_hour FINAL
 WHERE possible = 0 GROUP BY zone`, o.database)); err != nil {
-		return res, err
+		return err
 	}
 	if res.InOrNear, err = zoneCounts(ctx, o.conn, fmt.Sprintf(`SELECT zone, toInt64(sum(n_reports)) FROM %s.agg_zone_hour FINAL
 GROUP BY zone`, o.database)); err != nil {
-		return res, err
+		return err
 	}
-	rows, err := o.conn.Query(ctx, fmt.Sprintf(`SELECT table, toInt64(countIf(active)), toInt64(count()) FROM system.parts
-WHERE database = '%s' GROUP BY table ORDER BY table`, o.database))
+	if res.Parts, err = tableParts(ctx, o.conn, o.database); err != nil {
+		return err
+	}
+	if res.Stored != int64(o.reports) || agg != res.Stored {
+		return fmt.Errorf("store holds %d reports (agg_adm_day: %d), want %d", res.Stored, agg, o.reports)
+	}
+	return nil
+}
+
+// tableParts lists the active and all parts of each table of db.
+func tableParts(ctx context.Context, conn driver.Conn, db string) (string, error) {
+	rows, err := conn.Query(ctx, fmt.Sprintf(`SELECT table, toInt64(countIf(active)), toInt64(count()) FROM system.parts
+WHERE database = '%s' GROUP BY table ORDER BY table`, db))
 	if err != nil {
-		return res, err
+		return "", err
 	}
+	defer rows.Close()
 	var parts []string
 	for rows.Next() {
 		var t string
 		var act, all int64
 		if err := rows.Scan(&t, &act, &all); err != nil {
-			rows.Close()
-			return res, err
+			return "", err
 		}
 		parts = append(parts, fmt.Sprintf("%s %d/%d", t, act, all))
 	}
-	rows.Close()
-	res.Parts = strings.Join(parts, ", ")
-	if res.Stored != int64(o.reports) || agg != res.Stored {
-		return res, fmt.Errorf("store holds %d reports (agg_adm_day: %d), want %d", res.Stored, agg, o.reports)
-	}
-	if o.keepDB {
-		return res, nil
-	}
-	// Dropping takes minutes after a 1M run (some 11,000 parts to delete
-	// at --batch-size 5000); it is not part of the measurement.
-	if err := o.conn.Exec(ctx, "DROP DATABASE IF EXISTS "+o.database); err != nil {
-		return res, errors.Join(errors.New("drop database"), err)
-	}
-	return res, nil
+	return strings.Join(parts, ", "), nil
 }
 
 // tail returns the last lines of a log file, for an error message.
