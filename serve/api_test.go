@@ -265,7 +265,7 @@ func TestOpenAPI(t *testing.T) {
 		"/v1/admin/{level}.geojson":      "/v1/admin/adm1.geojson",
 	}
 	want := []string{"/healthz", "/metrics", "/openapi.json", "/readyz", "/v1/admin/{level}.geojson",
-		"/v1/reports", "/v1/tiles/{z}/{x}/{y}.{format}", "/v1/zones.geojson", "/v1/zones/{id}/series"}
+		"/v1/extent", "/v1/reports", "/v1/tiles/{z}/{x}/{y}.{format}", "/v1/zones.geojson", "/v1/zones/{id}/series"}
 	var got []string
 	for p := range doc.Paths {
 		got = append(got, p)

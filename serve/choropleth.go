@@ -257,7 +257,7 @@ func (s *Server) handleZones(w http.ResponseWriter, r *http.Request) error {
 			return badParam("set", "unknown zone set %q (known: %s)", set, strings.Join(s.setNames(), ", "))
 		}
 	}
-	win, err := q.window(s.o.Now(), s.o.Window, s.o.MaxWindow)
+	win, err := q.window(s.windowNow(r), s.o.Window, s.o.MaxWindow)
 	if err != nil {
 		return err
 	}
@@ -389,7 +389,7 @@ func (s *Server) handleSeries(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	win, err := q.window(s.o.Now(), s.o.Window, s.o.MaxWindow)
+	win, err := q.window(s.windowNow(r), s.o.Window, s.o.MaxWindow)
 	if err != nil {
 		return err
 	}
@@ -451,7 +451,7 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	win, err := q.window(s.o.Now(), s.o.Window, s.o.MaxWindow)
+	win, err := q.window(s.windowNow(r), s.o.Window, s.o.MaxWindow)
 	if err != nil {
 		return err
 	}

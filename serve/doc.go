@@ -13,7 +13,9 @@
 //	GET /v1/zones/{id}/series                 bucket=hour|day|week, from, to
 //	GET /v1/admin/{adm1|adm2|adm3}.geojson    from, to, zoom
 //	GET /v1/reports                           bbox, from, to, limit, cursor, category, side, violation, zone, partner
+//	GET /v1/extent                            the days that hold data, the default window
 //	GET /openapi.json, /healthz, /readyz, /metrics
+//	GET /, /map/...                           the map page (page.go, web/)
 //
 // /openapi.json is generated from the same route table the server mounts,
 // and a test checks it against the routes.
@@ -24,7 +26,9 @@
 // {"error":{"status":400,"param":"z","message":"..."}} naming it. Unknown
 // and repeated parameters are rejected. Windows are half-open [from, to)
 // in UTC, given as dates or RFC 3339 times, at most Options.MaxWindow
-// (366 days by default); without from/to the last 30 days are served.
+// (366 days by default); without from/to the last 30 days that hold data
+// are served: up to the next UTC midnight, or to the end of the last day
+// with reports when that is earlier (Store.Extent, GET /v1/extent).
 //
 // # Which table answers
 //

@@ -66,6 +66,11 @@ func (s *Server) routeTable() []*route {
 			desc: "Pass next_cursor (also in the Link header) as cursor to get the next page; " +
 				"it is absent on the last page.",
 			query: reportsParams, ctypes: []string{"application/geo+json"}, handler: s.handleReports},
+		{name: "extent", method: "GET", pattern: "/v1/extent", path: "/v1/extent",
+			summary: "The first and last day that hold reports, and the default window of every endpoint.",
+			desc: "The default window (from and to omitted) is the last 30 days up to the next UTC midnight, ending " +
+				"at the last day that holds data when that is before today. first and last are null when nothing is stored.",
+			ctypes: []string{"application/json"}, handler: s.handleExtent},
 		{name: "openapi", method: "GET", pattern: "/openapi.json", path: "/openapi.json",
 			summary: "This document.", ctypes: []string{"application/json"}, handler: s.handleOpenAPI},
 		{name: "healthz", method: "GET", pattern: "/healthz", path: "/healthz",

@@ -29,7 +29,7 @@ func (s *Server) handleReports(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	win, err := q.window(s.o.Now(), s.o.Window, s.o.MaxWindow)
+	win, err := q.window(s.windowNow(r), s.o.Window, s.o.MaxWindow)
 	if err != nil {
 		return err
 	}

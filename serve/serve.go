@@ -126,6 +126,7 @@ type Server struct {
 
 	pyramids    pieceCache[*pyramid]          // week pyramids and metatiles, see pyramid.go
 	adminPieces pieceCache[map[string]counts] // areas' totals per week
+	extentC     extentCache                   // see extent.go
 
 	mReq     *prometheus.HistogramVec
 	mQuery   *prometheus.HistogramVec
@@ -209,6 +210,7 @@ func New(o Options) (*Server, error) {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
 	}
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
+	s.mountPage() // the map page at /, see page.go
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// The catch-all matches every method, so the mux's own 405 never
 		// happens: a path served under other methods is answered here.

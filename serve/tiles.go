@@ -79,7 +79,7 @@ func (s *Server) parseTile(r *http.Request) (*tileRequest, error) {
 		return nil, err
 	}
 	tr := &tileRequest{tile: maptile.New(uint32(x), uint32(y), maptile.Zoom(z)), format: format}
-	if tr.win, err = q.window(s.o.Now(), s.o.Window, s.o.MaxWindow); err != nil {
+	if tr.win, err = q.window(s.windowNow(r), s.o.Window, s.o.MaxWindow); err != nil {
 		return nil, err
 	}
 	if tr.f, err = q.filters(s.knownZone); err != nil {
@@ -124,6 +124,7 @@ func (s *Server) buildTile(r *http.Request, tr *tileRequest) (response, error) {
 	cache := fmt.Sprintf("public, max-age=%d, stale-while-revalidate=%d", int(s.o.TileMaxAge/time.Second), 5*int(s.o.TileMaxAge/time.Second))
 	if tr.format == "mvt" {
 		layers := mvt.NewLayers(map[string]*geojson.FeatureCollection{MVTLayer: cellFeatures(tr, cells)})
+		layers[0].Version = 2 // spec v2 (orb says 1): ids set, rings wound as v2 wants once projected
 		layers.ProjectToTile(tr.tile)
 		layers.Clip(mvt.MapboxGLDefaultExtentBound)
 		b, err := mvt.Marshal(layers)
