@@ -32,6 +32,7 @@ func runDemo(ctx context.Context, args []string, std stdio) error {
 	rate := fs.Float64("rate", 2000, "synthetic reports per second")
 	malformed := fs.Float64("malformed", 0.01, "fraction of synthetic messages that are malformed on purpose")
 	every := fs.Duration("every", 2*time.Second, "how often to print progress")
+	mapAddr := fs.String("map-addr", "127.0.0.1:0", "where the map (trucewatch serve) listens; default a free port, printed; empty: no map")
 	// A free port unless told otherwise: the demo must not fail because
 	// some other process holds a fixed one.
 	fs.Lookup("ops-addr").DefValue, f.opsAddr = "127.0.0.1:0", "127.0.0.1:0"
@@ -87,6 +88,18 @@ func runDemo(ctx context.Context, args []string, std stdio) error {
 	in, err := f.worker(ctx, store, o, log)
 	if err != nil {
 		return err
+	}
+	if *mapAddr != "" {
+		zs, err := loadZones(splitList(f.zones), log)
+		if err != nil {
+			return err
+		}
+		url, stop, err := startMap(ctx, *mapAddr, store, zs.Load().Admin(), zs.Load().ZoneSets(), log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		fmt.Fprintf(out, "map on %s (open it in a browser)\n", url)
 	}
 	before, _ := store.CountReports(ctx)
 	fmt.Fprintf(out, "schema ready; %d reports already stored; feeding %.0f synthetic reports/s (%.1f%% malformed). Ctrl-C stops.\n\n",
