@@ -314,17 +314,38 @@ func (d *decoder) checkMembers(obj object, known func([]byte) int, counts []int,
 // object is an error (rule duplicate). Decode's time is linear in the
 // size of data.
 func Decode(data []byte, now time.Time) (Report, error) {
-	var r Report
-	if len(data) > MaxReportBytes {
-		return r, Errors{{Rule: "size", Msg: fmt.Sprintf("report is %d bytes, the limit is %d", len(data), MaxReportBytes)}}
-	}
 	var buf [24]member
-	fields, ok := scanObject(data, buf[:0])
+	fields, errs := members(data, buf[:0])
+	if errs != nil {
+		return Report{}, errs
+	}
+	d := decoder{now: now, src: string(data), base: data}
+	var top topLevel
+	d.index(&top, fields)
+	get := getter{top: &top}
+	var r Report
+	d.identity(get, &r)
+	d.when(get, &r)
+	d.where(get, &r)
+	d.what(get, &r)
+	if len(d.errs) > 0 {
+		return Report{}, d.result()
+	}
+	return r, nil
+}
+
+// members splits the report into its top-level members (appended to buf),
+// or says why it cannot: too large, not UTF-8, not a JSON object.
+func members(data []byte, buf []member) (object, Errors) {
+	if len(data) > MaxReportBytes {
+		return nil, Errors{{Rule: "size", Msg: fmt.Sprintf("report is %d bytes, the limit is %d", len(data), MaxReportBytes)}}
+	}
+	fields, ok := scanObject(data, buf)
 	if !ok && !utf8.Valid(data) {
-		return r, Errors{{Rule: "encoding", Msg: "report is not valid UTF-8"}}
+		return nil, Errors{{Rule: "encoding", Msg: "report is not valid UTF-8"}}
 	}
 	if !ok {
-		fields, ok = parseObject(data, buf[:0])
+		fields, ok = parseObject(data, buf)
 	}
 	if !ok {
 		msg := "report must be a JSON object"
@@ -332,15 +353,20 @@ func Decode(data []byte, now time.Time) (Report, error) {
 		if err := json.Unmarshal(data, &v); err != nil {
 			msg += ": " + err.Error()
 		}
-		return r, Errors{{Rule: "json", Msg: msg}}
+		return nil, Errors{{Rule: "json", Msg: msg}}
 	}
-	d := decoder{now: now, src: string(data), base: data}
-	var top topLevel
+	return fields, nil
+}
+
+// index fills top with the known members of fields (the last one wins, as
+// in encoding/json); only when a member is unknown or repeated does it
+// check them one by one.
+func (d *decoder) index(top *topLevel, fields object) {
 	odd := false // an unknown or repeated member
 	for _, m := range fields {
 		if n := fieldNum(string(m.key)); n >= 0 {
 			odd = odd || top.has[n]
-			top.raw[n], top.has[n] = m.raw, true // the last one wins, as in encoding/json
+			top.raw[n], top.has[n] = m.raw, true
 		} else {
 			odd = true
 		}
@@ -349,7 +375,10 @@ func Decode(data []byte, now time.Time) (Report, error) {
 		var counts [len(fieldNames)]int
 		d.checkMembers(fields, topField, counts[:], "unknown field (schema "+SchemaVersion+")")
 	}
-	get := getter{top: &top}
+}
+
+// identity reads id, partner_id and revision.
+func (d *decoder) identity(get getter, r *Report) {
 	r.ID = d.str(get, "id", true, MaxIDLen, true)
 	if r.ID != "" && !printable(r.ID) {
 		d.fail("id", "format", "must not contain spaces, control or invisible format characters")
@@ -364,6 +393,10 @@ func Decode(data []byte, now time.Time) (Report, error) {
 			r.Revision = uint32(v)
 		}
 	}
+}
+
+// when reads observed_at, observed_until and time_precision.
+func (d *decoder) when(get getter, r *Report) {
 	r.ObservedAt = d.time(get, "observed_at", true)
 	r.ObservedUntil = d.time(get, "observed_until", false)
 	if !r.ObservedAt.IsZero() && !r.ObservedUntil.IsZero() {
@@ -374,15 +407,24 @@ func Decode(data []byte, now time.Time) (Report, error) {
 			d.fail("observed_until", "range", "incident spans %s, the limit is %s after observed_at", span, MaxIncidentSpan)
 		}
 	}
-	r.TimePrecision = enum(&d, get, "time_precision", TimePrecisions)
+	r.TimePrecision = enum(d, get, "time_precision", TimePrecisions)
+}
+
+// where reads lat, lon, accuracy_m and geo_precision.
+func (d *decoder) where(get getter, r *Report) {
 	r.Lat = d.number(get, "lat", true, -90, 90)
 	r.Lon = d.number(get, "lon", true, -180, 180)
 	r.AccuracyM = d.number(get, "accuracy_m", false, 0, MaxAccuracyM)
-	r.GeoPrecision = enum(&d, get, "geo_precision", GeoPrecisions)
+	r.GeoPrecision = enum(d, get, "geo_precision", GeoPrecisions)
+}
+
+// what reads the category, the actors, the casualties, the description
+// and the sources.
+func (d *decoder) what(get getter, r *Report) {
 	if _, ok := get.get("category"); !ok {
-		d.fail("category", "required", "is required (one of %s)", join(Categories))
+		d.fail("category", "required", "is required (one of %s)", join(categories))
 	} else {
-		r.Category = enum(&d, get, "category", Categories)
+		r.Category = enum(d, get, "category", categories)
 	}
 	r.Perpetrator = d.actor(get, "perpetrator")
 	r.Target = d.actor(get, "target")
@@ -394,10 +436,6 @@ func Decode(data []byte, now time.Time) (Report, error) {
 	}
 	r.Description = d.str(get, "description", false, MaxDescriptionLen, true)
 	r.Sources = d.sources(get)
-	if len(d.errs) > 0 {
-		return Report{}, d.result()
-	}
-	return r, nil
 }
 
 // fieldNames are the top-level fields of schema v1, in fieldNum's order.

@@ -121,9 +121,9 @@ func refDecode(data []byte, now time.Time) (Report, error) {
 	r.AccuracyM = d.number(fields, "accuracy_m", false, 0, MaxAccuracyM)
 	r.GeoPrecision = GeoPrecision(d.enum(fields, "geo_precision", GeoPrecisions))
 	if _, ok := fields["category"]; !ok {
-		d.fail("category", "required", "is required (one of %s)", join(Categories))
+		d.fail("category", "required", "is required (one of %s)", join(categories))
 	} else {
-		r.Category = Category(d.enum(fields, "category", Categories))
+		r.Category = Category(d.enum(fields, "category", categories))
 	}
 	r.Perpetrator = d.actor(fields, "perpetrator")
 	r.Target = d.actor(fields, "target")

@@ -134,7 +134,7 @@ func TestDecodeOversize(t *testing.T) {
 }
 
 func TestHostile(t *testing.T) {
-	for _, c := range Categories {
+	for _, c := range Categories() {
 		if !c.Valid() {
 			t.Errorf("%s not valid", c)
 		}

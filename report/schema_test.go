@@ -121,7 +121,7 @@ func TestSchemaLimits(t *testing.T) {
 		}
 	}
 	eq("required", sch.Required, []string{"id", "observed_at", "lat", "lon", "category"})
-	eq("category enum", get(sch.Properties, "category").Enum, Categories)
+	eq("category enum", get(sch.Properties, "category").Enum, Categories())
 	eq("side enum", get(sch.Defs.Actor.Properties, "side").Enum, Sides)
 	eq("time_precision enum", get(sch.Properties, "time_precision").Enum, TimePrecisions)
 	eq("geo_precision enum", get(sch.Properties, "geo_precision").Enum, GeoPrecisions)

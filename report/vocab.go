@@ -22,11 +22,15 @@ const (
 	Other               Category = "other"
 )
 
-// Categories lists every category in schema order.
-var Categories = []Category{
+// categories lists every category in schema order.
+var categories = []Category{
 	Shelling, Airstrike, MissileStrike, DroneStrike, GroundClash, SniperFire,
 	IED, Siege, Arrest, Abduction, PropertyDestruction, Other,
 }
+
+// Categories returns every category in schema order (a new slice, the
+// caller's to keep or change).
+func Categories() []Category { return slices.Clone(categories) }
 
 // Hostile reports whether c is an act of hostilities that a ceasefire
 // forbids. Arrests, abductions and destruction of property are abuses to
@@ -41,7 +45,7 @@ func (c Category) Hostile() bool {
 }
 
 // Valid reports whether c is one of Categories.
-func (c Category) Valid() bool { return slices.Contains(Categories, c) }
+func (c Category) Valid() bool { return slices.Contains(categories, c) }
 
 // Side is the side of the conflict an actor belongs to.
 type Side string

@@ -95,7 +95,7 @@ var paramDocs = map[string]param{
 	"to": {"to", fmt.Sprintf("end of the window, exclusive, same forms as from. Default: the next UTC midnight "+
 		"(or from plus the default window). At most %s after from.", fmtDays(DefaultMaxWindow)), map[string]any{"type": "string"}},
 	"category": {"category", "only these report categories (comma-separated)", map[string]any{"type": "string",
-		"pattern": "^[a-z_]+(,[a-z_]+)*$", "x-values": report.Categories}},
+		"pattern": "^[a-z_]+(,[a-z_]+)*$", "x-values": report.Categories()}},
 	"side": {"side", "only reports whose perpetrator is on these sides (comma-separated); uses the raw table",
 		map[string]any{"type": "string", "x-values": report.Sides}},
 	"violation": {"violation", "only reports classified as ceasefire violations (true) or not (false)",

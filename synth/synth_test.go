@@ -49,7 +49,7 @@ func TestFeedIsValidDeterministicAndShaped(t *testing.T) {
 	if f := float64(damascus) / n; f < 0.15 {
 		t.Errorf("only %.2f of reports around Damascus", f)
 	}
-	if len(cats) != len(report.Categories) || float64(hostile)/n < 0.7 {
+	if len(cats) != len(report.Categories()) || float64(hostile)/n < 0.7 {
 		t.Errorf("category mix %v", cats)
 	}
 }
