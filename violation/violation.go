@@ -36,31 +36,42 @@ import (
 	"github.com/trucewatch/trucewatch/report"
 )
 
-// DefaultKinds are the zone kinds in which hostile acts are violations.
-var DefaultKinds = []string{geo.KindCeasefire, geo.KindDeEscalation}
+// defaultKinds are the zone kinds in which hostile acts are violations.
+var defaultKinds = []string{geo.KindCeasefire, geo.KindDeEscalation}
 
-// DefaultExcludedSides are the perpetrator sides that no Syrian ceasefire
+// defaultExcludedSides are the perpetrator sides that no Syrian ceasefire
 // covers.
-var DefaultExcludedSides = []report.Side{report.ExcludedGroup}
+var defaultExcludedSides = []report.Side{report.ExcludedGroup}
 
-// DefaultExcludedActors are the names of groups excluded from the
-// 30 December 2016 ceasefire and the Astana zones: ISIS and al-Qaeda-linked
-// groups. A name matches case-insensitively as a sequence of whole words,
-// punctuation ignored ("Hay'at Tahrir al-Sham" matches "hayat tahrir al
-// sham"); a name starting with '=' must be the whole actor name (UCDP calls
-// the Islamic State "IS").
-var DefaultExcludedActors = []string{
+// defaultExcludedActors: see DefaultExcludedActors.
+var defaultExcludedActors = []string{
 	"ISIS", "ISIL", "=IS", "Islamic State", "Daesh", "Da'esh", "Daish",
 	"Jabhat al-Nusra", "al-Nusra", "Nusra Front", "Jabhat Fateh al-Sham", "Jabhat Fatah al-Sham",
 	"Hayat Tahrir al-Sham", "Hay'at Tahrir al-Sham", "Tahrir al-Sham", "HTS",
 	"al-Qaeda", "al-Qaida", "al Qaeda", "Hurras al-Din", "Hurras ad-Din",
 }
 
+// DefaultKinds returns the zone kinds in which hostile acts are
+// violations: ceasefire and de_escalation (a new slice).
+func DefaultKinds() []string { return slices.Clone(defaultKinds) }
+
+// DefaultExcludedSides returns the perpetrator sides that no Syrian
+// ceasefire covers: excluded_group (a new slice).
+func DefaultExcludedSides() []report.Side { return slices.Clone(defaultExcludedSides) }
+
+// DefaultExcludedActors returns the names of groups excluded from the
+// 30 December 2016 ceasefire and the Astana zones, ISIS and al-Qaeda-linked
+// groups (a new slice). A name matches case-insensitively as a sequence of
+// whole words, punctuation ignored ("Hay'at Tahrir al-Sham" matches "hayat
+// tahrir al sham"); a name starting with '=' must be the whole actor name
+// (UCDP calls the Islamic State "IS").
+func DefaultExcludedActors() []string { return slices.Clone(defaultExcludedActors) }
+
 // Rules configure Classify. The zero value uses the defaults.
 type Rules struct {
-	Kinds          []string      // protected zone kinds; nil = DefaultKinds
-	ExcludedSides  []report.Side // nil = DefaultExcludedSides
-	ExcludedActors []string      // nil = DefaultExcludedActors
+	Kinds          []string      // protected zone kinds; nil = DefaultKinds()
+	ExcludedSides  []report.Side // nil = DefaultExcludedSides()
+	ExcludedActors []string      // nil = DefaultExcludedActors()
 	IgnorePossible bool          // Possible zone hits do not make a violation
 
 	// patterns are ExcludedActors normalized once by Compile, so that the
@@ -92,7 +103,7 @@ func compile(names []string) []pattern {
 func (r Rules) Compile() Rules {
 	names := r.ExcludedActors
 	if names == nil {
-		names = DefaultExcludedActors
+		names = defaultExcludedActors
 	}
 	r.patterns = compile(names)
 	return r
@@ -101,9 +112,9 @@ func (r Rules) Compile() Rules {
 // DefaultRules returns the default rules, spelled out and compiled.
 func DefaultRules() Rules {
 	return Rules{
-		Kinds:          append([]string(nil), DefaultKinds...),
-		ExcludedSides:  append([]report.Side(nil), DefaultExcludedSides...),
-		ExcludedActors: append([]string(nil), DefaultExcludedActors...),
+		Kinds:          DefaultKinds(),
+		ExcludedSides:  DefaultExcludedSides(),
+		ExcludedActors: DefaultExcludedActors(),
 	}.Compile()
 }
 
@@ -112,7 +123,7 @@ func DefaultRules() Rules {
 func (r Rules) Classify(rep *report.Report, m *geo.Match) (violation bool, reason string) {
 	kinds := r.Kinds
 	if kinds == nil {
-		kinds = DefaultKinds
+		kinds = defaultKinds
 	}
 	var in, possible []string
 	for _, h := range m.Zones {
@@ -157,7 +168,7 @@ func (r Rules) Classify(rep *report.Report, m *geo.Match) (violation bool, reaso
 func (r Rules) Excluded(a report.Actor) bool {
 	sides := r.ExcludedSides
 	if sides == nil {
-		sides = DefaultExcludedSides
+		sides = defaultExcludedSides
 	}
 	for _, s := range sides {
 		if a.Side == s {
@@ -171,7 +182,7 @@ func (r Rules) Excluded(a report.Actor) bool {
 	if ps == nil {
 		names := r.ExcludedActors
 		if names == nil {
-			names = DefaultExcludedActors
+			names = defaultExcludedActors
 		}
 		ps = compile(names)
 	}
