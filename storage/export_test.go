@@ -31,3 +31,9 @@ func MarkPending(ctx context.Context, s *Store, sp Span) error {
 func InsertPlannedInto(ctx context.Context, s *Store, table string, sp Span, rows []PlannedRow) error {
 	return s.insertInto(ctx, table, sp, SpanID(sp), rows)
 }
+
+// CurrentSQL is the definition of the current revision (currentSQL).
+var CurrentSQL = currentSQL
+
+// ByMonths is how insertInto splits rows into INSERTs (byMonths).
+var ByMonths = byMonths

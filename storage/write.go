@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -394,11 +395,56 @@ func (s *Store) insertRows(ctx context.Context, sp Span, spanID uint64, out []ou
 }
 
 func (s *Store) insertInto(ctx context.Context, table string, sp Span, spanID uint64, out []outRow) error {
+	for _, chunk := range byMonths(out, MaxPartitionsPerInsert) {
+		if err := s.insertBlock(ctx, table, sp, spanID, chunk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MaxPartitionsPerInsert is the most monthly partitions one INSERT
+// touches: current ClickHouse refuses more (max_partitions_per_insert_block,
+// 100 by default), and each one is a part of every table the INSERT feeds.
+const MaxPartitionsPerInsert = 100
+
+// byMonths splits out into runs of rows of at most n months of observed_at
+// each, months in order and rows in their order within a run. Every
+// aggregate cell lies in one month (its hour or day), so each cell of a
+// span is still summed from one block; and the split depends only on the
+// rows, so a redo sends the same blocks.
+func byMonths(out []outRow, n int) [][]outRow {
+	month := func(o outRow) int { t := o.row.ObservedAt.UTC(); return t.Year()*12 + int(t.Month()) - 1 }
+	months := map[int]bool{}
+	for _, o := range out {
+		months[month(o)] = true
+	}
+	if len(months) <= n {
+		return [][]outRow{out}
+	}
+	sorted := make([]int, 0, len(months))
+	for m := range months {
+		sorted = append(sorted, m)
+	}
+	slices.Sort(sorted)
+	chunkOf := make(map[int]int, len(sorted))
+	for i, m := range sorted {
+		chunkOf[m] = i / n
+	}
+	chunks := make([][]outRow, (len(sorted)+n-1)/n)
+	for _, o := range out {
+		c := chunkOf[month(o)]
+		chunks[c] = append(chunks[c], o)
+	}
+	return chunks
+}
+
+// insertBlock sends rows as one block in one INSERT: every materialized
+// view sees all of them, and a redo sends the very same block.
+func (s *Store) insertBlock(ctx context.Context, table string, sp Span, spanID uint64, out []outRow) error {
 	if len(out) == 0 {
 		return nil
 	}
-	// One batch = one block = one INSERT: every materialized view sees the
-	// whole batch, and a redo sends the very same block.
 	b, err := s.conn.PrepareBatch(ctx, s.sql(`INSERT INTO {db}.`+table+` (`+reportColumns+`, sign,
     kafka_cluster, kafka_topic, kafka_partition, first_offset, last_offset, span_id, gen)`))
 	if err != nil {
