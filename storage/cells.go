@@ -110,18 +110,10 @@ func aggFilters(sql *strings.Builder, args []any, f *read.Filter) []any {
 // rawFilters appends the conditions of f on the raw reports table.
 func rawFilters(sql *strings.Builder, args []any, f *read.Filter) []any {
 	sql.WriteString(" AND observed_at >= toDateTime(?) AND observed_at < toDateTime(?)")
-	args = append(args, f.From.Unix(), f.To.Unix())
-	if len(f.Categories) > 0 {
-		sql.WriteString(" AND category IN ?")
-		args = append(args, set(f.Categories))
-	}
+	args = aggFilters(sql, append(args, f.From.Unix(), f.To.Unix()), f)
 	if len(f.Sides) > 0 {
 		sql.WriteString(" AND perpetrator_side IN ?")
 		args = append(args, set(f.Sides))
-	}
-	if f.Violation != nil {
-		sql.WriteString(" AND violation = ?")
-		args = append(args, b2u(*f.Violation))
 	}
 	if len(f.Zones) > 0 {
 		sql.WriteString(" AND hasAny(zones, ?)")

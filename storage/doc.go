@@ -78,7 +78,8 @@
 //	                  ORDER BY (adm1, adm2, adm3, day, category, violation, span_id)
 //	agg_tile_day      ReplacingMergeTree PARTITION BY toYYYYMM(day)
 //	                  ORDER BY (tile, day, category, violation, span_id)
-//	reports_current   VIEW: one row per report, its current revision
+//	reports_current   VIEW: one row per report, its current revision (currentSQL,
+//	                  the query every read of current reports runs)
 //	schema_migrations ReplacingMergeTree ORDER BY version
 //
 // Aggregates carry n_reports = sum(sign), n_killed = sum(sign*killed),

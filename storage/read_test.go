@@ -1,9 +1,11 @@
 package storage_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/trucewatch/trucewatch/storage"
 	"github.com/trucewatch/trucewatch/storage/read"
 )
 
@@ -107,5 +109,24 @@ func TestReadQueries(t *testing.T) {
 		Box: &read.Box{MinLon: 37, MinLat: 36, MaxLon: 38, MaxLat: 37}, Limit: 10})
 	if err != nil || len(rs) != 1 || rs[0].ReportID != "b" || rs[0].Violation || rs[0].Category != "arrest" {
 		t.Fatalf("reports in z3: %+v %v", rs, err)
+	}
+}
+
+// The view reports_current is the query every read of current reports
+// runs: one definition.
+func TestCurrentViewIsCurrentSQL(t *testing.T) {
+	ms, err := storage.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "CREATE VIEW IF NOT EXISTS {db}.reports_current AS\n" + storage.CurrentSQL("") + ";"
+	last := ""
+	for _, m := range ms {
+		if strings.Contains(m.SQL, "reports_current") {
+			last = m.SQL
+		}
+	}
+	if !strings.Contains(last, want) {
+		t.Fatalf("the last migration defining reports_current does not define it as currentSQL; want\n%s", want)
 	}
 }

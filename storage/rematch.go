@@ -27,9 +27,9 @@ package storage
 // a sorting key with another, nor with the -1 row (gen 0) that WriteBatch
 // writes once a higher revision arrives. Without gen, the new +1 row would
 // fold with the original one (same key) and the later -1 with the
-// rematch's -1: the raw table would lose the report. reports_current
-// (recreated by 0002) shows the +1 row of the highest revision that has no
-// gen-0 -1 row and whose gen is not retracted by a rematch -1 row.
+// rematch's -1: the raw table would lose the report. The current revision
+// (currentSQL, and the view reports_current) is the revision whose rows
+// sum to a positive sign, with the values of its +1 row of the highest gen.
 //
 // Aggregates need nothing new: they are keyed by dimensions and span_id,
 // and a rematch batch is a span of its own.
@@ -131,76 +131,32 @@ func SameMatch(a, b *Row) bool {
 }
 
 // CurrentIn returns the current instance of every report whose current
-// revision was observed in [from, to), ordered by partner_id, report_id.
+// revision was observed in [from, to), ordered by partner_id, report_id
+// (currentSQL; the highest revision where a pending span shows two).
 // A report whose current revision lies outside the window is not
 // returned, even if an older revision lies inside.
 func (s *Store) CurrentIn(ctx context.Context, from, to time.Time) ([]Stored, error) {
 	if !from.Before(to) {
 		return nil, nil
 	}
-	rows, err := s.conn.Query(ctx, s.sql(`SELECT `+reportColumns+`, sign, gen
-FROM {db}.reports
-WHERE observed_at >= toDateTime(?) AND observed_at < toDateTime(?)`),
-		dbSeconds(from), dbSeconds(to))
-	if err != nil {
-		return nil, fmt.Errorf("storage: current in window: %w", err)
-	}
-	defer rows.Close()
-	type instKey struct {
-		reportKey
-		rev uint32
-		gen uint32
-	}
-	type revKey struct {
-		reportKey
-		rev uint32
-	}
-	plus := map[instKey]*storedRow{}
-	dead := map[revKey]bool{}       // retracted by a higher revision (gen-0 -1 row)
-	retracted := map[instKey]bool{} // retracted by a rematch
-	for rows.Next() {
-		var (
-			sign int8
-			gen  uint32
-		)
-		sr, err := scanReportWith(rows, &sign, &gen)
+	q := s.sql(currentSQL(" AND observed_at >= toDateTime(?) AND observed_at < toDateTime(?)")) +
+		"\nORDER BY partner_id, report_id, revision"
+	var out []Stored
+	err := s.each(ctx, "current in window", q, []any{dbSeconds(from), dbSeconds(to)}, func(sc scanner) error {
+		var gen uint32
+		sr, err := scanReportWith(sc, &gen)
 		if err != nil {
-			return nil, fmt.Errorf("storage: current in window: %w", err)
+			return err
 		}
-		k := reportKey{sr.PartnerID, sr.ReportID}
-		switch {
-		case sign > 0:
-			plus[instKey{k, sr.Revision, gen}] = sr
-		case gen == 0:
-			dead[revKey{k, sr.Revision}] = true
-		default:
-			retracted[instKey{k, sr.Revision, gen - 1}] = true
+		st := Stored{Row: sr.Row, Gen: gen, tile: sr.tile}
+		if n := len(out); n > 0 && out[n-1].PartnerID == st.PartnerID && out[n-1].ReportID == st.ReportID {
+			out[n-1] = st
+			return nil
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("storage: current in window: %w", err)
-	}
-	best := map[reportKey]*Stored{}
-	for ik, sr := range plus {
-		if dead[revKey{ik.reportKey, ik.rev}] || retracted[ik] {
-			continue
-		}
-		cur := best[ik.reportKey]
-		if cur == nil || ik.rev > cur.Revision || (ik.rev == cur.Revision && ik.gen > cur.Gen) {
-			best[ik.reportKey] = &Stored{Row: sr.Row, Gen: ik.gen, tile: sr.tile}
-		}
-	}
-	out := make([]Stored, 0, len(best))
-	for _, st := range best {
-		out = append(out, *st)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].PartnerID != out[j].PartnerID {
-			return out[i].PartnerID < out[j].PartnerID
-		}
-		return out[i].ReportID < out[j].ReportID
+		out = append(out, st)
+		return nil
 	})
-	return out, nil
+	return out, err
 }
 
 func dbSeconds(t time.Time) int64 {
