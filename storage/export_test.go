@@ -34,3 +34,6 @@ func InsertPlannedInto(ctx context.Context, s *Store, table string, sp Span, row
 
 // CurrentSQL is the definition of the current revision (currentSQL).
 var CurrentSQL = currentSQL
+
+// ByMonths is how insertInto splits rows into INSERTs (byMonths).
+var ByMonths = byMonths
