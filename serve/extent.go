@@ -10,8 +10,12 @@ import (
 	"github.com/trucewatch/trucewatch/storage/read"
 )
 
-// extentMaxAge is how long the extent is kept before it is asked again.
-const extentMaxAge = 30 * time.Second
+// extentMaxAge is how long the extent is kept before it is asked again;
+// "no data yet" only for noDataMaxAge, so that a new feed shows at once.
+const (
+	extentMaxAge = 30 * time.Second
+	noDataMaxAge = 2 * time.Second
+)
 
 // extentCache holds the last answer of Store.Extent.
 type extentCache struct {
@@ -28,7 +32,11 @@ func (s *Server) extent(ctx context.Context) (first, last time.Time, ok bool, er
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
-	if !c.at.IsZero() && now.Sub(c.at) < extentMaxAge {
+	maxAge := extentMaxAge
+	if !c.ok {
+		maxAge = noDataMaxAge
+	}
+	if !c.at.IsZero() && now.Sub(c.at) < maxAge {
 		return c.first, c.last, c.ok, nil
 	}
 	start := time.Now()

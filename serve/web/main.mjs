@@ -169,7 +169,12 @@ async function main() {
   });
   // Live: while the window reaches the data's last day (a live feed, or the demo), redraw every 15 s.
   setInterval(async () => {
-    if (s.live !== '1' || document.hidden || busy > 0 || !extent.last || endOf() <= Date.parse(extent.last + 'T00:00:00Z')) return;
+    if (!extent.last) { // no data when the page opened: start again on the first data
+      const e = await api.getJSON('/v1/extent').catch(() => extent);
+      if (e.last) { Object.assign(s, { from: '', to: '' }); state.write(s); location.reload(); }
+      return;
+    }
+    if (s.live !== '1' || document.hidden || busy > 0 || endOf() <= Date.parse(extent.last + 'T00:00:00Z')) return;
     try { extent = await api.getJSON('/v1/extent'); } catch (e) { console.warn(e.message); return; }
     refresh('window');
   }, 15000);
