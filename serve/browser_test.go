@@ -446,6 +446,35 @@ func TestBrowserMapReports(t *testing.T) {
 	b.check(t, f.http.URL)
 }
 
+// TestBrowserMapArea: an admin area's panel (from the URL) lists exactly
+// the reports placed in it.
+func TestBrowserMapArea(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test")
+	}
+	f := newFixture(t)
+	b := newBrowser(t)
+	// The sub-district of the first report in the window, with most reports.
+	n := map[string]int{}
+	for _, r := range selection(f, "2017-02-01", "2017-02-15", func(*storage.Row) bool { return true }) {
+		n[r.Adm3]++
+	}
+	pc := ""
+	for k, v := range n {
+		if k != "" && (pc == "" || v > n[pc] || v == n[pc] && k < pc) {
+			pc = k
+		}
+	}
+	b.load(t, f.http.URL+"/#from=2017-02-01&to=2017-02-15&choro=adm3&grid=0&sel=area:adm3:"+pc+"&live=0")
+	got := panelIDs(t, b)
+	want := ids(selection(f, "2017-02-01", "2017-02-15", func(r *storage.Row) bool { return r.Adm3 == pc }))
+	if !slices.Equal(got, want) {
+		t.Errorf("panel of %s lists %d reports, want %d\n got %v\nwant %v", pc, len(got), len(want), got, want)
+	}
+	checkAdmin(t, b, f, eval[pageState](t, b, `window.trucewatch.state()`), "adm3", func(*storage.Row) int64 { return 1 })
+	b.check(t, f.http.URL)
+}
+
 // TestBrowserMapZones: the zone choropleth (definite, then definite or
 // possible) and a zone's panel, from a URL.
 func TestBrowserMapZones(t *testing.T) {
