@@ -210,8 +210,10 @@ func (p *Publisher) askLimit(ctx context.Context) (int, error) {
 		return p.o.MaxMessageBytes, nil
 	}
 	c := &kafka.Client{Addr: kafka.TCP(p.o.Brokers...), Transport: roundTripper(p.o.Transport), Timeout: 10 * time.Second}
+	// All the topic's configs: besides max.message.bytes, some brokers
+	// (kfake) list the broker's message.max.bytes there, which then binds.
 	resp, err := c.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
-		ResourceType: kafka.ResourceTypeTopic, ResourceName: p.o.Topic, ConfigNames: []string{"max.message.bytes"},
+		ResourceType: kafka.ResourceTypeTopic, ResourceName: p.o.Topic,
 	}}})
 	if err != nil {
 		var ke kafka.Error
@@ -220,17 +222,22 @@ func (p *Publisher) askLimit(ctx context.Context) (int, error) {
 		}
 		return 0, fmt.Errorf("publish: ask the broker for max.message.bytes of %s: %w", p.o.Topic, err)
 	}
+	limit := 0
 	for _, r := range resp.Resources {
 		if r.Error != nil {
 			continue
 		}
 		for _, e := range r.ConfigEntries {
-			if n, err := strconv.Atoi(e.ConfigValue); err == nil && e.ConfigName == "max.message.bytes" && n > batchOverhead {
-				return n, nil
+			n, err := strconv.Atoi(e.ConfigValue)
+			if err == nil && (e.ConfigName == "max.message.bytes" || e.ConfigName == "message.max.bytes") && n > batchOverhead && (limit == 0 || n < limit) {
+				limit = n
 			}
 		}
 	}
-	return DefaultMaxMessageBytes, nil
+	if limit == 0 {
+		return DefaultMaxMessageBytes, nil
+	}
+	return limit, nil
 }
 
 // MaxRecordBytes is the largest RecordSize a message may have to be sent

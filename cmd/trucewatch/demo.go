@@ -113,7 +113,7 @@ func runDemo(ctx context.Context, args []string, std stdio) error {
 	var produced atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		_, err := produce(gctx, pub, func() (publish.Message, bool, error) {
+		_, err := publish.Stream(gctx, pub, func() (publish.Message, bool, error) {
 			msg := feed.Next()
 			produced.Add(1)
 			return publish.Message{Key: msg.Key, Value: msg.Value}, true, nil
