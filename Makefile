@@ -7,7 +7,7 @@ BIN     := bin/trucewatch
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS := clickhouse-server clickhouse-client kcat gdal-bin python3-shapely chromium
 
-.PHONY: all build demo test test-short bench bench-match bench-ingest bench-serve bench-intake bench-hostile bench-dlq deps vet fuzz clean
+.PHONY: all build demo test test-short bench bench-match bench-ingest bench-serve bench-map bench-intake bench-hostile bench-dlq deps vet fuzz clean
 
 all: build
 
@@ -73,6 +73,11 @@ bench-ingest: deps
 # 32 clients over a pan/zoom path for 30 s; skipped without -load.
 bench-serve: deps
 	$(GO) test ./serve -run '^$$' -bench '^BenchmarkServeLoad$$' -benchtime 1x -timeout 60m -load -load.dir /tmp/trucewatch-bench-serve
+
+# The map page in headless Chromium over the same 10,000,000 reports: first
+# render and window changes, beside the API's p50/p99 of its requests.
+bench-map: deps
+	$(GO) test ./serve -run '^$$' -bench '^BenchmarkMapPage$$' -benchtime 1x -timeout 30m -load -load.dir /tmp/trucewatch-bench-serve
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./report/

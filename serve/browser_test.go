@@ -34,7 +34,7 @@ type browser struct {
 	problems []string
 }
 
-func newBrowser(t *testing.T) *browser {
+func newBrowser(t testing.TB) *browser {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -101,7 +101,7 @@ func (b *browser) event(ev any) {
 
 // check fails t for every console problem and for every request that did
 // not go to origin (data: and blob: URLs stay in the page).
-func (b *browser) check(t *testing.T, origin string) {
+func (b *browser) check(t testing.TB, origin string) {
 	t.Helper()
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -120,7 +120,7 @@ func (b *browser) check(t *testing.T, origin string) {
 }
 
 // run runs a with a deadline.
-func run[T any](t *testing.T, b *browser, a chromedp.Action[T]) T {
+func run[T any](t testing.TB, b *browser, a chromedp.Action[T]) T {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
 	defer cancel()
@@ -132,7 +132,7 @@ func run[T any](t *testing.T, b *browser, a chromedp.Action[T]) T {
 }
 
 // load opens u in the tab and waits until the map is idle.
-func (b *browser) load(t *testing.T, u string) {
+func (b *browser) load(t testing.TB, u string) {
 	t.Helper()
 	run(t, b, chromedp.Navigate("about:blank"))
 	run(t, b, chromedp.Navigate(u))
@@ -141,7 +141,7 @@ func (b *browser) load(t *testing.T, u string) {
 
 // idle waits until the page's hook says idle for 300 ms in a row: no
 // fetch of ours in flight, every tile loaded, the map not moving.
-func (b *browser) idle(t *testing.T) {
+func (b *browser) idle(t testing.TB) {
 	t.Helper()
 	_, err := chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](`(() => {
 		if (document.body.dataset.failed) throw new Error(document.body.dataset.failed);
@@ -155,7 +155,7 @@ func (b *browser) idle(t *testing.T) {
 	}
 }
 
-func eval[T any](t *testing.T, b *browser, js string) T {
+func eval[T any](t testing.TB, b *browser, js string) T {
 	t.Helper()
 	return run(t, b, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
 }

@@ -11,6 +11,7 @@ import { niceStops } from './colors.mjs';
 const s = state.read();
 let busy = 1; // work of ours in progress (besides fetches and tiles)
 const outlines = {}; // level -> FeatureCollection (geometry only matters)
+let outline = null; // outline(level) fetches a level's outlines once; set in main
 let choroFC = null, choroStops = null, zonesFC = null, extent = null;
 
 const levelOf = { adm1: 1, adm2: 2, adm3: 3 };
@@ -39,14 +40,12 @@ function markZones(fc) {
 
 function area(f) { const b = bbox(f.geometry); return (b[2] - b[0]) * (b[3] - b[1]); }
 
-// refreshChoropleth refetches the areas' aggregates for the window and recolours them.
-async function refreshChoropleth(map) {
-  if (s.choro === 'none') { choroFC = null; choroStops = null; setChoropleth(map, null, [1]); return; }
-  let fc;
+// showChoropleth colours the zones, or the admin areas of adminFC (their aggregates for the window).
+function showChoropleth(map, adminFC) {
+  if (s.choro === 'none' || (s.choro !== 'zones' && !adminFC)) { choroFC = null; choroStops = null; setChoropleth(map, null, [1]); return; }
+  let fc = adminFC;
   if (s.choro === 'zones') {
     fc = { ...zonesFC, features: zonesFC.features.filter((f) => f.properties.in_window).sort((a, b) => area(b) - area(a)) };
-  } else {
-    fc = await api.getJSON(api.adminURL(s.choro, s));
   }
   fc = { ...fc, features: fc.features.map((f) => ({ ...f, properties: { ...f.properties, value: value(f.properties) } })) };
   choroFC = fc;
@@ -54,10 +53,11 @@ async function refreshChoropleth(map) {
   setChoropleth(map, fc, choroStops);
 }
 
-async function refreshReports(map) {
-  if (map.getZoom() < 11) { setData(map, 'reports', null); return; }
+// fetchReports gets the reports of the view from zoom 11 (null below).
+function fetchReports(map) {
+  if (map.getZoom() < 11) return Promise.resolve(null);
   const b = map.getBounds();
-  setData(map, 'reports', await api.getJSON(api.reportsURL(s, { bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(5)).join(','), limit: 1000 })));
+  return api.getJSON(api.reportsURL(s, { bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(5)).join(','), limit: 1000 }));
 }
 
 function exportLink(map, filters) {
@@ -80,6 +80,7 @@ async function select(map, sel) {
     return openPanel({ title: `grid cell ${a}`, url: api.reportsURL(s, { bbox: bb.map((v) => v.toFixed(6)).join(',') }), keep, onClose });
   }
   if (kind === 'area') {
+    if (!(choroFC && s.choro === a)) await outline(a);
     const f = (choroFC && s.choro === a ? choroFC : outlines[a])?.features.find((f) => f.properties.pcode === b);
     if (!f) return;
     setData(map, 'sel', { type: 'FeatureCollection', features: [f] });
@@ -103,36 +104,48 @@ async function main() {
   const legend = document.getElementById('legend');
   await new Promise((ok) => map.on('load', ok));
   addLayers(map, s);
-  const [a1, a2, a3, zs] = await Promise.all([
-    api.getJSON(api.adminURL('adm1', s)), api.getJSON(api.adminURL('adm2', s)), api.getJSON(api.adminURL('adm3', s)),
-    api.getJSON(api.zonesURL({ ...s, set: '' })),
-  ]);
-  Object.assign(outlines, { adm1: a1, adm2: a2, adm3: a3 });
-  for (const l of ['adm1', 'adm2', 'adm3']) setData(map, l, outlines[l]);
-  const sets = [...new Set(zs.features.map((f) => f.properties.set))];
+  const track = (p) => { busy++; return p.catch((e) => console.warn(e.message)).finally(() => busy--); };
+  // Outlines, not waited for: adm1 and adm2 now, adm3 (drawn from zoom 8) once it is needed.
+  const outlineP = {};
+  outline = (l) => (outlineP[l] ??= track(api.getJSON(api.adminURL(l, s)).then((fc) => { outlines[l] = fc; setData(map, l, fc); })));
+  const adm3IfNeeded = () => { if (map.getZoom() >= 7.5 || s.choro === 'adm3' || s.sel.startsWith('area:adm3:')) outline('adm3'); };
+  outline('adm1');
+  outline('adm2');
+  adm3IfNeeded();
+  map.on('zoomend', adm3IfNeeded);
+  const zonesP = api.getJSON(api.zonesURL({ ...s, set: '' }));
+  let filters = null;
 
-  // refresh redraws what depends on the state; what says how much changed.
+  // refresh redraws what depends on the state; what says how much changed. Its fetches run at
+  // once, and the answers of a refresh overtaken by a later one are dropped.
+  let gen = 0;
   const refresh = async (what) => {
+    const my = ++gen;
     busy++;
     try {
       state.write(s);
       if (what !== 'style') setCells(map, s); else styleCells(map, s);
-      if (what !== 'style' || s.choro === 'zones') {
-        zonesFC = markZones(await api.getJSON(api.zonesURL(s)));
-        setData(map, 'zones', zonesFC);
-      }
-      await refreshChoropleth(map);
+      const [zfc, afc, rfc] = await Promise.all([
+        what !== 'style' || s.choro === 'zones' ? api.getJSON(api.zonesURL(s)) : null,
+        s.choro.startsWith('adm') ? api.getJSON(api.adminURL(s.choro, s)) : null,
+        what !== 'style' ? fetchReports(map) : undefined,
+      ]);
+      if (my !== gen) return;
+      if (zfc) { zonesFC = markZones(zfc); setData(map, 'zones', zonesFC); }
+      showChoropleth(map, afc);
+      if (rfc !== undefined) setData(map, 'reports', rfc);
       renderLegend(legend, s, choroStops);
-      exportLink(map, filters);
-      if (what !== 'style') await refreshReports(map);
+      if (filters) exportLink(map, filters);
     } catch (e) {
       console.warn(e.message);
     } finally {
       busy--;
     }
   };
+  const first = refresh('all');
+  const sets = [...new Set((await zonesP).features.map((f) => f.properties.set))];
   const slider = createSlider(document.getElementById('time'), ext, s, (from, to) => { Object.assign(s, { from, to }); refresh('window'); });
-  const filters = createFilters(document.getElementById('filters'), openapi, sets, s, (patch) => {
+  filters = createFilters(document.getElementById('filters'), openapi, sets, s, (patch) => {
     Object.assign(s, patch);
     if (Object.keys(patch).every((k) => k === 'live')) return state.write(s);
     const style = Object.keys(patch).every((k) => ['measure', 'grid', 'choro', 'possible'].includes(k));
@@ -144,8 +157,7 @@ async function main() {
     Object.assign(s, { lon: c.lng, lat: c.lat, z: map.getZoom() });
     state.write(s);
     exportLink(map, filters);
-    busy++;
-    refreshReports(map).catch((e) => console.warn(e.message)).finally(() => busy--);
+    track(fetchReports(map).then((fc) => setData(map, 'reports', fc)));
   });
   map.on('click', (e) => {
     const hit = (layer) => map.getLayer(layer) && map.queryRenderedFeatures(e.point, { layers: [layer] })[0];
@@ -179,7 +191,8 @@ async function main() {
     refresh('window');
   }, 15000);
 
-  await refresh('all');
+  exportLink(map, filters);
+  await first;
   if (s.sel) await select(map, s.sel).catch((e) => console.warn(e.message));
   busy--;
 
