@@ -121,85 +121,112 @@ func decodeAdmin(raw []byte) ([3][]*Area, error) {
 	if !bytes.HasPrefix(raw, []byte(adminMagic)) {
 		return levels, errAdminData
 	}
-	d := raw[len(adminMagic):]
-	bad := false
-	uv := func() uint64 {
-		v, n := binary.Uvarint(d)
-		if n <= 0 {
-			bad = true
-			return 0
-		}
-		d = d[n:]
-		return v
-	}
-	sv := func() int64 {
-		v, n := binary.Varint(d)
-		if n <= 0 {
-			bad = true
-			return 0
-		}
-		d = d[n:]
-		return v
-	}
-	str := func() string {
-		n := uv()
-		if n > uint64(len(d)) {
-			bad = true
-			return ""
-		}
-		s := string(d[:n])
-		d = d[n:]
-		return s
-	}
-	// Every count is bounded by the bytes left, so corrupt data cannot
-	// make huge allocations.
-	count := func() int {
-		n := uv()
-		if n > uint64(len(d)) {
-			bad = true
-			return 0
-		}
-		return int(n)
-	}
-	for level := 1; level <= 3 && !bad; level++ {
-		n := count()
+	d := adminReader{d: raw[len(adminMagic):]}
+	for level := 1; level <= 3 && !d.bad; level++ {
+		n := d.count()
 		areas := make([]*Area, 0, n)
-		for i := 0; i < n && !bad; i++ {
-			ar := &Area{Level: level, PCode: str(), Name: str(), NameAR: str(), Adm1: str(), Adm2: str()}
-			if len(d) == 0 {
-				bad = true
+		for i := 0; i < n && !d.bad; i++ {
+			ar := d.area(level)
+			if ar == nil {
 				break
-			}
-			multi := d[0] == 1
-			d = d[1:]
-			polys := make([]orb.Polygon, count())
-			var px, py int64
-			for pi := range polys {
-				p := make(orb.Polygon, count())
-				for ri := range p {
-					r := make(orb.Ring, count())
-					for k := range r {
-						px += sv()
-						py += sv()
-						r[k] = orb.Point{float64(px) / 1e6, float64(py) / 1e6}
-					}
-					p[ri] = r
-				}
-				polys[pi] = p
-			}
-			if multi {
-				ar.Geometry = orb.MultiPolygon(polys)
-			} else if len(polys) == 1 {
-				ar.Geometry = polys[0]
-			} else {
-				bad = true
 			}
 			areas = append(areas, ar)
 		}
 		levels[level-1] = areas
 	}
-	if bad || len(d) != 0 {
+	if d.bad || len(d.d) != 0 {
 		return levels, errAdminData
 	}
 	return levels, nil
+}
+
+// adminReader reads the encoding of data/admin.bin from d; a read past the
+// end or a bad varint sets bad, after which every read returns zero.
+type adminReader struct {
+	d   []byte // what is left to read
+	bad bool
+}
+
+func (d *adminReader) uv() uint64 {
+	v, n := binary.Uvarint(d.d)
+	if n <= 0 {
+		d.bad = true
+		return 0
+	}
+	d.d = d.d[n:]
+	return v
+}
+
+// sv reads a zigzag varint, as binary.Varint.
+func (d *adminReader) sv() int64 {
+	ux := d.uv()
+	x := int64(ux >> 1)
+	if ux&1 != 0 {
+		x = ^x
+	}
+	return x
+}
+
+func (d *adminReader) str() string {
+	n := d.uv()
+	if n > uint64(len(d.d)) {
+		d.bad = true
+		return ""
+	}
+	s := string(d.d[:n])
+	d.d = d.d[n:]
+	return s
+}
+
+// count reads a count. Every count is bounded by the bytes left, so
+// corrupt data cannot make huge allocations.
+func (d *adminReader) count() int {
+	n := d.uv()
+	if n > uint64(len(d.d)) {
+		d.bad = true
+		return 0
+	}
+	return int(n)
+}
+
+// area reads one area of the level: nil when the data ends before its
+// geometry type.
+func (d *adminReader) area(level int) *Area {
+	ar := &Area{Level: level, PCode: d.str(), Name: d.str(), NameAR: d.str(), Adm1: d.str(), Adm2: d.str()}
+	if len(d.d) == 0 {
+		d.bad = true
+		return nil
+	}
+	multi := d.d[0] == 1
+	d.d = d.d[1:]
+	polys := d.polygons()
+	if multi {
+		ar.Geometry = orb.MultiPolygon(polys)
+	} else if len(polys) == 1 {
+		ar.Geometry = polys[0]
+	} else {
+		d.bad = true
+	}
+	return ar
+}
+
+// polygons reads the polygons of one area, whose positions are deltas
+// from the previous one of the area.
+func (d *adminReader) polygons() []orb.Polygon {
+	polys := make([]orb.Polygon, d.count())
+	var px, py int64
+	for pi := range polys {
+		p := make(orb.Polygon, d.count())
+		for ri := range p {
+			r := make(orb.Ring, d.count())
+			for k := range r {
+				px += d.sv()
+				py += d.sv()
+				r[k] = orb.Point{float64(px) / 1e6, float64(py) / 1e6}
+			}
+			p[ri] = r
+		}
+		polys[pi] = p
+	}
+	return polys
 }

@@ -156,15 +156,30 @@ type xCross struct {
 
 // buildLayer indexes shapes on a grid of about cellsPerEdge cells per edge.
 func buildLayer(shapes [][]orb.Ring, cellsPerEdge float64) (*layer, error) {
-	l := &layer{nShapes: uint32(len(shapes))}
-	var b orb.Bound
+	b, nEdges, err := shapesBound(shapes)
+	if err != nil {
+		return nil, err
+	}
+	l := &layer{nShapes: uint32(len(shapes)), bound: b}
+	l.sizeGrid(max(16, min(8<<20, cellsPerEdge*float64(nEdges))))
+	lb := layerBuild{l: l, recs: make([]record, 0, nEdges/2+16)}
+	l.segs = make([]seg, 0, nEdges*5/2+16)
+	for s, rings := range shapes {
+		lb.addShape(uint32(s), rings)
+	}
+	l.makeLists(lb.recs)
+	return l, nil
+}
+
+// shapesBound returns the bound of every coordinate of shapes and the
+// number of their positions (an upper bound on their edges).
+func shapesBound(shapes [][]orb.Ring) (b orb.Bound, nEdges int, err error) {
 	first := true
-	nEdges := 0
 	for _, rings := range shapes {
 		for _, r := range rings {
 			for _, p := range r {
 				if math.IsNaN(p[0]) || math.IsNaN(p[1]) || math.IsInf(p[0], 0) || math.IsInf(p[1], 0) {
-					return nil, errors.New("geo: index: coordinate is not finite")
+					return b, 0, errors.New("geo: index: coordinate is not finite")
 				}
 				if first {
 					b = orb.Bound{Min: p, Max: p}
@@ -177,14 +192,19 @@ func buildLayer(shapes [][]orb.Ring, cellsPerEdge float64) (*layer, error) {
 		}
 	}
 	if first {
-		return nil, errors.New("geo: index: no coordinates")
+		return b, 0, errors.New("geo: index: no coordinates")
 	}
-	l.bound = b
+	return b, nEdges, nil
+}
+
+// sizeGrid lays a grid of about target cells over l.bound and allocates
+// its cells.
+func (l *layer) sizeGrid(target float64) {
+	b := l.bound
 	// Pad so that no vertex lies on the outer border of the grid.
 	pad := 1e-6 + 1e-9*max(b.Max[0]-b.Min[0], b.Max[1]-b.Min[1])
 	l.minX, l.minY = b.Min[0]-pad, b.Min[1]-pad
 	w, h := b.Max[0]+pad-l.minX, b.Max[1]+pad-l.minY
-	target := max(16, min(8<<20, cellsPerEdge*float64(nEdges)))
 	cs := math.Sqrt(w * h / target)
 	l.nx = max(1, int(math.Ceil(w/cs)))
 	l.ny = max(1, int(math.Ceil(h/cs)))
@@ -193,105 +213,128 @@ func buildLayer(shapes [][]orb.Ring, cellsPerEdge float64) (*layer, error) {
 	l.dx, l.dy = w/float64(l.nx), h/float64(l.ny)
 	l.invDX, l.invDY = 1/l.dx, 1/l.dy
 	l.cells = make([]uint32, l.nx*l.ny)
+}
 
-	var (
-		recs  = make([]record, 0, nEdges/2+16)
-		edges []seg
-		keys  []uint64
-		xs    []xCross
-	)
-	l.segs = make([]seg, 0, nEdges*5/2+16)
-	for s, rings := range shapes {
-		edges = shapeEdges(rings, edges[:0])
-		if len(edges) == 0 {
+// layerBuild is what the phases of buildLayer share: the records of the
+// cells that become lists, and the scratch of the shape being added.
+type layerBuild struct {
+	l     *layer
+	recs  []record  // cells that become lists: an entry with edges, or a shape fully containing the cell
+	edges []seg     // the shape's edges
+	keys  []uint64  // cell<<32|edge index for every cell an edge touches, sorted
+	xs    []xCross  // the edges' crossings of the row centres, by row then x
+	rowXs []float64 // the crossings of the current row
+	ki    int       // next key to look at
+	xi    int       // next crossing to look at
+}
+
+// addShape rasterizes the edges of shape s and fills the cells: cells with
+// edges get a record, cells inside the shape get s (or a record when they
+// already belong to another shape).
+func (lb *layerBuild) addShape(s uint32, rings []orb.Ring) {
+	lb.edges = shapeEdges(rings, lb.edges[:0])
+	if len(lb.edges) == 0 {
+		return
+	}
+	lb.rasterizeShape()
+	r0, r1 := lb.l.ny, -1
+	c0, c1 := lb.l.nx, -1
+	for _, k := range lb.keys {
+		cell := int(k >> 32)
+		r, c := cell/lb.l.nx, cell%lb.l.nx
+		r0, r1 = min(r0, r), max(r1, r)
+		c0, c1 = min(c0, c), max(c1, c)
+	}
+	lb.ki, lb.xi = 0, 0
+	for r := r0; r <= r1; r++ {
+		lb.scanRow(s, r, c0, c1)
+	}
+}
+
+// rasterizeShape fills keys and xs for the shape's edges, sorted.
+func (lb *layerBuild) rasterizeShape() {
+	l := lb.l
+	lb.keys = lb.keys[:0]
+	lb.xs = lb.xs[:0]
+	for ei := range lb.edges {
+		e := &lb.edges[ei]
+		lb.keys = l.rasterize(e, uint32(ei), lb.keys)
+		// Scanline crossings at the row centres, half-open in y.
+		lo, hi := min(e.ay, e.by), max(e.ay, e.by)
+		ra := l.rowOf(lo)
+		rb := l.rowOf(hi)
+		if lo == hi {
 			continue
 		}
-		keys = keys[:0]
-		xs = xs[:0]
-		for ei := range edges {
-			e := &edges[ei]
-			keys = l.rasterize(e, uint32(ei), keys)
-			// Scanline crossings at the row centres, half-open in y.
-			lo, hi := min(e.ay, e.by), max(e.ay, e.by)
-			ra := l.rowOf(lo)
-			rb := l.rowOf(hi)
-			if lo == hi {
-				continue
-			}
-			for r := ra; r <= rb; r++ {
-				yc := l.minY + (float64(r)+0.5)*l.dy
-				if (e.ay <= yc) != (e.by <= yc) {
-					x := e.ax + (yc-e.ay)*(e.bx-e.ax)/(e.by-e.ay)
-					xs = append(xs, xCross{int32(r), x})
-				}
-			}
-		}
-		slices.Sort(keys)
-		r0, r1 := l.ny, -1
-		c0, c1 := l.nx, -1
-		for _, k := range keys {
-			cell := int(k >> 32)
-			r, c := cell/l.nx, cell%l.nx
-			r0, r1 = min(r0, r), max(r1, r)
-			c0, c1 = min(c0, c), max(c1, c)
-		}
-		slices.SortFunc(xs, func(a, b xCross) int {
-			if a.row != b.row {
-				return int(a.row - b.row)
-			}
-			switch {
-			case a.x < b.x:
-				return -1
-			case a.x > b.x:
-				return 1
-			}
-			return 0
-		})
-		ki, xi := 0, 0
-		var rowXs []float64
-		for r := r0; r <= r1; r++ {
-			rowXs = rowXs[:0]
-			for xi < len(xs) && int(xs[xi].row) < r {
-				xi++
-			}
-			for xi < len(xs) && int(xs[xi].row) == r {
-				rowXs = append(rowXs, xs[xi].x)
-				xi++
-			}
+		for r := ra; r <= rb; r++ {
 			yc := l.minY + (float64(r)+0.5)*l.dy
-			k := 0 // crossings left of the current cell centre
-			for c := c0; c <= c1; c++ {
-				cell := uint32(r*l.nx + c)
-				for ki < len(keys) && uint32(keys[ki]>>32) < cell {
-					ki++
-				}
-				if ki < len(keys) && uint32(keys[ki]>>32) == cell {
-					start := uint32(len(l.segs))
-					for ki < len(keys) && uint32(keys[ki]>>32) == cell {
-						l.segs = append(l.segs, edges[uint32(keys[ki])])
-						ki++
-					}
-					en := entry{shape: uint32(s), segStart: start, segEnd: uint32(len(l.segs))}
-					l.reference(&en, c, r, yc, rowXs, edges)
-					recs = append(recs, record{cell, en})
-					continue
-				}
-				xc := l.minX + (float64(c)+0.5)*l.dx
-				for k < len(rowXs) && rowXs[k] < xc {
-					k++
-				}
-				if k%2 == 1 {
-					if l.cells[cell] == 0 {
-						l.cells[cell] = uint32(s) + 1
-					} else {
-						recs = append(recs, record{cell, entry{shape: uint32(s), refIn: true}})
-					}
-				}
+			if (e.ay <= yc) != (e.by <= yc) {
+				x := e.ax + (yc-e.ay)*(e.bx-e.ax)/(e.by-e.ay)
+				lb.xs = append(lb.xs, xCross{int32(r), x})
 			}
 		}
 	}
+	slices.Sort(lb.keys)
+	slices.SortFunc(lb.xs, func(a, b xCross) int {
+		if a.row != b.row {
+			return int(a.row - b.row)
+		}
+		switch {
+		case a.x < b.x:
+			return -1
+		case a.x > b.x:
+			return 1
+		}
+		return 0
+	})
+}
 
-	// Cells with records become lists.
+// scanRow fills the cells c0..c1 of row r for shape s, walking the keys
+// and crossings in step.
+func (lb *layerBuild) scanRow(s uint32, r, c0, c1 int) {
+	l, keys, xs := lb.l, lb.keys, lb.xs
+	lb.rowXs = lb.rowXs[:0]
+	for lb.xi < len(xs) && int(xs[lb.xi].row) < r {
+		lb.xi++
+	}
+	for lb.xi < len(xs) && int(xs[lb.xi].row) == r {
+		lb.rowXs = append(lb.rowXs, xs[lb.xi].x)
+		lb.xi++
+	}
+	yc := l.minY + (float64(r)+0.5)*l.dy
+	k := 0 // crossings left of the current cell centre
+	for c := c0; c <= c1; c++ {
+		cell := uint32(r*l.nx + c)
+		for lb.ki < len(keys) && uint32(keys[lb.ki]>>32) < cell {
+			lb.ki++
+		}
+		if lb.ki < len(keys) && uint32(keys[lb.ki]>>32) == cell {
+			start := uint32(len(l.segs))
+			for lb.ki < len(keys) && uint32(keys[lb.ki]>>32) == cell {
+				l.segs = append(l.segs, lb.edges[uint32(keys[lb.ki])])
+				lb.ki++
+			}
+			en := entry{shape: s, segStart: start, segEnd: uint32(len(l.segs))}
+			l.reference(&en, c, r, yc, lb.rowXs, lb.edges)
+			lb.recs = append(lb.recs, record{cell, en})
+			continue
+		}
+		xc := l.minX + (float64(c)+0.5)*l.dx
+		for k < len(lb.rowXs) && lb.rowXs[k] < xc {
+			k++
+		}
+		if k%2 == 1 {
+			if l.cells[cell] == 0 {
+				l.cells[cell] = s + 1
+			} else {
+				lb.recs = append(lb.recs, record{cell, entry{shape: s, refIn: true}})
+			}
+		}
+	}
+}
+
+// makeLists turns the cells with records into lists of entries.
+func (l *layer) makeLists(recs []record) {
 	slices.SortFunc(recs, func(a, b record) int {
 		if a.cell != b.cell {
 			if a.cell < b.cell {
@@ -317,7 +360,6 @@ func buildLayer(shapes [][]orb.Ring, cellsPerEdge float64) (*layer, error) {
 		l.lists = append(l.lists, uint32(len(l.entries)))
 		l.cells[cell] = l.nShapes + uint32(len(l.lists)-1)
 	}
-	return l, nil
 }
 
 func (l *layer) rowOf(y float64) int {

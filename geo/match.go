@@ -195,14 +195,11 @@ func (m *Matcher) Zone(id string) (*Zone, bool) {
 // boundary passes within accuracyM of p are Possible hits. dst is reset;
 // reusing it makes Match allocation-free.
 func (m *Matcher) Match(p orb.Point, at time.Time, accuracyM float64, dst *Match) {
-	dst.ZoneSet = m.version
-	dst.Zones = dst.Zones[:0]
-	dst.Nearest = dst.Nearest[:0]
-	dst.Adm1, dst.Adm2, dst.Adm3 = "", "", ""
-	dst.AdmApprox, dst.AdmDistM = false, 0
+	// The phases that run on every call stay in this one function: a
+	// call per phase made the common case (no accuracy) 10% slower.
+	dst.reset(m.version)
 	x, y := p[0], p[1]
 	if !(x >= -180 && x <= 180 && y >= -90 && y <= 90) { // also NaN
-		dst.hits = dst.hits[:0]
 		return
 	}
 	anyTime := at.IsZero()
@@ -214,7 +211,8 @@ func (m *Matcher) Match(p orb.Point, at time.Time, accuracyM float64, dst *Match
 		accuracyM = 0
 	}
 
-	dst.hits = m.idx.layer.appendHits(x, y, dst.hits[:0])
+	// Sub-districts containing p, else the nearest within AdminTolerance.
+	dst.hits = m.idx.layer.appendHits(x, y, dst.hits)
 	approx := false
 	if len(dst.hits) > 0 {
 		ar := m.admin.adm3[dst.hits[0]]
@@ -263,16 +261,31 @@ func (m *Matcher) Match(p orb.Point, at time.Time, accuracyM float64, dst *Match
 			dst.Zones = append(dst.Zones, h)
 		}
 	}
-	// Zones not containing p whose boundary is within accuracyM.
 	if accuracyM > 0 {
-		for zi := range m.zones {
-			z := &m.zones[zi]
-			if !z.inForce(atNS, anyTime) || hasZone(dst.Zones, z.ID) || !nearBound(&z.bound, x, y, accuracyM) {
-				continue
-			}
-			if d, near := z.boundary.nearest(x, y, accuracyM, true); near {
-				dst.Zones = append(dst.Zones, ZoneHit{ID: z.ID, Kind: z.Kind, Set: z.set, Possible: true, DepthM: -d})
-			}
+		m.matchNear(x, y, atNS, anyTime, accuracyM, dst)
+	}
+}
+
+// reset empties dst for a Match with the given zone set version.
+func (dst *Match) reset(version string) {
+	dst.ZoneSet = version
+	dst.Zones = dst.Zones[:0]
+	dst.Nearest = dst.Nearest[:0]
+	dst.Adm1, dst.Adm2, dst.Adm3 = "", "", ""
+	dst.AdmApprox, dst.AdmDistM = false, 0
+	dst.hits = dst.hits[:0]
+}
+
+// matchNear adds, as Possible hits, the zones in force that do not contain
+// (x, y) but whose boundary is within accuracyM of it.
+func (m *Matcher) matchNear(x, y float64, atNS int64, anyTime bool, accuracyM float64, dst *Match) {
+	for zi := range m.zones {
+		z := &m.zones[zi]
+		if !z.inForce(atNS, anyTime) || hasZone(dst.Zones, z.ID) || !nearBound(&z.bound, x, y, accuracyM) {
+			continue
+		}
+		if d, near := z.boundary.nearest(x, y, accuracyM, true); near {
+			dst.Zones = append(dst.Zones, ZoneHit{ID: z.ID, Kind: z.Kind, Set: z.set, Possible: true, DepthM: -d})
 		}
 	}
 }

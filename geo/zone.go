@@ -291,7 +291,6 @@ func stringList(v any) []string {
 // shared vertex of consecutive edges (self-intersection; this also rejects
 // a hole touching its shell, and members of a MultiPolygon that overlap).
 func checkGeometry(g orb.Geometry) []string {
-	var probs []string
 	var polys []orb.Polygon
 	switch g := g.(type) {
 	case orb.Polygon:
@@ -302,11 +301,24 @@ func checkGeometry(g orb.Geometry) []string {
 	if len(polys) == 0 {
 		return []string{"empty geometry"}
 	}
-	type edge struct {
-		seg
-		ring, i, n int
+	edges, probs := polygonEdges(polys)
+	if len(probs) > 0 {
+		return probs
 	}
-	var edges []edge
+	return selfIntersections(edges)
+}
+
+// ringEdge is an edge of a checked ring: edge i of the n edges of ring
+// number ring.
+type ringEdge struct {
+	seg
+	ring, i, n int
+}
+
+// polygonEdges returns the edges of polys' rings, repeated positions
+// dropped, or the problems of their rings; after a coordinate that is not
+// a longitude/latitude it stops.
+func polygonEdges(polys []orb.Polygon) (edges []ringEdge, probs []string) {
 	ringNo := 0
 	for pi, poly := range polys {
 		if len(poly) == 0 {
@@ -317,37 +329,52 @@ func checkGeometry(g orb.Geometry) []string {
 			if len(polys) > 1 {
 				name = fmt.Sprintf("polygon %d ring %d", pi, ri)
 			}
-			for _, pt := range r {
-				if !(pt[0] >= -180 && pt[0] <= 180 && pt[1] >= -90 && pt[1] <= 90) {
-					probs = append(probs, fmt.Sprintf("%s: coordinate %v is not a longitude/latitude", name, pt))
-					return probs
+			rr, prob, fatal := checkRing(name, r)
+			if prob != "" {
+				probs = append(probs, prob)
+				if fatal {
+					return edges, probs
 				}
-			}
-			if len(r) > 0 && r[0] != r[len(r)-1] {
-				probs = append(probs, fmt.Sprintf("%s is not closed (first position %v, last %v)", name, r[0], r[len(r)-1]))
-				continue
-			}
-			// Drop repeated positions before counting.
-			var rr orb.Ring
-			for i, pt := range r {
-				if i == 0 || pt != r[i-1] {
-					rr = append(rr, pt)
-				}
-			}
-			if len(rr) < 4 {
-				probs = append(probs, fmt.Sprintf("%s has %d distinct positions, need at least 4 with the closing one", name, len(rr)))
 				continue
 			}
 			n := len(rr) - 1
 			for i := 0; i < n; i++ {
-				edges = append(edges, edge{seg{rr[i][0], rr[i][1], rr[i+1][0], rr[i+1][1]}, ringNo, i, n})
+				edges = append(edges, ringEdge{seg{rr[i][0], rr[i][1], rr[i+1][0], rr[i+1][1]}, ringNo, i, n})
 			}
 			ringNo++
 		}
 	}
-	if len(probs) > 0 {
-		return probs
+	return edges, probs
+}
+
+// checkRing returns r without repeated positions, or the problem of r
+// (fatal: a coordinate that is not a longitude/latitude).
+func checkRing(name string, r orb.Ring) (rr orb.Ring, prob string, fatal bool) {
+	for _, pt := range r {
+		if !(pt[0] >= -180 && pt[0] <= 180 && pt[1] >= -90 && pt[1] <= 90) {
+			return nil, fmt.Sprintf("%s: coordinate %v is not a longitude/latitude", name, pt), true
+		}
 	}
+	if len(r) > 0 && r[0] != r[len(r)-1] {
+		return nil, fmt.Sprintf("%s is not closed (first position %v, last %v)", name, r[0], r[len(r)-1]), false
+	}
+	// Drop repeated positions before counting.
+	for i, pt := range r {
+		if i == 0 || pt != r[i-1] {
+			rr = append(rr, pt)
+		}
+	}
+	if len(rr) < 4 {
+		return nil, fmt.Sprintf("%s has %d distinct positions, need at least 4 with the closing one", name, len(rr)), false
+	}
+	return rr, "", false
+}
+
+// selfIntersections names the edges that cross or touch other than at
+// the shared vertex of consecutive edges, the first 5 at most. It sorts
+// edges.
+func selfIntersections(edges []ringEdge) []string {
+	var probs []string
 	sort.Slice(edges, func(i, j int) bool {
 		return math.Min(edges[i].ax, edges[i].bx) < math.Min(edges[j].ax, edges[j].bx)
 	})
