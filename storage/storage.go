@@ -157,8 +157,9 @@ func (s *Store) Close() error { return s.conn.Close() }
 // Database is the database name.
 func (s *Store) Database() string { return s.db }
 
-// Conn is the underlying connection pool, for queries this package does
-// not provide. Tables are in Database().
+// Conn is the underlying connection pool, for tests and analysts' checks
+// that read the tables directly (tables are in Database()); programs ask
+// through the methods, which hold every statement.
 func (s *Store) Conn() driver.Conn { return s.conn }
 
 // ServerVersion returns SELECT version().
