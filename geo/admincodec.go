@@ -141,7 +141,7 @@ func decodeAdmin(raw []byte) ([3][]*Area, error) {
 }
 
 // adminReader reads the encoding of data/admin.bin from d; a read past the
-// end or a bad varint sets bad, after which every read returns zero.
+// end or a bad varint sets bad: the data is corrupt.
 type adminReader struct {
 	d   []byte // what is left to read
 	bad bool
@@ -155,16 +155,6 @@ func (d *adminReader) uv() uint64 {
 	}
 	d.d = d.d[n:]
 	return v
-}
-
-// sv reads a zigzag varint, as binary.Varint.
-func (d *adminReader) sv() int64 {
-	ux := d.uv()
-	x := int64(ux >> 1)
-	if ux&1 != 0 {
-		x = ^x
-	}
-	return x
 }
 
 func (d *adminReader) str() string {
@@ -219,14 +209,33 @@ func (d *adminReader) polygons() []orb.Polygon {
 		p := make(orb.Polygon, d.count())
 		for ri := range p {
 			r := make(orb.Ring, d.count())
-			for k := range r {
-				px += d.sv()
-				py += d.sv()
-				r[k] = orb.Point{float64(px) / 1e6, float64(py) / 1e6}
-			}
+			px, py = d.positions(r, px, py)
 			p[ri] = r
 		}
 		polys[pi] = p
 	}
 	return polys
+}
+
+// positions fills r with positions read as zigzag varint deltas of
+// micro-degrees from (px, py), and returns the last one.
+func (d *adminReader) positions(r orb.Ring, px, py int64) (int64, int64) {
+	b := d.d
+	for k := range r {
+		dx, n := binary.Varint(b)
+		if n <= 0 {
+			d.bad = true
+			break
+		}
+		dy, m := binary.Varint(b[n:])
+		if m <= 0 {
+			d.bad = true
+			break
+		}
+		b = b[n+m:]
+		px, py = px+dx, py+dy
+		r[k] = orb.Point{float64(px) / 1e6, float64(py) / 1e6}
+	}
+	d.d = b
+	return px, py
 }
