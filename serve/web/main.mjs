@@ -47,10 +47,11 @@ function showChoropleth(map, adminFC) {
   if (s.choro === 'zones') {
     fc = { ...zonesFC, features: zonesFC.features.filter((f) => f.properties.in_window).sort((a, b) => area(b) - area(a)) };
   }
-  fc = { ...fc, features: fc.features.map((f) => ({ ...f, properties: { ...f.properties, value: value(f.properties) } })) };
+  const key = (p) => p.pcode ?? p.id;
+  fc = { ...fc, features: fc.features.map((f) => ({ ...f, properties: { ...f.properties, key: key(f.properties), value: value(f.properties) } })) };
   choroFC = fc;
   choroStops = niceStops(Math.max(1, ...fc.features.map((f) => f.properties.value)));
-  setChoropleth(map, fc, choroStops);
+  setChoropleth(map, fc, choroStops, `${s.choro}:${fc.features.map((f) => f.properties.key).join(',')}`);
 }
 
 // fetchReports gets the reports of the view from zoom 11 (null below).
@@ -125,8 +126,9 @@ async function main() {
     try {
       state.write(s);
       if (what !== 'style') setCells(map, s); else styleCells(map, s);
+      // The zones' aggregates only for their choropleth; their outlines need only validity, known.
       const [zfc, afc, rfc] = await Promise.all([
-        what !== 'style' || s.choro === 'zones' ? api.getJSON(api.zonesURL(s)) : null,
+        s.choro === 'zones' ? api.getJSON(api.zonesURL(s)) : zonesP.then((fc) => ({ ...fc, features: fc.features.filter((f) => !s.set || f.properties.set === s.set) })),
         s.choro.startsWith('adm') ? api.getJSON(api.adminURL(s.choro, s)) : null,
         what !== 'style' ? fetchReports(map) : undefined,
       ]);
@@ -175,7 +177,7 @@ async function main() {
     const f = map.getLayer('choro-fill') && map.queryRenderedFeatures(e.point, { layers: ['choro-fill'] })[0];
     tip.hidden = !f;
     if (!f) return;
-    tip.textContent = `${f.properties.name}: ${f.properties.value} ${s.measure}`;
+    tip.textContent = `${f.properties.name}: ${f.state.value ?? 0} ${s.measure}`;
     tip.style.left = `${e.point.x + 12}px`;
     tip.style.top = `${e.point.y + 12}px`;
   });

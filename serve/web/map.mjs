@@ -18,7 +18,8 @@ export function createMap(container, s) {
 
 // addLayers adds every source and layer, bottom to top; call it on 'load'.
 export function addLayers(map, s) {
-  for (const id of ['adm1', 'adm2', 'adm3', 'zones', 'choro', 'sel', 'reports']) map.addSource(id, { type: 'geojson', data: empty });
+  for (const id of ['adm1', 'adm2', 'adm3', 'zones', 'sel', 'reports']) map.addSource(id, { type: 'geojson', data: empty });
+  map.addSource('choro', { type: 'geojson', data: empty, promoteId: 'key' });
   map.addSource('cells', { type: 'vector', tiles: [tileURL(s)], minzoom: 0, maxzoom: 16 });
   map.addLayer({ id: 'choro-fill', type: 'fill', source: 'choro', paint: { 'fill-color': noDataColor, 'fill-opacity': 0.75 } });
   map.addLayer({ id: 'cells-fill', type: 'fill', source: 'cells', 'source-layer': 'cells', paint: { 'fill-opacity': 0.8 } });
@@ -49,11 +50,16 @@ export function setCells(map, s) {
   styleCells(map, s);
 }
 
-// setChoropleth shows fc (features carrying a numeric 'value') with class breaks stops.
-export function setChoropleth(map, fc, stops) {
-  map.getSource('choro').setData(fc || empty);
-  map.setPaintProperty('choro-fill', 'fill-color', step(['get', 'value'], stops, choroColors, noDataColor));
+// setChoropleth shows fc (features carrying 'key' and a numeric 'value') with class breaks stops.
+// The geometry is set only when the areas change (shape names them); a new window changes
+// only the values, as feature state, so nothing is re-tiled.
+let choroShape = null;
+export function setChoropleth(map, fc, stops, shape) {
   map.setLayoutProperty('choro-fill', 'visibility', fc ? 'visible' : 'none');
+  if (!fc) return;
+  if (shape !== choroShape) { map.getSource('choro').setData(fc); choroShape = shape; }
+  for (const f of fc.features) map.setFeatureState({ source: 'choro', id: f.properties.key }, { value: f.properties.value });
+  map.setPaintProperty('choro-fill', 'fill-color', step(['coalesce', ['feature-state', 'value'], 0], stops, choroColors, noDataColor));
 }
 
 export const setData = (map, id, fc) => map.getSource(id).setData(fc || empty);
@@ -64,7 +70,7 @@ export function rendered(map, layer) {
   for (const f of map.queryRenderedFeatures({ layers: [layer] })) {
     const p = f.properties;
     const k = p.cell ?? p.pcode ?? p.id;
-    if (!seen.has(k)) seen.set(k, { ...p });
+    if (!seen.has(k)) seen.set(k, { ...p, ...f.state }); // the choropleth's values are feature state
   }
   return [...seen.values()];
 }
