@@ -8,10 +8,6 @@ import (
 	"github.com/trucewatch/trucewatch/broker"
 )
 
-func init() {
-	register(command{name: "broker", summary: "run the embedded Kafka-protocol broker alone", run: runBroker})
-}
-
 func runBroker(ctx context.Context, args []string, std stdio) error {
 	fs := newFlags("broker", "[flags]", "Run the embedded Kafka-protocol broker (franz-go kfake) until interrupted.\nIts listen address is the first line of stdout.", std)
 	listen := fs.String("listen", "127.0.0.1:9092", "host:port to listen on (port 0 picks a free one)")

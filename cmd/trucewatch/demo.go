@@ -16,10 +16,6 @@ import (
 	"github.com/trucewatch/trucewatch/synth"
 )
 
-func init() {
-	register(command{name: "demo", summary: "run the whole pipeline locally with an embedded broker and ClickHouse", run: runDemo})
-}
-
 func runDemo(ctx context.Context, args []string, std stdio) error {
 	fs := newFlags("demo", "[flags]",
 		"Run trucewatch end to end on this machine: the embedded Kafka-protocol broker, a local\nClickHouse (spawned from clickhouse-server, data under --data-dir), schema migrations,\nthe shipped zones and admin boundaries, a synthetic field-partner feed and the ingest\nworker. Prints throughput, counts and lag until Ctrl-C. Re-running keeps the data.", std)

@@ -10,10 +10,6 @@ import (
 	"github.com/trucewatch/trucewatch/dlq"
 )
 
-func init() {
-	register(command{name: "dlq", summary: "inspect or replay the dead-letter topic", run: runDLQ})
-}
-
 func runDLQ(ctx context.Context, args []string, std stdio) error {
 	usageText := "Usage: trucewatch dlq inspect|replay [flags]\n\n" +
 		"  inspect   summarise the dead letters: counts by broken rule, field and source, with samples\n" +

@@ -18,10 +18,6 @@ import (
 	"github.com/trucewatch/trucewatch/violation"
 )
 
-func init() {
-	register(command{name: "ingest", summary: "consume reports from Kafka into ClickHouse", run: runIngest})
-}
-
 // ingestFlags are the flags of the ingest worker, shared with demo.
 type ingestFlags struct {
 	kafka     kafkaFlags

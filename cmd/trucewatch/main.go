@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"syscall"
 )
@@ -28,15 +27,30 @@ type stdio struct {
 	out, err io.Writer
 }
 
-var commands = map[string]command{}
+// commands is the command table, in the order usage lists them: the
+// pipeline's roles first (broker, schema, ingest, produce, serve), then
+// the operators' tools.
+var commands = []command{
+	{name: "broker", summary: "run the embedded Kafka-protocol broker alone", run: runBroker},
+	{name: "migrate", summary: "create or upgrade the ClickHouse schema (idempotent)", run: runMigrate},
+	{name: "ingest", summary: "consume reports from Kafka into ClickHouse", run: runIngest},
+	{name: "produce", summary: "send NDJSON or synthetic reports to the reports topic", run: runProduce},
+	{name: "serve", summary: "serve map tiles, choropleths and reports over HTTP", run: runServe},
+	{name: "partners", summary: "manage the API keys of field partners (add, list, revoke)", run: runPartners},
+	{name: "zones", summary: "check zone-set files; match NDJSON points against zones", run: runZones},
+	{name: "rematch", summary: "recompute zone membership of stored reports after a zone-set change", run: runRematch},
+	{name: "dlq", summary: "inspect or replay the dead-letter topic", run: runDLQ},
+	{name: "demo", summary: "run the whole pipeline locally with an embedded broker and ClickHouse", run: runDemo},
+}
 
-// register is called from each subcommand file's init, so that the
-// subcommands live in separate files and do not edit a shared table.
-func register(c command) {
-	if _, dup := commands[c.name]; dup {
-		panic("trucewatch: duplicate command " + c.name)
+// lookup is the command called name.
+func lookup(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
 	}
-	commands[c.name] = c
+	return command{}, false
 }
 
 func main() {
@@ -52,7 +66,7 @@ func run(args []string, std stdio) int {
 		}
 		return 0
 	}
-	c, ok := commands[args[0]]
+	c, ok := lookup(args[0])
 	if !ok {
 		fmt.Fprintf(std.err, "trucewatch: unknown command %q\n\n", args[0])
 		usage(std.err)
@@ -87,13 +101,8 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "trucewatch: monitor ceasefire compliance from geotagged incident reports")
 	fmt.Fprintln(w, "\nUsage: trucewatch COMMAND [flags]   (trucewatch COMMAND --help for its flags)")
 	fmt.Fprintln(w, "\nCommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nEvery flag can also be set by an environment variable: --dlq-topic is TRUCEWATCH_DLQ_TOPIC.")
 }

@@ -8,14 +8,6 @@ import (
 	"github.com/trucewatch/trucewatch/storage"
 )
 
-func init() {
-	register(command{
-		name:    "migrate",
-		summary: "create or upgrade the ClickHouse schema (idempotent)",
-		run:     runMigrate,
-	})
-}
-
 func runMigrate(ctx context.Context, args []string, std stdio) error {
 	var ch clickhouseFlags
 	fs := newFlags("migrate", "[flags]", "Create the ClickHouse database and apply the schema migrations not yet applied.", std)

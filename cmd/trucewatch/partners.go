@@ -13,10 +13,6 @@ import (
 	"github.com/trucewatch/trucewatch/partners"
 )
 
-func init() {
-	register(command{name: "partners", summary: "manage the API keys of field partners (add, list, revoke)", run: runPartners})
-}
-
 const partnersUsage = `Manage the API keys field partners use to send reports over HTTPS (POST /v1/reports
 on trucewatch serve). The keys file keeps only SHA-256 hashes; a running server
 re-reads it within a second of a change, so revocation needs no restart.

@@ -10,10 +10,6 @@ import (
 	"github.com/trucewatch/trucewatch/synth"
 )
 
-func init() {
-	register(command{name: "produce", summary: "send NDJSON or synthetic reports to the reports topic", run: runProduce})
-}
-
 // maxLine bounds one NDJSON line: larger than any valid report
 // (report.MaxReportBytes), so an oversized report still reaches the
 // dead-letter topic with its reason instead of being cut here.

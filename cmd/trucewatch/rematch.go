@@ -11,10 +11,6 @@ import (
 	"github.com/trucewatch/trucewatch/storage"
 )
 
-func init() {
-	register(command{name: "rematch", summary: "recompute zone membership of stored reports after a zone-set change", run: runRematch})
-}
-
 func runRematch(ctx context.Context, args []string, std stdio) error {
 	fs := newFlags("rematch", "--from TIME --to TIME [flags]",
 		"Match the stored reports observed in [--from, --to) again with the zone sets of --zones, and rewrite\n"+

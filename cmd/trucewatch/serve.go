@@ -17,10 +17,6 @@ import (
 	"github.com/trucewatch/trucewatch/storage"
 )
 
-func init() {
-	register(command{name: "serve", summary: "serve map tiles, choropleths and reports over HTTP", run: runServe})
-}
-
 // serveFlags are the flags of the HTTP API.
 type serveFlags struct {
 	listen       string

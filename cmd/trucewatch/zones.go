@@ -19,10 +19,6 @@ import (
 	"github.com/trucewatch/trucewatch/violation"
 )
 
-func init() {
-	register(command{name: "zones", summary: "check zone-set files; match NDJSON points against zones", run: runZones})
-}
-
 const zonesUsage = `Usage:
   trucewatch zones check FILE...
       validate zone-set files (see geo/ZONES.md) and print a summary
