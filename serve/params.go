@@ -91,15 +91,12 @@ func isMidnight(t time.Time) bool {
 // parseTime accepts RFC 3339 (seconds precision) or a date YYYY-MM-DD
 // (midnight UTC).
 func parseTime(param, s string) (time.Time, error) {
-	t, err := time.Parse("2006-01-02", s)
-	if len(s) != len("2006-01-02") || err != nil {
-		t, err = time.Parse(time.RFC3339, s)
-		if err != nil {
-			return time.Time{}, badParam(param, "want a date (2017-03-01) or an RFC 3339 time (2017-03-01T12:00:00Z), got %q", s)
-		}
-		if t.Nanosecond() != 0 {
-			return time.Time{}, badParam(param, "sub-second times are not supported")
-		}
+	t, err := report.ParseTime(s)
+	if err != nil {
+		return time.Time{}, badParam(param, "want a date (2017-03-01) or an RFC 3339 time (2017-03-01T12:00:00Z), got %q", s)
+	}
+	if t.Nanosecond() != 0 {
+		return time.Time{}, badParam(param, "sub-second times are not supported")
 	}
 	// Dates and times alike: ClickHouse's DateTime holds 1970..2106 and
 	// wraps outside it.
