@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
 	"time"
 
 	"github.com/trucewatch/trucewatch/rematch"
+	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/storage"
 )
 
@@ -69,18 +71,13 @@ func runRematch(ctx context.Context, args []string, std stdio) error {
 	return err
 }
 
+// parseTime reads a required --from or --to (see report.ParseTime), in UTC.
 func parseTime(s string) (time.Time, error) {
 	if s == "" {
-		return time.Time{}, fmt.Errorf("required")
+		return time.Time{}, errors.New("required")
 	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), nil
-	}
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is neither RFC 3339 nor YYYY-MM-DD", s)
-	}
-	return t, nil
+	t, err := report.ParseTime(s)
+	return t.UTC(), err
 }
 
 func printRematch(w io.Writer, o *rematch.Options, r *rematch.Result, took time.Duration) {

@@ -200,7 +200,7 @@ func runZonesMatch(ctx context.Context, args []string, std stdio) error {
 	var at time.Time
 	if *atFlag != "" {
 		var err error
-		if at, err = parseTimeArg(*atFlag); err != nil {
+		if at, err = report.ParseTime(*atFlag); err != nil {
 			return fmt.Errorf("--at: %w", err)
 		}
 	}
@@ -281,7 +281,7 @@ func matchLine(raw []byte, m *geo.Matcher, rules violation.Rules, at time.Time, 
 	t := at
 	if p.ObservedAt != "" && !forceAt {
 		var err error
-		if t, err = parseTimeArg(p.ObservedAt); err != nil {
+		if t, err = report.ParseTime(p.ObservedAt); err != nil {
 			return fmt.Errorf("observed_at: %w", err)
 		}
 	}
@@ -330,14 +330,3 @@ func matchLine(raw []byte, m *geo.Matcher, rules violation.Rules, at time.Time, 
 }
 
 func round1(x float64) float64 { return math.Round(x*10) / 10 }
-
-// parseTimeArg reads an RFC 3339 time or a date (00:00 UTC).
-func parseTimeArg(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse("2006-01-02", s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a date", s)
-}
