@@ -10,7 +10,6 @@ import (
 	"math"
 	"os"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -76,39 +75,7 @@ func runZonesCheck(_ context.Context, args []string, std stdio) error {
 		}
 		sets = append(sets, zs)
 		fmt.Fprintf(std.out, "%s: ok, set %q, version %s, %d zone(s)\n", path, zs.Name, zs.Version, len(zs.Zones))
-		for _, z := range zs.Zones {
-			until := "open"
-			if !z.ValidTo.IsZero() {
-				until = z.ValidTo.Format(time.RFC3339)
-			}
-			area := ""
-			if len(z.PCodes) > 0 {
-				n := 0
-				for _, ar := range admin.Areas(3) {
-					for _, pc := range z.PCodes {
-						if strings.HasPrefix(ar.PCode, pc) {
-							n++
-							break
-						}
-					}
-				}
-				area = fmt.Sprintf("%d pcode(s) = %d sub-district(s)", len(z.PCodes), n)
-			} else {
-				rings := 0
-				switch g := z.Geometry.(type) {
-				case orb.Polygon:
-					rings = len(g)
-				case orb.MultiPolygon:
-					for _, p := range g {
-						rings += len(p)
-					}
-				}
-				b := z.Geometry.Bound()
-				area = fmt.Sprintf("inline %s, %d ring(s), bbox %.4f,%.4f %.4f,%.4f",
-					z.Geometry.GeoJSONType(), rings, b.Min[0], b.Min[1], b.Max[0], b.Max[1])
-			}
-			fmt.Fprintf(std.out, "  %-20s %-14s %s .. %s  %s\n", z.ID, z.Kind, z.ValidFrom.Format(time.RFC3339), until, area)
-		}
+		printZoneSummary(std, geo.Summarize(zs, admin))
 	}
 	if bad > 0 {
 		return fmt.Errorf("%d of %d file(s) invalid", bad, fs.NArg())
@@ -120,6 +87,25 @@ func runZonesCheck(_ context.Context, args []string, std stdio) error {
 		}
 	}
 	return nil
+}
+
+// printZoneSummary prints one line a zone: id, kind, validity and area.
+func printZoneSummary(std stdio, zones []geo.ZoneSummary) {
+	for _, z := range zones {
+		until := "open"
+		if !z.ValidTo.IsZero() {
+			until = z.ValidTo.Format(time.RFC3339)
+		}
+		var area string
+		if z.PCodes > 0 {
+			area = fmt.Sprintf("%d pcode(s) = %d sub-district(s)", z.PCodes, z.SubDistricts)
+		} else {
+			b := z.Bound
+			area = fmt.Sprintf("inline %s, %d ring(s), bbox %.4f,%.4f %.4f,%.4f",
+				z.GeometryType, z.Rings, b.Min[0], b.Min[1], b.Max[0], b.Max[1])
+		}
+		fmt.Fprintf(std.out, "  %-20s %-14s %s .. %s  %s\n", z.ID, z.Kind, z.ValidFrom.Format(time.RFC3339), until, area)
+	}
 }
 
 func loadZoneFile(path string, admin *geo.Admin) (*geo.ZoneSet, error) {
