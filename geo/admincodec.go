@@ -158,11 +158,7 @@ func (d *adminReader) uv() uint64 {
 }
 
 func (d *adminReader) str() string {
-	n := d.uv()
-	if n > uint64(len(d.d)) {
-		d.bad = true
-		return ""
-	}
+	n := d.count() // a length, bounded the same way
 	s := string(d.d[:n])
 	d.d = d.d[n:]
 	return s
