@@ -2,147 +2,196 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/trucewatch/trucewatch/broker"
+	"github.com/trucewatch/trucewatch/ingest"
 	"github.com/trucewatch/trucewatch/publish"
+	"github.com/trucewatch/trucewatch/storage"
 	"github.com/trucewatch/trucewatch/storage/chserver"
 	"github.com/trucewatch/trucewatch/synth"
 )
 
+// demoFlags are the worker's flags, with a demo's defaults, and the demo's
+// own.
+type demoFlags struct {
+	ingest    ingestFlags
+	dataDir   string
+	rate      float64
+	malformed float64
+	every     time.Duration
+	mapAddr   string
+}
+
+func (f *demoFlags) register(fs *flag.FlagSet) {
+	// The demo runs its own broker and ClickHouse unless pointed elsewhere,
+	// and its ops endpoints on a free port unless told otherwise: it must
+	// not fail because some other process holds a fixed one.
+	f.ingest.register(fs, ingestDefaults{brokers: "", clickhouse: "", ops: "127.0.0.1:0"})
+	fs.StringVar(&f.dataDir, "data-dir", "var", "where the embedded broker and ClickHouse keep their data")
+	fs.Float64Var(&f.rate, "rate", 2000, "synthetic reports per second")
+	fs.Float64Var(&f.malformed, "malformed", 0.01, "fraction of synthetic messages that are malformed on purpose")
+	fs.DurationVar(&f.every, "every", 2*time.Second, "how often to print progress")
+	fs.StringVar(&f.mapAddr, "map-addr", "127.0.0.1:0", "where the map (trucewatch serve) listens; default a free port, printed; empty: no map")
+}
+
 func runDemo(ctx context.Context, args []string, std stdio) error {
 	fs := newFlags("demo", "[flags]",
 		"Run trucewatch end to end on this machine: the embedded Kafka-protocol broker, a local\nClickHouse (spawned from clickhouse-server, data under --data-dir), schema migrations,\nthe shipped zones and admin boundaries, a synthetic field-partner feed and the ingest\nworker. Prints throughput, counts and lag until Ctrl-C. Re-running keeps the data.", std)
-	var f ingestFlags
+	var f demoFlags
 	f.register(fs)
-	// The demo runs its own broker and ClickHouse unless pointed elsewhere.
-	fs.Lookup("brokers").DefValue, f.kafka.brokers = "", ""
-	fs.Lookup("clickhouse").DefValue, f.ch.addr = "", ""
-	dataDir := fs.String("data-dir", "var", "where the embedded broker and ClickHouse keep their data")
-	rate := fs.Float64("rate", 2000, "synthetic reports per second")
-	malformed := fs.Float64("malformed", 0.01, "fraction of synthetic messages that are malformed on purpose")
-	every := fs.Duration("every", 2*time.Second, "how often to print progress")
-	mapAddr := fs.String("map-addr", "127.0.0.1:0", "where the map (trucewatch serve) listens; default a free port, printed; empty: no map")
-	// A free port unless told otherwise: the demo must not fail because
-	// some other process holds a fixed one.
-	fs.Lookup("ops-addr").DefValue, f.opsAddr = "127.0.0.1:0", "127.0.0.1:0"
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	log, err := f.logger(std)
+	log, err := f.ingest.logger(std)
 	if err != nil {
 		return err
 	}
 	out := std.out
 	// Bound before anything starts, so that a taken --ops-addr fails at
 	// once; the worker serves on this listener.
-	if f.opsAddr != "" {
-		if f.opsAddr, err = openOps(f.opsAddr); err != nil {
+	if f.ingest.opsAddr != "" {
+		ln, err := listenOps(f.ingest.opsAddr)
+		if err != nil {
 			return err
 		}
-		defer closeOps(f.opsAddr)
-		fmt.Fprintf(out, "metrics on http://%s/metrics (readiness /readyz)\n", f.opsAddr)
+		defer ln.Close()
+		f.ingest.opsLn = ln
+		fmt.Fprintf(out, "metrics on http://%s/metrics (readiness /readyz)\n", ln.Addr())
 	}
+	stop, err := f.startLocal(ctx, out, log)
+	defer stop()
+	if err != nil {
+		return err
+	}
+	return f.run(ctx, out, log)
+}
 
-	if f.ch.addr == "" {
-		dir, _ := filepath.Abs(filepath.Join(*dataDir, "clickhouse"))
+// startLocal starts ClickHouse when --clickhouse is empty and the broker
+// when --brokers is, and points those flags at them. stop stops what it
+// started; call it even after an error.
+func (f *demoFlags) startLocal(ctx context.Context, out io.Writer, log *slog.Logger) (stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	if f.ingest.ch.addr == "" {
+		dir, _ := filepath.Abs(filepath.Join(f.dataDir, "clickhouse"))
 		fmt.Fprintf(out, "starting ClickHouse (data in %s) ...\n", dir)
 		srv, err := chserver.Launch(ctx, dir, log)
 		if err != nil {
-			return err
+			return stop, err
 		}
-		defer srv.Stop()
-		f.ch.addr = srv.Addr()
+		stops = append(stops, func() { srv.Stop() })
+		f.ingest.ch.addr = srv.Addr()
 		fmt.Fprintf(out, "ClickHouse %s listening on %s\n", srv.Version(), srv.Addr())
 	}
-	if f.kafka.brokers == "" {
-		dir := filepath.Join(*dataDir, "kafka")
-		b, err := broker.Start(broker.Options{DataDir: dir, Topics: []string{f.kafka.topic, f.kafka.dlqTopic}})
+	if k := &f.ingest.kafka; k.brokers == "" {
+		dir := filepath.Join(f.dataDir, "kafka")
+		b, err := broker.Start(broker.Options{DataDir: dir, Topics: []string{k.topic, k.dlqTopic}})
 		if err != nil {
-			return err
+			return stop, err
 		}
-		defer b.Close()
-		f.kafka.brokers = strings.Join(b.Addrs(), ",")
-		fmt.Fprintf(out, "embedded Kafka broker on %s (data in %s)\n", f.kafka.brokers, dir)
+		stops = append(stops, func() { b.Close() })
+		k.brokers = strings.Join(b.Addrs(), ",")
+		fmt.Fprintf(out, "embedded Kafka broker on %s (data in %s)\n", k.brokers, dir)
 	}
+	return stop, nil
+}
 
-	store, err := openStore(ctx, f.storeOptions(log), true)
+// run migrates the schema and runs the worker, the map, the synthetic feed
+// and the progress lines under one errgroup until ctx ends.
+func (f *demoFlags) run(ctx context.Context, out io.Writer, log *slog.Logger) error {
+	store, err := openStore(ctx, f.ingest.storeOptions(log), true)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	o, err := f.ingestOptions(log)
+	o, err := f.ingest.ingestOptions(log)
 	if err != nil {
 		return err
 	}
-	in, err := f.worker(ctx, store, o, log)
+	w, err := f.ingest.worker(store, o, log)
 	if err != nil {
 		return err
 	}
-	if *mapAddr != "" {
-		zs, err := loadZones(splitList(f.zones), log)
+	d := &demo{out: out, log: log, store: store, in: w.in, every: f.every}
+	more := []func(context.Context) error{d.progress}
+	if f.mapAddr != "" {
+		zs, err := loadZones(splitList(f.ingest.zones), log)
 		if err != nil {
 			return err
 		}
-		url, stop, err := startMap(ctx, *mapAddr, store, zs.Load().Admin(), zs.Load().ZoneSets(), log)
+		m, err := newMap(f.mapAddr, store, zs.Load().Admin(), zs.Load().ZoneSets(), log)
 		if err != nil {
 			return err
 		}
-		defer stop()
-		fmt.Fprintf(out, "map on %s (open it in a browser)\n", url)
+		more = append(more, m.run)
+		fmt.Fprintf(out, "map on %s (open it in a browser)\n", m.url())
 	}
 	before, _ := store.CountReports(ctx)
 	fmt.Fprintf(out, "schema ready; %d reports already stored; feeding %.0f synthetic reports/s (%.1f%% malformed). Ctrl-C stops.\n\n",
-		before, *rate, *malformed*100)
+		before, f.rate, f.malformed*100)
 
-	pub := publish.New(publish.Options{Brokers: f.kafka.brokerList(), Topic: f.kafka.topic, Transport: o.Transport})
+	pub := publish.New(publish.Options{Brokers: f.ingest.kafka.brokerList(), Topic: f.ingest.kafka.topic, Transport: o.Transport})
 	defer pub.Close()
 	// A new seed per run, so a re-run adds reports rather than repeating ids.
-	seed := uint64(time.Now().Unix())
-	feed := synth.New(synth.Options{Seed: seed, Malformed: *malformed, IDPrefix: "demo"})
-	var produced atomic.Int64
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		_, err := publish.Stream(gctx, pub, func() (publish.Message, bool, error) {
+	feed := synth.New(synth.Options{Seed: uint64(time.Now().Unix()), Malformed: f.malformed, IDPrefix: "demo"})
+	more = append(more, func(ctx context.Context) error {
+		_, err := publish.Stream(ctx, pub, func() (publish.Message, bool, error) {
 			msg := feed.Next()
-			produced.Add(1)
+			d.produced.Add(1)
 			return publish.Message{Key: msg.Key, Value: msg.Value}, true, nil
-		}, *rate)
+		}, f.rate)
 		return err
 	})
-	g.Go(func() error { return in.Run(gctx) })
-	g.Go(func() error {
-		t := time.NewTicker(*every)
-		defer t.Stop()
-		last, lastAt := in.Stats(), time.Now()
-		fmt.Fprintf(out, "%-8s %10s %10s %10s %9s %8s %8s %10s %12s\n", "time", "produced", "consumed", "written", "dup", "dlq", "lag", "rows/s", "in ClickHouse")
-		for {
-			select {
-			case <-gctx.Done():
-				return nil
-			case now := <-t.C:
-				s := in.Stats()
-				total, err := store.CountReports(gctx)
-				if err != nil {
-					if gctx.Err() != nil {
-						return nil
-					}
-					log.Warn("count reports", "err", err)
-				}
-				rate := float64(s.Written-last.Written) / now.Sub(lastAt).Seconds()
-				fmt.Fprintf(out, "%-8s %10d %10d %10d %9d %8d %8d %10.0f %12d\n", now.Format("15:04:05"),
-					produced.Load(), s.Consumed, s.Written, s.Duplicates, s.DeadLettered, s.Lag, rate, total)
-				last, lastAt = s, now
-			}
-		}
-	})
-	err = g.Wait()
-	fmt.Fprintln(out, "\nstopped cleanly; the data stays in", *dataDir)
+	err = w.run(ctx, more...)
+	fmt.Fprintln(out, "\nstopped cleanly; the data stays in", f.dataDir)
 	return err
+}
+
+// demo is what the progress lines report on.
+type demo struct {
+	out      io.Writer
+	log      *slog.Logger
+	store    *storage.Store
+	in       *ingest.Ingester
+	every    time.Duration
+	produced atomic.Int64
+}
+
+// progress prints a line of counts and rates every d.every until ctx ends.
+func (d *demo) progress(ctx context.Context) error {
+	t := time.NewTicker(d.every)
+	defer t.Stop()
+	last, lastAt := d.in.Stats(), time.Now()
+	fmt.Fprintf(d.out, "%-8s %10s %10s %10s %9s %8s %8s %10s %12s\n", "time", "produced", "consumed", "written", "dup", "dlq", "lag", "rows/s", "in ClickHouse")
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			s := d.in.Stats()
+			total, err := d.store.CountReports(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				d.log.Warn("count reports", "err", err)
+			}
+			rate := float64(s.Written-last.Written) / now.Sub(lastAt).Seconds()
+			fmt.Fprintf(d.out, "%-8s %10d %10d %10d %9d %8d %8d %10.0f %12d\n", now.Format("15:04:05"),
+				d.produced.Load(), s.Consumed, s.Written, s.Duplicates, s.DeadLettered, s.Lag, rate, total)
+			last, lastAt = s, now
+		}
+	}
 }

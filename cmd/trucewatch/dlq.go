@@ -25,7 +25,7 @@ func runDLQ(ctx context.Context, args []string, std stdio) error {
 	action, args := args[0], args[1:]
 	fs := newFlags("dlq "+action, "[flags]", usageText, std)
 	var kf kafkaFlags
-	kf.register(fs, true)
+	kf.register(fs, defaultBrokers, true)
 	asJSON := fs.Bool("json", false, "inspect: print the summary as JSON")
 	samples := fs.Int("samples", 3, "inspect: sample letters to show per rule")
 	group := fs.String("group", dlq.DefaultReplayGroup, "replay: consumer group that keeps replay progress")

@@ -23,8 +23,11 @@ type kafkaFlags struct {
 	auth     kafkaauth.Options
 }
 
-func (k *kafkaFlags) register(fs *flag.FlagSet, dlq bool) {
-	fs.StringVar(&k.brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated host:port")
+// defaultBrokers is the default --brokers: a broker on this machine.
+const defaultBrokers = "127.0.0.1:9092"
+
+func (k *kafkaFlags) register(fs *flag.FlagSet, defaultBrokers string, dlq bool) {
+	fs.StringVar(&k.brokers, "brokers", defaultBrokers, "Kafka bootstrap brokers, comma-separated host:port")
 	fs.StringVar(&k.topic, "topic", "reports", "topic the reports arrive on")
 	if dlq {
 		fs.StringVar(&k.dlqTopic, "dlq-topic", "reports.dlq", "dead-letter topic for reports that fail decoding or validation")

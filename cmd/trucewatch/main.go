@@ -75,11 +75,13 @@ func run(args []string, std stdio) int {
 	// The first SIGINT/SIGTERM cancels ctx (graceful: flush, commit, exit);
 	// a second one kills the process at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		<-ctx.Done()
 		stop() // restore default handling: the next signal terminates
 	}()
+	defer func() { stop(); <-done }()
 	err := c.run(ctx, args[1:], std)
 	switch {
 	case err == nil:

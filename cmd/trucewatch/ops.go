@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,29 +14,31 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// opsServer serves /metrics, /healthz and /readyz for a worker. ready
-// returns nil when the worker can make progress.
-type opsServer struct {
-	Registry *prometheus.Registry
-	addr     string
-}
-
 func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
 }
 
-// startOps listens on addr (empty: no server) and serves until ctx ends.
-// It returns the address it listens on.
-func startOps(ctx context.Context, addr string, reg *prometheus.Registry, ready func(context.Context) error, log *slog.Logger) (string, error) {
-	if addr == "" {
-		return "", nil
-	}
-	ln, err := listenOps(addr)
+// listenOps binds --ops-addr (port 0 picks a free one). An error names
+// the flag.
+func listenOps(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return "", err
+		return nil, fmt.Errorf("--ops-addr %s: %w", addr, err)
 	}
+	return ln, nil
+}
+
+// opsServer serves /metrics, /healthz and /readyz of a worker on its
+// listener; ready returns nil when the worker can make progress.
+type opsServer struct {
+	ln  net.Listener
+	hs  *http.Server
+	log *slog.Logger
+}
+
+func newOps(ln net.Listener, reg *prometheus.Registry, ready func(context.Context) error, log *slog.Logger) *opsServer {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -52,54 +53,40 @@ func startOps(ctx context.Context, addr string, reg *prometheus.Registry, ready 
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("ops server", "err", err)
-		}
-	}()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	return ln.Addr().String(), nil
+	return &opsServer{ln: ln, hs: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, log: log}
 }
 
-// opened holds listeners opened ahead of startOps by address (the demo
-// binds its ops port before it starts anything, so that the port it
-// prints is the one served and a taken one fails at once).
-var opened sync.Map // string -> net.Listener
+func (o *opsServer) addr() string { return o.ln.Addr().String() }
 
-// openOps binds addr for a later startOps and returns the address bound
-// (with the port chosen when addr asks for port 0).
-func openOps(addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
+// run serves until ctx ends and returns once the server stopped. A failed
+// server is logged, not returned: the worker goes on without it.
+func (o *opsServer) run(ctx context.Context) error {
+	if err := serveHTTP(ctx, o.hs, o.ln, 2*time.Second); err != nil {
+		o.log.Error("ops server", "err", err)
+	}
+	return nil
+}
+
+// serveHTTP serves hs on ln until ctx ends, then shuts it down, letting
+// the requests under way finish within grace (closing what is left after
+// it). It returns when the server has stopped: Serve's error, or
+// Shutdown's, nil after a clean stop.
+func serveHTTP(ctx context.Context, hs *http.Server, ln net.Listener, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := hs.Shutdown(sctx)
 	if err != nil {
-		return "", fmt.Errorf("--ops-addr %s: %w", addr, err)
+		hs.Close()
 	}
-	bound := ln.Addr().String()
-	opened.Store(bound, ln)
-	return bound, nil
-}
-
-// listenOps is the listener of addr: the one openOps opened, or a new one.
-// An error names the flag.
-func listenOps(addr string) (net.Listener, error) {
-	if ln, ok := opened.LoadAndDelete(addr); ok {
-		return ln.(net.Listener), nil
+	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--ops-addr %s: %w", addr, err)
-	}
-	return ln, nil
-}
-
-// closeOps closes what openOps opened for addr if startOps never took it.
-func closeOps(addr string) {
-	if ln, ok := opened.LoadAndDelete(addr); ok {
-		ln.(net.Listener).Close()
-	}
+	return err
 }

@@ -19,7 +19,7 @@ func runProduce(ctx context.Context, args []string, std stdio) error {
 	fs := newFlags("produce", "[--file FILE | --synthetic N] [flags]",
 		"Send reports to the reports topic, keyed by report id.\nWith --file (or stdin) every NDJSON line is sent as it is, valid or not: ingest\ndead-letters what is invalid. With --synthetic N it generates N reports shaped like\nthe real conflict (Damascus suburbs, Idlib, Aleppo, Daraa...).", std)
 	var kf kafkaFlags
-	kf.register(fs, false)
+	kf.register(fs, defaultBrokers, false)
 	file := fs.String("file", "-", "NDJSON file of reports, - for stdin (ignored with --synthetic)")
 	n := fs.Int("synthetic", 0, "generate this many synthetic reports instead of reading a file")
 	rate := fs.Float64("rate", 0, "reports per second (0: as fast as the broker takes them)")

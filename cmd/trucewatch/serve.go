@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -49,7 +50,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.cacheBytes, "cache-bytes", serve.DefaultCacheBytes, "bytes of responses kept for their max-age; -1 turns off every cache (responses, tile cells, area totals): a new report then shows as soon as ClickHouse has it")
 	fs.StringVar(&f.readTokens, "read-tokens", "", "bearer tokens the read API requires, comma-separated (empty: reads are open); prefer TRUCEWATCH_READ_TOKENS to the command line")
 	fs.StringVar(&f.keys, "keys", "", "partner key file: when set, also accept reports at POST /v1/reports and publish them to Kafka")
-	f.kafka.register(fs, false)
+	f.kafka.register(fs, defaultBrokers, false)
 	fs.Int64Var(&f.intake.MaxBodyBytes, "intake-max-body-bytes", intake.DefaultMaxBodyBytes, "largest POST /v1/reports body (413 above)")
 	fs.IntVar(&f.intake.MaxItems, "intake-max-items", intake.DefaultMaxItems, "most reports in one POST /v1/reports (413 above)")
 	fs.Float64Var(&f.intake.Rate, "intake-rate", intake.DefaultRate, "reports per second each partner may post, sustained (429 above; negative: no limit)")
@@ -93,26 +94,11 @@ func runServe(ctx context.Context, args []string, std stdio) error {
 		TileMaxAge: f.tileMaxAge, CacheBytes: f.cacheBytes, Logger: log, ReadTokens: splitList(f.readTokens),
 	}
 	if f.keys != "" {
-		// A missing file is created empty: the intake then refuses every key
-		// until `trucewatch partners add` writes one (it is reloaded).
-		keys, err := partners.Create(f.keys)
+		pub, err := f.intakeHandler(&o, log)
 		if err != nil {
 			return err
 		}
-		keys.SetLogger(log)
-		_, transport, err := f.kafka.clients()
-		if err != nil {
-			return err
-		}
-		pub := publish.New(publish.Options{Brokers: f.kafka.brokerList(), Topic: f.kafka.topic, Transport: transport})
 		defer pub.Close()
-		io := f.intake
-		io.Keys, io.Publisher, io.Logger = keys, pub, log
-		h, err := intake.New(io)
-		if err != nil {
-			return err
-		}
-		o.Intake = h
 	}
 	s, err := serve.New(o)
 	if err != nil {
@@ -125,30 +111,46 @@ func runServe(ctx context.Context, args []string, std stdio) error {
 	if tlsConf != nil {
 		ln = tls.NewListener(ln, tlsConf)
 	}
-	hs := &http.Server{
+	log.Info("serving", "addr", ln.Addr().String(), "tls", tlsConf != nil, "database", store.Database(), "zone_sets", len(sets), "intake", o.Intake != nil)
+	return serveHTTP(ctx, f.httpServer(ctx, s, tlsConf), ln, 15*time.Second)
+}
+
+// intakeHandler sets o.Intake, the partner intake of --keys, and returns
+// the publisher it sends to, for the caller to close.
+func (f *serveFlags) intakeHandler(o *serve.Options, log *slog.Logger) (*publish.Publisher, error) {
+	// A missing file is created empty: the intake then refuses every key
+	// until `trucewatch partners add` writes one (it is reloaded).
+	keys, err := partners.Create(f.keys)
+	if err != nil {
+		return nil, err
+	}
+	keys.SetLogger(log)
+	_, transport, err := f.kafka.clients()
+	if err != nil {
+		return nil, err
+	}
+	pub := publish.New(publish.Options{Brokers: f.kafka.brokerList(), Topic: f.kafka.topic, Transport: transport})
+	io := f.intake
+	io.Keys, io.Publisher, io.Logger = keys, pub, log
+	if o.Intake, err = intake.New(io); err != nil {
+		pub.Close()
+		return nil, err
+	}
+	return pub, nil
+}
+
+// httpServer is the HTTP server of h. Requests keep running when ctx ends:
+// serveHTTP lets them finish.
+func (f *serveFlags) httpServer(ctx context.Context, h http.Handler, tlsConf *tls.Config) *http.Server {
+	return &http.Server{
 		TLSConfig:         tlsConf,
-		Handler:           s,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "tls", tlsConf != nil, "database", store.Database(), "zone_sets", len(sets), "intake", o.Intake != nil)
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	err = hs.Shutdown(sctx)
-	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
-		err = e
-	}
-	return err
 }
 
 // tlsConfig is the HTTPS configuration of --tls-cert and --tls-key; nil
