@@ -190,23 +190,7 @@ func runZonesMatch(ctx context.Context, args []string, std stdio) error {
 			return fmt.Errorf("--at: %w", err)
 		}
 	}
-	admin, err := geo.LoadAdmin()
-	if err != nil {
-		return err
-	}
-	var sets []*geo.ZoneSet
-	if files := splitList(*zones); len(files) > 0 {
-		for _, path := range files {
-			zs, err := loadZoneFile(path, admin)
-			if err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			sets = append(sets, zs)
-		}
-	} else if sets, err = geo.ShippedZoneSets(admin); err != nil {
-		return err
-	}
-	m, err := geo.NewMatcher(admin, sets...)
+	m, err := zoneFilesMatcher(splitList(*zones))
 	if err != nil {
 		return err
 	}
@@ -249,6 +233,28 @@ func runZonesMatch(ctx context.Context, args []string, std stdio) error {
 		return fmt.Errorf("%d of %d line(s) could not be matched", bad, line)
 	}
 	return nil
+}
+
+// zoneFilesMatcher is the matcher of the zone-set files (the shipped sets
+// when there are none); an error names the file.
+func zoneFilesMatcher(files []string) (*geo.Matcher, error) {
+	admin, err := geo.LoadAdmin()
+	if err != nil {
+		return nil, err
+	}
+	var sets []*geo.ZoneSet
+	if len(files) > 0 {
+		for _, path := range files {
+			zs, err := loadZoneFile(path, admin)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			sets = append(sets, zs)
+		}
+	} else if sets, err = geo.ShippedZoneSets(admin); err != nil {
+		return nil, err
+	}
+	return geo.NewMatcher(admin, sets...)
 }
 
 func matchLine(raw []byte, m *geo.Matcher, rules violation.Rules, at time.Time, forceAt bool, accuracy float64, dst *geo.Match, o *zoneMatchOut) error {
