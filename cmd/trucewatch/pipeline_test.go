@@ -10,12 +10,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/trucewatch/trucewatch/broker"
 	"github.com/trucewatch/trucewatch/storage"
 	"github.com/trucewatch/trucewatch/storage/chtest"
 )
 
-func TestMain(m *testing.M) { chtest.Main(m) }
+// TestMain checks that nothing outlives the tests: every command joins
+// the goroutines it starts. The tests' own clients use kafka-go's shared
+// default transport, whose idle connections live until closed.
+func TestMain(m *testing.M) {
+	code := chtest.Run(m)
+	kafka.DefaultTransport.(*kafka.Transport).CloseIdleConnections()
+	os.Exit(chtest.Leaks(code))
+}
 
 // TestProduceIngest runs the subcommands as a user would: produce
 // synthetic reports (some malformed) and an NDJSON file, ingest them with
