@@ -9,6 +9,7 @@ import { openPanel, closePanel, panelState } from './panel.mjs';
 import { niceStops } from './colors.mjs';
 
 const s = state.read();
+const placed = new URLSearchParams(location.hash.slice(1)).has('z'); // the URL gives a position
 let busy = 1; // work of ours in progress (besides fetches and tiles)
 const outlines = {}; // level -> FeatureCollection (geometry only matters)
 let outline = null; // outline(level) fetches a level's outlines once; set in main
@@ -194,6 +195,12 @@ async function main() {
   }, 15000);
 
   exportLink(map, filters);
+  // Without a position in the URL: all of Syria (the admin boundaries' extent), whatever the screen,
+  // once the controls above the map have their height.
+  if (!placed) {
+    map.resize();
+    map.fitBounds([[35.6, 32.3], [42.4, 37.4]], { padding: 12, animate: false });
+  }
   await first;
   if (s.sel) await select(map, s.sel).catch((e) => console.warn(e.message));
   busy--;

@@ -30,7 +30,7 @@ export function write(s) {
   for (const k of Object.keys(defaults)) {
     let v = s[k];
     if (typeof v === 'number') v = k === 'z' ? v.toFixed(2) : v.toFixed(4);
-    if (v !== '' && String(v) !== String(defaults[k])) h.set(k, v);
+    if (v !== '' && v !== String(defaults[k]) && !(typeof s[k] === 'number' && Number(v) === defaults[k])) h.set(k, v);
   }
   // ':', '/' and ',' stay readable in the link.
   history.replaceState(null, '', '#' + h.toString().replace(/%3A/g, ':').replace(/%2F/g, '/').replace(/%2C/g, ','));
