@@ -410,11 +410,13 @@ func TestPartnerTopics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(adminTr.CloseIdleConnections)
 	alpha := kafkaauth.Options{SASLMechanism: mech, Username: "alpha", Password: "alpha-pw"}
 	alphaTr, err := alpha.Transport()
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(alphaTr.CloseIdleConnections)
 	feed := synth.New(synth.Options{Seed: 5, IDPrefix: "pt"})
 	newReport := func(partner string) report.Report {
 		r := feed.Report()

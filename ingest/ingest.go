@@ -159,6 +159,11 @@ func (o *Options) setDefaults() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Transport == nil {
+		// Our own, not kafka-go's shared default, so that Run can close its
+		// idle connections when it ends.
+		o.Transport = &kafka.Transport{}
+	}
 	if o.WriterID == "" {
 		h, _ := os.Hostname()
 		o.WriterID = h + "/" + strconv.Itoa(os.Getpid())
@@ -236,6 +241,7 @@ func (in *Ingester) Stats() Stats {
 // it holds, commits, leaves the group and returns. A nil error means a
 // clean stop.
 func (in *Ingester) Run(ctx context.Context) error {
+	defer in.o.Transport.CloseIdleConnections()
 	defer in.dlq.Close()
 	defer in.forwards.Close()
 	cluster, err := in.clusterID(ctx)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/exec"
 	"slices"
 	"sort"
@@ -13,11 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paulmach/orb"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trucewatch/trucewatch/broker"
 	"github.com/trucewatch/trucewatch/dlq"
+	"github.com/trucewatch/trucewatch/enrich"
 	"github.com/trucewatch/trucewatch/geo"
 	"github.com/trucewatch/trucewatch/ingest"
 	"github.com/trucewatch/trucewatch/publish"
@@ -28,7 +29,14 @@ import (
 	"github.com/trucewatch/trucewatch/violation"
 )
 
-func TestMain(m *testing.M) { chtest.Main(m) }
+// TestMain checks that nothing outlives the tests. The tests' own
+// clients use kafka-go's shared default transport, whose idle connections
+// live until closed; the worker closes its own.
+func TestMain(m *testing.M) {
+	code := chtest.Run(m)
+	kafka.DefaultTransport.(*kafka.Transport).CloseIdleConnections()
+	os.Exit(chtest.Leaks(code))
+}
 
 var matcherOnce = sync.OnceValues(func() (*geo.Matcher, error) {
 	admin, err := geo.LoadAdmin()
@@ -143,12 +151,9 @@ func (e *env) current() map[string]stored {
 
 // expect is what a report must look like once stored.
 func (e *env) expect(r *report.Report) stored {
-	var m geo.Match
-	e.m.Match(orb.Point{r.Lon, r.Lat}, r.ObservedAt, r.UncertaintyM(), &m)
-	row := ingest.Row(r, &m)
-	v, _ := violation.DefaultRules().Classify(r, &m)
+	row := enrich.New(e.m, violation.DefaultRules()).Row(r, time.Time{})
 	return stored{revision: r.Revision, adm1: row.Adm1, adm2: row.Adm2, adm3: row.Adm3,
-		zones: row.Zones, possible: row.PossibleZones, violation: v, killed: r.Killed, copies: 1}
+		zones: row.Zones, possible: row.PossibleZones, violation: row.Violation, killed: r.Killed, copies: 1}
 }
 
 func sameStrings(a, b []string) bool {

@@ -171,9 +171,3 @@ func header(hs []kafka.Header, key string) string {
 	}
 	return ""
 }
-
-// Row flattens a matched report into the row the store keeps.
-//
-// Deprecated: use enrich.Flatten; kept until rematch and the serve tests
-// move to package enrich.
-var Row = enrich.Flatten

@@ -59,7 +59,8 @@ type Publisher struct {
 	limit int // bytes of one record batch the broker takes; 0 = not asked yet
 	// old are writers replaced after a refusal; a concurrent Write may
 	// still use one, so they close with the Publisher.
-	old []*kafka.Writer
+	old          []*kafka.Writer
+	ownTransport bool
 }
 
 // New returns a Publisher. It connects at the first write.
@@ -73,7 +74,13 @@ func New(o Options) *Publisher {
 	if o.BatchTimeout <= 0 {
 		o.BatchTimeout = 5 * time.Millisecond
 	}
-	return &Publisher{o: o}
+	p := &Publisher{o: o}
+	if o.Transport == nil {
+		// Our own, not kafka-go's shared default, so that Close can close
+		// its idle connections.
+		p.o.Transport, p.ownTransport = &kafka.Transport{}, true
+	}
+	return p
 }
 
 // Message is one report to publish.
@@ -293,6 +300,9 @@ func (p *Publisher) Close() error {
 		if w != nil {
 			errs = append(errs, w.Close())
 		}
+	}
+	if p.ownTransport {
+		p.o.Transport.CloseIdleConnections()
 	}
 	return errors.Join(errs...)
 }

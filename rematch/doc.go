@@ -5,8 +5,8 @@
 // each stored row records the zone-set version (geo.Matcher.Version) it
 // was matched with. Run reads, UTC day by UTC day, the current revision of
 // every report observed in [From, To), matches it again with the new
-// matcher and classifies it again (as ingest does: ingest.Row,
-// violation rules), and rewrites the reports whose result changed: zones,
+// matcher and classifies it again (as ingest does, with package enrich:
+// zones, admin areas, violation rules), and rewrites the reports whose result changed: zones,
 // possible zones, admin codes, violation flag or reason. A report already
 // matched with the new version, or whose result is the same, is left
 // alone (its row keeps the version it was matched with).

@@ -8,10 +8,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/paulmach/orb"
-
+	"github.com/trucewatch/trucewatch/enrich"
 	"github.com/trucewatch/trucewatch/geo"
-	"github.com/trucewatch/trucewatch/ingest"
 	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/storage"
 	"github.com/trucewatch/trucewatch/violation"
@@ -38,7 +36,7 @@ type Options struct {
 
 	// Classifier classifies the rematched reports; nil =
 	// violation.DefaultRules(), as ingest uses.
-	Classifier ingest.Classifier
+	Classifier enrich.Classifier
 	// BatchSize is the most reports rewritten per batch (one INSERT, one
 	// ledger span); default DefaultBatchSize, at most storage.MaxBatchRows.
 	BatchSize int
@@ -133,10 +131,8 @@ func Run(ctx context.Context, s *storage.Store, m *geo.Matcher, o Options) (Resu
 		}
 	}
 	from, to := o.From.UTC(), o.To.UTC()
-	var (
-		batch []storage.Rematch
-		match geo.Match
-	)
+	var batch []storage.Rematch
+	e := enrich.New(m, o.Classifier)
 	flush := func() error {
 		if len(batch) == 0 || o.DryRun {
 			batch = batch[:0]
@@ -171,7 +167,7 @@ func Run(ctx context.Context, s *storage.Store, m *geo.Matcher, o Options) (Resu
 			var nw storage.Row
 			changed, write := false, false
 			if st.ZoneSet != res.Version {
-				nw = Rematch(&st.Row, m, o.Classifier, &match)
+				nw = Rematch(&st.Row, e)
 				changed = !storage.SameMatch(&st.Row, &nw)
 				write = changed || !o.ChangedOnly
 			}
@@ -287,19 +283,9 @@ func Report(r *storage.Row) report.Report {
 	}
 }
 
-// Rematch matches a stored row again with m and classifies it with c, as
-// ingest would have: the row ingest would store for the same report.
-// match is scratch space (may be nil).
-func Rematch(stored *storage.Row, m *geo.Matcher, c ingest.Classifier, match *geo.Match) storage.Row {
-	if match == nil {
-		match = new(geo.Match)
-	}
+// Rematch matches and classifies a stored row again with e, as ingest
+// would have: the row ingest would store for the same report now.
+func Rematch(stored *storage.Row, e *enrich.Enricher) storage.Row {
 	rep := Report(stored)
-	m.Match(orb.Point{rep.Lon, rep.Lat}, rep.ObservedAt, rep.UncertaintyM(), match)
-	row := ingest.Row(&rep, match)
-	row.ReceivedAt = stored.ReceivedAt
-	if c != nil {
-		row.Violation, row.ViolationReason = c.Classify(&rep, match)
-	}
-	return row
+	return e.Row(&rep, stored.ReceivedAt)
 }

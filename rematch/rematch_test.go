@@ -13,11 +13,10 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/paulmach/orb"
 	"go.uber.org/goleak"
 
+	"github.com/trucewatch/trucewatch/enrich"
 	"github.com/trucewatch/trucewatch/geo"
-	"github.com/trucewatch/trucewatch/ingest"
 	"github.com/trucewatch/trucewatch/rematch"
 	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/storage"
@@ -148,15 +147,10 @@ func reports(n int) []report.Report {
 
 // rows turns reports into rows as ingest does.
 func rows(reps []report.Report, m *geo.Matcher) []storage.Row {
-	c := violation.DefaultRules()
+	e := enrich.New(m, violation.DefaultRules())
 	out := make([]storage.Row, len(reps))
-	var match geo.Match
 	for i := range reps {
-		r := &reps[i]
-		m.Match(orb.Point{r.Lon, r.Lat}, r.ObservedAt, r.UncertaintyM(), &match)
-		out[i] = ingest.Row(r, &match)
-		out[i].ReceivedAt = r.ObservedAt.Add(time.Hour).Truncate(time.Second)
-		out[i].Violation, out[i].ViolationReason = c.Classify(r, &match)
+		out[i] = e.Row(&reps[i], reps[i].ObservedAt.Add(time.Hour).Truncate(time.Second))
 	}
 	return out
 }
@@ -417,7 +411,7 @@ func TestRematchInterrupted(t *testing.T) {
 		if st.ZoneSet == nw.Version() {
 			continue
 		}
-		n := rematch.Rematch(&st.Row, nw, violation.DefaultRules(), nil)
+		n := rematch.Rematch(&st.Row, enrich.New(nw, violation.DefaultRules()))
 		if !storage.SameMatch(&st.Row, &n) && len(rs) < 10 && (len(rs) == 0 || st.ObservedAt.Month() == rs[0].Stored.ObservedAt.Month()) {
 			rs = append(rs, storage.Rematch{Stored: st, New: n})
 		}

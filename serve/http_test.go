@@ -2,6 +2,7 @@ package serve_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -156,12 +157,19 @@ func TestMethodNotAllowed(t *testing.T) {
 			}
 		}
 	}
-	req, _ := http.NewRequest("POST", hs.URL+"/v1/reports", strings.NewReader("{}"))
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 202 {
-		t.Errorf("POST /v1/reports with intake: %v %v", resp, err)
-	}
-	req, _ = http.NewRequest("DELETE", hs.URL+"/v2/nothing", nil)
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 404 {
-		t.Errorf("DELETE /v2/nothing: %v %v", resp, err)
+	for _, c := range []struct {
+		method, path string
+		body         io.Reader
+		want         int
+	}{{"POST", "/v1/reports", strings.NewReader("{}"), 202}, {"DELETE", "/v2/nothing", nil, 404}} {
+		req, _ := http.NewRequest(c.method, hs.URL+c.path, c.body)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s %s: %d, want %d", c.method, c.path, resp.StatusCode, c.want)
+		}
 	}
 }

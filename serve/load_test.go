@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/trucewatch/trucewatch/broker"
+	"github.com/trucewatch/trucewatch/enrich"
 	"github.com/trucewatch/trucewatch/geo"
 	"github.com/trucewatch/trucewatch/ingest"
 	"github.com/trucewatch/trucewatch/publish"
@@ -506,8 +507,7 @@ func seedLoad(b *testing.B, store *storage.Store, admin *geo.Admin, sets []*geo.
 			if err != nil {
 				return err
 			}
-			rules := violation.DefaultRules()
-			var gm geo.Match
+			e := enrich.New(m, violation.DefaultRules())
 			// Like the real feed, reports arrive roughly in the order they
 			// were observed: batch k holds reports of the k-th slice of
 			// 2017, so one Kafka span covers a few days, not the year.
@@ -521,10 +521,7 @@ func seedLoad(b *testing.B, store *storage.Store, admin *geo.Admin, sets []*geo.
 				for j := range rows {
 					r := feed.Report()
 					r.ID = fmt.Sprintf("b%d-%d-%09d", have, w, i+j)
-					m.Match(orb.Point{r.Lon, r.Lat}, r.ObservedAt, r.UncertaintyM(), &gm)
-					rows[j] = ingest.Row(&r, &gm)
-					rows[j].Violation, rows[j].ViolationReason = rules.Classify(&r, &gm)
-					rows[j].ReceivedAt = from.Add(slice)
+					rows[j] = e.Row(&r, from.Add(slice))
 				}
 				i += n
 				select {

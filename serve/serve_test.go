@@ -15,10 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paulmach/orb"
-
+	"github.com/trucewatch/trucewatch/enrich"
 	"github.com/trucewatch/trucewatch/geo"
-	"github.com/trucewatch/trucewatch/ingest"
 	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/serve"
 	"github.com/trucewatch/trucewatch/storage"
@@ -30,7 +28,18 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-func TestMain(m *testing.M) { chtest.Main(m) }
+// TestMain closes the shared fixture and the clients' idle connections,
+// then checks that nothing outlived the tests.
+func TestMain(m *testing.M) {
+	code := chtest.Run(m)
+	if fix != nil {
+		fix.http.CloseClientConnections() // a browser may still hold one open
+		fix.http.Close()
+		fix.store.Close()
+	}
+	http.DefaultClient.CloseIdleConnections()
+	os.Exit(chtest.Leaks(code))
+}
 
 // The fixed data set: 3000 synthetic reports observed in January and
 // February 2017, written in three spans, then 60 of them revised (higher
@@ -85,14 +94,8 @@ func seed(t testing.TB, store *storage.Store, m *geo.Matcher) []storage.Row {
 	feed := synth.New(synth.Options{Seed: 7, From: from, To: to})
 	rules := violation.DefaultRules()
 	received := time.Date(2017, 3, 1, 0, 0, 0, 0, time.UTC)
-	var gm geo.Match
-	toRow := func(r *report.Report) storage.Row {
-		m.Match(orb.Point{r.Lon, r.Lat}, r.ObservedAt, r.UncertaintyM(), &gm)
-		row := ingest.Row(r, &gm)
-		row.Violation, row.ViolationReason = rules.Classify(r, &gm)
-		row.ReceivedAt = received
-		return row
-	}
+	e := enrich.New(m, rules)
+	toRow := func(r *report.Report) storage.Row { return e.Row(r, received) }
 	reps := make([]report.Report, nReports)
 	rows := make([]storage.Row, nReports)
 	for i := range reps {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/paulmach/orb"
 
+	"github.com/trucewatch/trucewatch/enrich"
 	"github.com/trucewatch/trucewatch/geo"
-	"github.com/trucewatch/trucewatch/ingest"
 	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/storage"
 	"github.com/trucewatch/trucewatch/storage/chtest"
@@ -55,15 +55,11 @@ func TestRematchCommand(t *testing.T) {
 	// Idlib (astana-1), Daraa (astana-2), Deir ez-Zor (no Astana zone)
 	points := []orb.Point{{36.6337, 35.9306}, {36.1021, 32.6189}, {40.14, 35.33}}
 	var rows []storage.Row
-	var m geo.Match
 	for i, p := range points {
 		r := report.Report{ID: fmt.Sprint("r", i), PartnerID: "p", Revision: 1,
 			ObservedAt: time.Date(2017, 8, 10+i, 10, 0, 0, 0, time.UTC), Lat: p[1], Lon: p[0],
 			Category: "shelling", Perpetrator: report.Actor{Side: "government"}, Killed: 1}
-		old.Match(p, r.ObservedAt, r.UncertaintyM(), &m)
-		row := ingest.Row(&r, &m)
-		row.Violation, row.ViolationReason = violation.DefaultRules().Classify(&r, &m)
-		rows = append(rows, row)
+		rows = append(rows, enrich.New(old, violation.DefaultRules()).Row(&r, time.Time{}))
 	}
 	if _, err := store.WriteBatch(ctx, storage.Batch{Span: storage.Span{Source: storage.Source{Cluster: "c", Topic: "t"}, First: 0, Last: 2}, Rows: rows}); err != nil {
 		t.Fatal(err)

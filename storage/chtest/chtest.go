@@ -19,6 +19,7 @@ package chtest
 import (
 	"context"
 	"fmt"
+	"go.uber.org/goleak"
 	"os"
 	"regexp"
 	"strings"
@@ -92,8 +93,21 @@ func Shared(t testing.TB) *Server {
 }
 
 // Main runs the package's tests, then stops the shared server (if one was
-// started) and removes its directory, and exits. Call it from TestMain.
-func Main(m *testing.M) { os.Exit(Run(m)) }
+// started) and removes its directory, checks that no goroutine outlived
+// them (goleak), and exits. Call it from TestMain.
+func Main(m *testing.M, opts ...goleak.Option) { os.Exit(Leaks(Run(m), opts...)) }
+
+// Leaks is the exit code of tests that ended with code: 1 if they passed
+// but left goroutines running (goleak), else code.
+func Leaks(code int, opts ...goleak.Option) int {
+	if code == 0 {
+		if err := goleak.Find(opts...); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			return 1
+		}
+	}
+	return code
+}
 
 // Run is Main without the exit: it returns m.Run's code, for a TestMain
 // that checks more (goleak) after the shared server is gone.
