@@ -67,7 +67,7 @@ bench-dlq: deps
 	$(GO) test ./ingest -run '^$$' -bench '^BenchmarkDeadLetters$$' -benchtime 1x
 
 bench-ingest: deps
-	$(GO) run ./bench/ingest
+	$(GO) run ./cmd/bench-ingest
 
 # Seeds 10,000,000 reports once (kept in /tmp/trucewatch-bench-serve), then
 # 32 clients over a pan/zoom path for 30 s; skipped without -load.

@@ -16,7 +16,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/trucewatch/trucewatch/publish"
+	"github.com/trucewatch/trucewatch/kafka/publish"
 )
 
 // DefaultReplayGroup is where replay keeps its progress.

@@ -8,8 +8,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/trucewatch/trucewatch/broker"
 	"github.com/trucewatch/trucewatch/dlq"
+	"github.com/trucewatch/trucewatch/kafka/broker"
 )
 
 func TestInspectAndReplay(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/trucewatch/trucewatch/publish"
+	"github.com/trucewatch/trucewatch/kafka/publish"
 )
 
 // Fit cuts the value first, then the original headers, the key and

@@ -23,13 +23,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/trucewatch/trucewatch/broker"
 	"github.com/trucewatch/trucewatch/dlq"
 	"github.com/trucewatch/trucewatch/ingest"
-	"github.com/trucewatch/trucewatch/kafkaauth"
-	"github.com/trucewatch/trucewatch/publish"
+	"github.com/trucewatch/trucewatch/internal/synth"
+	"github.com/trucewatch/trucewatch/kafka/auth"
+	"github.com/trucewatch/trucewatch/kafka/broker"
+	"github.com/trucewatch/trucewatch/kafka/publish"
 	"github.com/trucewatch/trucewatch/report"
-	"github.com/trucewatch/trucewatch/synth"
 	"github.com/trucewatch/trucewatch/violation"
 )
 
@@ -390,8 +390,8 @@ func seq(n int) []int {
 // Partners that stream to Kafka get a topic each and may write nothing
 // else; what they send is stored as theirs, whatever it says.
 func TestPartnerTopics(t *testing.T) {
-	const mech = kafkaauth.SCRAMSHA512
-	admin := kafkaauth.Options{SASLMechanism: mech, Username: "ingest", Password: "ingest-secret"}
+	const mech = auth.SCRAMSHA512
+	admin := auth.Options{SASLMechanism: mech, Username: "ingest", Password: "ingest-secret"}
 	partnerACL := func(p string) []kfake.ACL {
 		return []kfake.ACL{{Resource: kmsg.ACLResourceTypeTopic, Name: ingest.DefaultPartnerTopicPrefix + p,
 			Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: kmsg.ACLOperationWrite, Allow: true}}
@@ -411,7 +411,7 @@ func TestPartnerTopics(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(adminTr.CloseIdleConnections)
-	alpha := kafkaauth.Options{SASLMechanism: mech, Username: "alpha", Password: "alpha-pw"}
+	alpha := auth.Options{SASLMechanism: mech, Username: "alpha", Password: "alpha-pw"}
 	alphaTr, err := alpha.Transport()
 	if err != nil {
 		t.Fatal(err)

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/trucewatch/trucewatch/ingest"
-	"github.com/trucewatch/trucewatch/publish"
-	"github.com/trucewatch/trucewatch/synth"
+	"github.com/trucewatch/trucewatch/internal/synth"
+	"github.com/trucewatch/trucewatch/kafka/publish"
 )
 
 // BenchmarkDeadLetters ingests 15,000 malformed messages (issue 10's

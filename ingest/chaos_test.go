@@ -31,17 +31,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/trucewatch/trucewatch/broker"
 	"github.com/trucewatch/trucewatch/dlq"
 	"github.com/trucewatch/trucewatch/geo"
 	"github.com/trucewatch/trucewatch/ingest"
 	"github.com/trucewatch/trucewatch/intake"
-	"github.com/trucewatch/trucewatch/partners"
-	"github.com/trucewatch/trucewatch/publish"
+	"github.com/trucewatch/trucewatch/intake/partners"
+	"github.com/trucewatch/trucewatch/internal/synth"
+	"github.com/trucewatch/trucewatch/kafka/broker"
+	"github.com/trucewatch/trucewatch/kafka/publish"
 	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/storage"
 	"github.com/trucewatch/trucewatch/storage/chtest"
-	"github.com/trucewatch/trucewatch/synth"
 	"github.com/trucewatch/trucewatch/violation"
 )
 

@@ -9,7 +9,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trucewatch/trucewatch/dlq"
-	"github.com/trucewatch/trucewatch/publish"
+	"github.com/trucewatch/trucewatch/kafka/publish"
 )
 
 // newDLQWriter returns the dead-letter producer. Dead letters of a source

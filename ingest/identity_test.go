@@ -6,9 +6,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/trucewatch/trucewatch/broker"
-	"github.com/trucewatch/trucewatch/publish"
-	"github.com/trucewatch/trucewatch/synth"
+	"github.com/trucewatch/trucewatch/internal/synth"
+	"github.com/trucewatch/trucewatch/kafka/broker"
+	"github.com/trucewatch/trucewatch/kafka/publish"
 )
 
 func (e *env) produce(feed *synth.Feed, n int) []string {

@@ -28,7 +28,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trucewatch/trucewatch/enrich"
-	"github.com/trucewatch/trucewatch/publish"
+	"github.com/trucewatch/trucewatch/kafka/publish"
 	"github.com/trucewatch/trucewatch/storage"
 )
 

@@ -12,7 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trucewatch/trucewatch/dlq"
-	"github.com/trucewatch/trucewatch/publish"
+	"github.com/trucewatch/trucewatch/kafka/publish"
 	"github.com/trucewatch/trucewatch/storage"
 )
 

@@ -5,8 +5,8 @@ import (
 	"net/http"
 
 	"github.com/trucewatch/trucewatch/intake"
-	"github.com/trucewatch/trucewatch/partners"
-	"github.com/trucewatch/trucewatch/publish"
+	"github.com/trucewatch/trucewatch/intake/partners"
+	"github.com/trucewatch/trucewatch/kafka/publish"
 )
 
 // How trucewatch serve mounts the intake.

@@ -11,8 +11,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/trucewatch/trucewatch/internal/synth"
 	"github.com/trucewatch/trucewatch/report"
-	"github.com/trucewatch/trucewatch/synth"
 )
 
 // A request at the documented limits (1,000 reports with 3,900-character

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/trucewatch/trucewatch/intake"
-	"github.com/trucewatch/trucewatch/publish"
+	"github.com/trucewatch/trucewatch/kafka/publish"
 )
 
 // slowPost opens a POST that announces a body of length bytes and sends

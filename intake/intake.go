@@ -18,8 +18,8 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/trucewatch/trucewatch/partners"
-	"github.com/trucewatch/trucewatch/publish"
+	"github.com/trucewatch/trucewatch/intake/partners"
+	"github.com/trucewatch/trucewatch/kafka/publish"
 	"github.com/trucewatch/trucewatch/report"
 )
 

@@ -16,12 +16,12 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/trucewatch/trucewatch/broker"
 	"github.com/trucewatch/trucewatch/intake"
-	"github.com/trucewatch/trucewatch/partners"
-	"github.com/trucewatch/trucewatch/publish"
+	"github.com/trucewatch/trucewatch/intake/partners"
+	"github.com/trucewatch/trucewatch/internal/synth"
+	"github.com/trucewatch/trucewatch/kafka/broker"
+	"github.com/trucewatch/trucewatch/kafka/publish"
 	"github.com/trucewatch/trucewatch/report"
-	"github.com/trucewatch/trucewatch/synth"
 )
 
 const topic = "reports"

@@ -23,17 +23,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/trucewatch/trucewatch/broker"
 	"github.com/trucewatch/trucewatch/enrich"
 	"github.com/trucewatch/trucewatch/geo"
 	"github.com/trucewatch/trucewatch/ingest"
-	"github.com/trucewatch/trucewatch/publish"
+	"github.com/trucewatch/trucewatch/internal/synth"
+	"github.com/trucewatch/trucewatch/kafka/broker"
+	"github.com/trucewatch/trucewatch/kafka/publish"
 	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/serve"
 	"github.com/trucewatch/trucewatch/storage"
 	"github.com/trucewatch/trucewatch/storage/chserver"
 	"github.com/trucewatch/trucewatch/storage/read"
-	"github.com/trucewatch/trucewatch/synth"
 	"github.com/trucewatch/trucewatch/violation"
 )
 

@@ -17,12 +17,12 @@ import (
 
 	"github.com/trucewatch/trucewatch/enrich"
 	"github.com/trucewatch/trucewatch/geo"
+	"github.com/trucewatch/trucewatch/internal/synth"
 	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/serve"
 	"github.com/trucewatch/trucewatch/storage"
 	"github.com/trucewatch/trucewatch/storage/chtest"
 	"github.com/trucewatch/trucewatch/storage/read"
-	"github.com/trucewatch/trucewatch/synth"
 	"github.com/trucewatch/trucewatch/violation"
 )
 

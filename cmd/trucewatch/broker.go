@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/trucewatch/trucewatch/broker"
+	"github.com/trucewatch/trucewatch/kafka/broker"
 )
 
 func runBroker(ctx context.Context, args []string, std stdio) error {

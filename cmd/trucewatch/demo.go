@@ -11,12 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/trucewatch/trucewatch/broker"
 	"github.com/trucewatch/trucewatch/ingest"
-	"github.com/trucewatch/trucewatch/publish"
+	"github.com/trucewatch/trucewatch/internal/synth"
+	"github.com/trucewatch/trucewatch/kafka/broker"
+	"github.com/trucewatch/trucewatch/kafka/publish"
 	"github.com/trucewatch/trucewatch/storage"
 	"github.com/trucewatch/trucewatch/storage/chserver"
-	"github.com/trucewatch/trucewatch/synth"
 )
 
 // demoFlags are the worker's flags, with a demo's defaults, and the demo's

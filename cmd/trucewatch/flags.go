@@ -11,7 +11,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trucewatch/trucewatch/geo"
-	"github.com/trucewatch/trucewatch/kafkaauth"
+	"github.com/trucewatch/trucewatch/kafka/auth"
 	"github.com/trucewatch/trucewatch/storage"
 )
 
@@ -20,7 +20,7 @@ type kafkaFlags struct {
 	brokers  string
 	topic    string
 	dlqTopic string
-	auth     kafkaauth.Options
+	auth     auth.Options
 }
 
 // defaultBrokers is the default --brokers: a broker on this machine.

@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/trucewatch/trucewatch/partners"
+	"github.com/trucewatch/trucewatch/intake/partners"
 )
 
 const partnersUsage = `Manage the API keys field partners use to send reports over HTTPS (POST /v1/reports

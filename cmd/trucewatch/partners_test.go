@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/trucewatch/trucewatch/partners"
+	"github.com/trucewatch/trucewatch/intake/partners"
 )
 
 func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {

@@ -6,8 +6,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/trucewatch/trucewatch/publish"
-	"github.com/trucewatch/trucewatch/synth"
+	"github.com/trucewatch/trucewatch/internal/synth"
+	"github.com/trucewatch/trucewatch/kafka/publish"
 )
 
 // maxLine bounds one NDJSON line: larger than any valid report

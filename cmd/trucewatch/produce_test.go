@@ -11,7 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/trucewatch/trucewatch/broker"
+	"github.com/trucewatch/trucewatch/kafka/broker"
 )
 
 // TestProduceFileOrder sends a file in which every report has four

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/trucewatch/trucewatch/intake"
-	"github.com/trucewatch/trucewatch/partners"
-	"github.com/trucewatch/trucewatch/publish"
+	"github.com/trucewatch/trucewatch/intake/partners"
+	"github.com/trucewatch/trucewatch/kafka/publish"
 	"github.com/trucewatch/trucewatch/serve"
 	"github.com/trucewatch/trucewatch/storage"
 )

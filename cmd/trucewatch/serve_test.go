@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trucewatch/trucewatch/broker"
-	"github.com/trucewatch/trucewatch/partners"
+	"github.com/trucewatch/trucewatch/intake/partners"
+	"github.com/trucewatch/trucewatch/kafka/broker"
 	"github.com/trucewatch/trucewatch/storage"
 	"github.com/trucewatch/trucewatch/storage/chtest"
 )

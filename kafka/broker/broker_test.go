@@ -7,7 +7,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/trucewatch/trucewatch/broker"
+	"github.com/trucewatch/trucewatch/kafka/broker"
 )
 
 func clusterID(t *testing.T, addr string) string {

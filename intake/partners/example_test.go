@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/trucewatch/trucewatch/partners"
+	"github.com/trucewatch/trucewatch/intake/partners"
 )
 
 func Example() {

@@ -30,7 +30,7 @@ func writeServerConfig(dir string, flush time.Duration) error {
 		}
 	}
 	kafka := `<?xml version="1.0"?>
-<!-- bench/ingest: librdkafka settings of the Kafka table engine -->
+<!-- bench-ingest: librdkafka settings of the Kafka table engine -->
 <yandex>
     <logger><level>information</level></logger>
     <kafka>
@@ -39,7 +39,7 @@ func writeServerConfig(dir string, flush time.Duration) error {
 </yandex>
 `
 	users := fmt.Sprintf(`<?xml version="1.0"?>
-<!-- bench/ingest: settings of the Kafka table engine's consumers -->
+<!-- bench-ingest: settings of the Kafka table engine's consumers -->
 <yandex>
     <profiles>
         <default>

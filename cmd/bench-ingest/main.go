@@ -30,7 +30,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/trucewatch/trucewatch/broker"
+	"github.com/trucewatch/trucewatch/kafka/broker"
 	"github.com/trucewatch/trucewatch/storage/chserver"
 )
 

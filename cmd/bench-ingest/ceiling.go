@@ -9,7 +9,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/trucewatch/trucewatch/synth"
+	"github.com/trucewatch/trucewatch/internal/synth"
 )
 
 // The ceiling: ClickHouse alone taking the same reports, already decoded

@@ -1,4 +1,4 @@
-package kafkaauth_test
+package auth_test
 
 import (
 	"context"
@@ -22,9 +22,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/trucewatch/trucewatch/broker"
-	"github.com/trucewatch/trucewatch/kafkaauth"
-	"github.com/trucewatch/trucewatch/publish"
+	"github.com/trucewatch/trucewatch/kafka/auth"
+	"github.com/trucewatch/trucewatch/kafka/broker"
+	"github.com/trucewatch/trucewatch/kafka/publish"
 )
 
 const (
@@ -56,7 +56,7 @@ func startBroker(t *testing.T, o broker.Options) *broker.Broker {
 	return b
 }
 
-func transport(t *testing.T, o kafkaauth.Options) *kafka.Transport {
+func transport(t *testing.T, o auth.Options) *kafka.Transport {
 	t.Helper()
 	tr, err := o.Transport()
 	if err != nil {
@@ -79,7 +79,7 @@ func produce(ctx context.Context, addr string, tr *kafka.Transport, value string
 }
 
 // readAll reads every message of the reports topic as user o.
-func readAll(t *testing.T, addr string, o kafkaauth.Options, want int) []string {
+func readAll(t *testing.T, addr string, o auth.Options, want int) []string {
 	t.Helper()
 	d, err := o.Dialer()
 	if err != nil {
@@ -106,9 +106,9 @@ func readAll(t *testing.T, addr string, o kafkaauth.Options, want int) []string 
 }
 
 func TestSASLPartnerCanOnlyWriteItsTopic(t *testing.T) {
-	admin := kafkaauth.Options{SASLMechanism: kafkaauth.SCRAMSHA512, Username: "ingest", Password: "ingest-secret"}
+	admin := auth.Options{SASLMechanism: auth.SCRAMSHA512, Username: "ingest", Password: "ingest-secret"}
 	users := []broker.User{{Mechanism: admin.SASLMechanism, Name: admin.Username, Password: admin.Password, Superuser: true}}
-	mechs := []string{kafkaauth.PLAIN, kafkaauth.SCRAMSHA256, kafkaauth.SCRAMSHA512}
+	mechs := []string{auth.PLAIN, auth.SCRAMSHA256, auth.SCRAMSHA512}
 	for _, m := range mechs {
 		users = append(users, broker.User{Mechanism: m, Name: "partner-" + m, Password: "pw-" + m, ACLs: partnerACLs()})
 	}
@@ -117,7 +117,7 @@ func TestSASLPartnerCanOnlyWriteItsTopic(t *testing.T) {
 
 	for _, m := range mechs {
 		t.Run(m, func(t *testing.T) {
-			o := kafkaauth.Options{SASLMechanism: m, Username: "partner-" + m, Password: "pw-" + m}
+			o := auth.Options{SASLMechanism: m, Username: "partner-" + m, Password: "pw-" + m}
 			tr := transport(t, o)
 			if err := produce(ctxTimeout(t, 10*time.Second), addr, tr, "from-"+m); err != nil {
 				t.Fatalf("partner cannot write its topic: %v", err)
@@ -146,14 +146,14 @@ func TestSASLPartnerCanOnlyWriteItsTopic(t *testing.T) {
 	}
 
 	t.Run("wrong password", func(t *testing.T) {
-		tr := transport(t, kafkaauth.Options{SASLMechanism: kafkaauth.SCRAMSHA256, Username: "partner-" + kafkaauth.SCRAMSHA256, Password: "guess"})
+		tr := transport(t, auth.Options{SASLMechanism: auth.SCRAMSHA256, Username: "partner-" + auth.SCRAMSHA256, Password: "guess"})
 		cl := &kafka.Client{Addr: kafka.TCP(addr), Transport: tr, Timeout: 5 * time.Second}
 		if _, err := cl.Metadata(ctxTimeout(t, 10*time.Second), &kafka.MetadataRequest{Topics: []string{topic}}); err == nil {
 			t.Fatal("a wrong password authenticates")
 		}
 	})
 	t.Run("no credentials", func(t *testing.T) {
-		cl := &kafka.Client{Addr: kafka.TCP(addr), Transport: transport(t, kafkaauth.Options{}), Timeout: 3 * time.Second}
+		cl := &kafka.Client{Addr: kafka.TCP(addr), Transport: transport(t, auth.Options{}), Timeout: 3 * time.Second}
 		if _, err := cl.Metadata(ctxTimeout(t, 10*time.Second), &kafka.MetadataRequest{Topics: []string{topic}}); err == nil {
 			t.Fatal("an unauthenticated client gets metadata")
 		}
@@ -166,7 +166,7 @@ func TestSASLPartnerCanOnlyWriteItsTopic(t *testing.T) {
 
 // writeDirect sends a produce request for partition 0 of topic straight to
 // the broker, without the metadata lookup that would hide the topic.
-func writeDirect(ctx context.Context, o kafkaauth.Options, addr, topic string) error {
+func writeDirect(ctx context.Context, o auth.Options, addr, topic string) error {
 	d, err := o.Dialer()
 	if err != nil {
 		return err
@@ -189,17 +189,17 @@ func TestTLSListener(t *testing.T) {
 	b := startBroker(t, broker.Options{
 		TLS: &tls.Config{Certificates: []tls.Certificate{serverCert}, MinVersion: tls.VersionTLS12},
 		Users: []broker.User{
-			{Mechanism: kafkaauth.SCRAMSHA512, Name: "ingest", Password: "s1", Superuser: true},
-			{Mechanism: kafkaauth.SCRAMSHA256, Name: "partner", Password: "s2", ACLs: partnerACLs()},
+			{Mechanism: auth.SCRAMSHA512, Name: "ingest", Password: "s1", Superuser: true},
+			{Mechanism: auth.SCRAMSHA256, Name: "partner", Password: "s2", ACLs: partnerACLs()},
 		},
 	})
 	addr := b.Addrs()[0]
 
-	partner := kafkaauth.Options{CAFile: caFile, SASLMechanism: kafkaauth.SCRAMSHA256, Username: "partner", Password: "s2"}
+	partner := auth.Options{CAFile: caFile, SASLMechanism: auth.SCRAMSHA256, Username: "partner", Password: "s2"}
 	if err := produce(ctxTimeout(t, 10*time.Second), addr, transport(t, partner), "over-tls"); err != nil {
 		t.Fatalf("TLS + SCRAM produce: %v", err)
 	}
-	got := readAll(t, addr, kafkaauth.Options{CAFile: caFile, SASLMechanism: kafkaauth.SCRAMSHA512, Username: "ingest", Password: "s1"}, 1)
+	got := readAll(t, addr, auth.Options{CAFile: caFile, SASLMechanism: auth.SCRAMSHA512, Username: "ingest", Password: "s1"}, 1)
 	if got[0] != "over-tls" {
 		t.Fatalf("read %q", got)
 	}
@@ -214,7 +214,7 @@ func TestTLSListener(t *testing.T) {
 		t.Fatalf("untrusted certificate: err = %v, want x509.UnknownAuthorityError", err)
 	}
 	// Plain TCP to a TLS listener fails too.
-	plain := kafkaauth.Options{SASLMechanism: kafkaauth.SCRAMSHA256, Username: "partner", Password: "s2"}
+	plain := auth.Options{SASLMechanism: auth.SCRAMSHA256, Username: "partner", Password: "s2"}
 	cl = &kafka.Client{Addr: kafka.TCP(addr), Transport: transport(t, plain), Timeout: 3 * time.Second}
 	if _, err := cl.Metadata(ctxTimeout(t, 10*time.Second), &kafka.MetadataRequest{Topics: []string{topic}}); err == nil {
 		t.Fatal("plain TCP talks to the TLS listener")
@@ -263,9 +263,9 @@ func selfSigned(t *testing.T, dir string) (tls.Certificate, string) {
 }
 
 func TestOptionsErrors(t *testing.T) {
-	for name, o := range map[string]kafkaauth.Options{
+	for name, o := range map[string]auth.Options{
 		"unknown mechanism": {SASLMechanism: "GSSAPI", Username: "u"},
-		"no user":           {SASLMechanism: kafkaauth.PLAIN},
+		"no user":           {SASLMechanism: auth.PLAIN},
 		"user without sasl": {Username: "u", Password: "p"},
 		"cert without key":  {CertFile: "c.pem"},
 		"missing CA":        {CAFile: "/nonexistent/ca.pem"},
@@ -274,12 +274,12 @@ func TestOptionsErrors(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
-	tr, err := kafkaauth.Options{}.Transport()
+	tr, err := auth.Options{}.Transport()
 	if err != nil || tr.TLS != nil || tr.SASL != nil {
 		t.Fatalf("zero options: %+v, %v", tr, err)
 	}
-	d, err := kafkaauth.Options{SASLMechanism: "scram-sha-512", Username: "u", Password: "p"}.Dialer()
-	if err != nil || d.SASLMechanism.Name() != kafkaauth.SCRAMSHA512 {
+	d, err := auth.Options{SASLMechanism: "scram-sha-512", Username: "u", Password: "p"}.Dialer()
+	if err != nil || d.SASLMechanism.Name() != auth.SCRAMSHA512 {
 		t.Fatalf("lower-case mechanism: %v", err)
 	}
 }

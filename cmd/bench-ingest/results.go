@@ -51,7 +51,7 @@ func (r *results) print(w io.Writer, c config) {
 func (r *results) printSetup(w io.Writer) {
 	host, _ := os.Hostname()
 	fmt.Fprintf(w, "\n## Run of %s\n\n", r.Start.UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(w, "- command: `go run ./bench/ingest %s`\n", strings.Join(os.Args[1:], " "))
+	fmt.Fprintf(w, "- command: `go run ./cmd/bench-ingest %s`\n", strings.Join(os.Args[1:], " "))
 	if r.Commit != "" {
 		fmt.Fprintf(w, "- trucewatch built from %s\n", r.Commit)
 	}

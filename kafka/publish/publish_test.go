@@ -13,8 +13,8 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/trucewatch/trucewatch/broker"
-	"github.com/trucewatch/trucewatch/publish"
+	"github.com/trucewatch/trucewatch/kafka/broker"
+	"github.com/trucewatch/trucewatch/kafka/publish"
 )
 
 func startBroker(t *testing.T, extra ...kfake.Opt) string {

@@ -1,9 +1,9 @@
-// Package kafkaauth builds the TLS and SASL settings of trucewatch's Kafka
+// Package auth builds the TLS and SASL settings of trucewatch's Kafka
 // clients (segmentio/kafka-go): a Dialer for consumers and a Transport for
 // producers, from one Options value shared by ingest, produce and the HTTPS
 // intake. The zero Options is plain TCP without authentication, which is
 // what the in-process broker of the demo speaks.
-package kafkaauth
+package auth
 
 import (
 	"crypto/tls"
@@ -80,11 +80,11 @@ func (o Options) TLSConfig() (*tls.Config, error) {
 	if o.CAFile != "" {
 		pem, err := os.ReadFile(o.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("kafkaauth: read CA file: %w", err)
+			return nil, fmt.Errorf("kafka auth: read CA file: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("kafkaauth: CA file %s holds no PEM certificate", o.CAFile)
+			return nil, fmt.Errorf("kafka auth: CA file %s holds no PEM certificate", o.CAFile)
 		}
 		c.RootCAs = pool
 	}
@@ -92,11 +92,11 @@ func (o Options) TLSConfig() (*tls.Config, error) {
 	case o.CertFile != "" && o.KeyFile != "":
 		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("kafkaauth: load client certificate: %w", err)
+			return nil, fmt.Errorf("kafka auth: load client certificate: %w", err)
 		}
 		c.Certificates = []tls.Certificate{cert}
 	case o.CertFile != "" || o.KeyFile != "":
-		return nil, errors.New("kafkaauth: client certificate and key go together: set both or neither")
+		return nil, errors.New("kafka auth: client certificate and key go together: set both or neither")
 	}
 	return c, nil
 }
@@ -106,12 +106,12 @@ func (o Options) Mechanism() (sasl.Mechanism, error) {
 	m := strings.ToUpper(strings.TrimSpace(o.SASLMechanism))
 	if m == "" {
 		if o.Username != "" || o.Password != "" {
-			return nil, errors.New("kafkaauth: a SASL user or password is set but no SASL mechanism")
+			return nil, errors.New("kafka auth: a SASL user or password is set but no SASL mechanism")
 		}
 		return nil, nil
 	}
 	if o.Username == "" {
-		return nil, fmt.Errorf("kafkaauth: SASL %s needs a user name", m)
+		return nil, fmt.Errorf("kafka auth: SASL %s needs a user name", m)
 	}
 	switch m {
 	case PLAIN:
@@ -123,11 +123,11 @@ func (o Options) Mechanism() (sasl.Mechanism, error) {
 		}
 		mech, err := scram.Mechanism(algo, o.Username, o.Password)
 		if err != nil {
-			return nil, fmt.Errorf("kafkaauth: %s: %w", m, err)
+			return nil, fmt.Errorf("kafka auth: %s: %w", m, err)
 		}
 		return mech, nil
 	default:
-		return nil, fmt.Errorf("kafkaauth: unknown SASL mechanism %q (want %s, %s or %s)", o.SASLMechanism, PLAIN, SCRAMSHA256, SCRAMSHA512)
+		return nil, fmt.Errorf("kafka auth: unknown SASL mechanism %q (want %s, %s or %s)", o.SASLMechanism, PLAIN, SCRAMSHA256, SCRAMSHA512)
 	}
 }
 

@@ -7,8 +7,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/trucewatch/trucewatch/publish"
-	"github.com/trucewatch/trucewatch/synth"
+	"github.com/trucewatch/trucewatch/internal/synth"
+	"github.com/trucewatch/trucewatch/kafka/publish"
 )
 
 const (
