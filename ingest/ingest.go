@@ -200,6 +200,7 @@ type Ingester struct {
 	joined, failing                                            atomic.Bool
 	lagMu                                                      sync.Mutex
 	lag                                                        map[topicPartition]int64
+	next                                                       map[topicPartition]int64 // the offset each partition reads next
 }
 
 type topicPartition struct {
@@ -216,7 +217,7 @@ func New(o Options, m Matcher, c Classifier, s Store) (*Ingester, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &Ingester{o: o, match: m, classify: c, store: s, lag: map[topicPartition]int64{}, metrics: met,
+	in := &Ingester{o: o, match: m, classify: c, store: s, lag: map[topicPartition]int64{}, next: map[topicPartition]int64{}, metrics: met,
 		writes: make(chan struct{}, o.MaxConcurrentWrites)}
 	in.dlq = newDLQWriter(o)
 	in.forwards = publish.New(publish.Options{Brokers: o.Brokers, Topic: o.Topic, Transport: o.Transport, BatchTimeout: time.Millisecond})
@@ -254,9 +255,13 @@ func (in *Ingester) Run(ctx context.Context) error {
 	stopCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	in.lastActivity.Store(time.Now().UnixNano())
+	var watchers sync.WaitGroup
+	defer watchers.Wait()
+	defer stop() // before the Wait: the watchers end with stopCtx
 	if in.o.ExitWhenIdle > 0 {
-		go in.idleWatch(stopCtx, stop)
+		watchers.Go(func() { in.idleWatch(stopCtx, stop) })
 	}
+	watchers.Go(func() { in.pollLag(stopCtx) })
 	var fatal atomic.Pointer[error]
 	for stopCtx.Err() == nil {
 		topics, err := in.topics(stopCtx)
@@ -470,6 +475,7 @@ func (in *Ingester) idleWatch(ctx context.Context, stop context.CancelFunc) {
 func (in *Ingester) clearLag(topic string, p int) {
 	in.lagMu.Lock()
 	delete(in.lag, topicPartition{topic, p})
+	delete(in.next, topicPartition{topic, p})
 	in.lagMu.Unlock()
 	in.metrics.lag.DeleteLabelValues(topic, partLabel(p))
 }
@@ -479,6 +485,61 @@ func (in *Ingester) setLag(topic string, p int, lag int64) {
 	in.lag[topicPartition{topic, p}] = lag
 	in.lagMu.Unlock()
 	in.metrics.lag.WithLabelValues(topic, partLabel(p)).Set(float64(lag))
+}
+
+// readTo records that partition p of topic reads offset next next, and
+// that its end was end when last seen (-1: not known).
+func (in *Ingester) readTo(topic string, p int, next, end int64) {
+	in.lagMu.Lock()
+	in.next[topicPartition{topic, p}] = next
+	in.lagMu.Unlock()
+	if end >= 0 {
+		in.setLag(topic, p, max(end-next, 0))
+	}
+}
+
+// lagPollInterval is how often pollLag asks the brokers for the ends of
+// the assigned partitions.
+const lagPollInterval = 2 * time.Second
+
+// pollLag keeps the lag true while a partition writes a batch or waits for
+// ClickHouse: the end a fetch returns is old by then, and a partition that
+// fetches nothing would show the lag of its last fetch for ever.
+func (in *Ingester) pollLag(ctx context.Context) {
+	c := &kafka.Client{Addr: kafka.TCP(in.o.Brokers...), Transport: in.o.Transport, Timeout: 10 * time.Second}
+	t := time.NewTicker(lagPollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		in.lagMu.Lock()
+		req := map[string][]kafka.OffsetRequest{}
+		for tp := range in.next {
+			req[tp.topic] = append(req[tp.topic], kafka.LastOffsetOf(tp.partition))
+		}
+		in.lagMu.Unlock()
+		if len(req) == 0 {
+			continue
+		}
+		resp, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: req})
+		if err != nil {
+			in.o.Logger.Debug("poll lag", "err", err)
+			continue
+		}
+		for topic, pos := range resp.Topics {
+			for _, po := range pos {
+				in.lagMu.Lock()
+				next, ok := in.next[topicPartition{topic, po.Partition}]
+				in.lagMu.Unlock()
+				if ok && po.Error == nil {
+					in.setLag(topic, po.Partition, max(po.LastOffset-next, 0))
+				}
+			}
+		}
+	}
 }
 
 // Ready reports whether the worker can make progress: it has joined the

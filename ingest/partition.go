@@ -159,7 +159,7 @@ func (p *partition) consume(fetchCtx, writeCtx context.Context, reader *kafka.Re
 	}
 	in.o.Logger.Debug("partition resumed", "partition", p.id, "offset", start, "store_next", pos.Next, "kafka_committed", p.committed)
 	if start >= 0 {
-		in.setLag(p.topic, p.id, max(end-start, 0))
+		in.readTo(p.topic, p.id, start, end)
 	} else {
 		in.setLag(p.topic, p.id, end) // from the first offset: an upper bound
 	}
@@ -329,7 +329,7 @@ func (p *partition) collect(ctx context.Context, r *kafka.Reader) []kafka.Messag
 		in.consumed.Add(1)
 		in.metrics.consumed.Inc()
 		in.metrics.inFlight.Inc()
-		in.setLag(p.topic, p.id, max(m.HighWaterMark-m.Offset-1, 0))
+		in.readTo(p.topic, p.id, m.Offset+1, m.HighWaterMark)
 		msgs = append(msgs, m)
 	}
 	return msgs

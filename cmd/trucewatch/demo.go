@@ -26,18 +26,23 @@ type demoFlags struct {
 	dataDir   string
 	rate      float64
 	malformed float64
-	every     time.Duration
-	mapAddr   string
+	// repeated deliveries and corrections, as fractions of the feed
+	repeats, corrections float64
+	every                time.Duration
+	mapAddr              string
 }
 
 func (f *demoFlags) register(fs *flag.FlagSet) {
 	// The demo runs its own broker and ClickHouse unless pointed elsewhere,
 	// and its ops endpoints on a free port unless told otherwise: it must
-	// not fail because some other process holds a fixed one.
-	f.ingest.register(fs, ingestDefaults{brokers: "", clickhouse: "", ops: "127.0.0.1:0"})
+	// not fail because some other process holds a fixed one. Its log is
+	// warnings only, so that the progress table stays readable.
+	f.ingest.register(fs, ingestDefaults{brokers: "", clickhouse: "", ops: "127.0.0.1:0", logLevel: "warn"})
 	fs.StringVar(&f.dataDir, "data-dir", "var", "where the embedded broker and ClickHouse keep their data")
 	fs.Float64Var(&f.rate, "rate", 2000, "synthetic reports per second")
 	fs.Float64Var(&f.malformed, "malformed", 0.01, "fraction of synthetic messages that are malformed on purpose")
+	fs.Float64Var(&f.repeats, "repeats", 0.02, "fraction of synthetic messages that deliver a recent report again (counted once)")
+	fs.Float64Var(&f.corrections, "corrections", 0.01, "fraction of synthetic messages that correct a recent report (a higher revision)")
 	fs.DurationVar(&f.every, "every", 2*time.Second, "how often to print progress")
 	fs.StringVar(&f.mapAddr, "map-addr", "127.0.0.1:0", "where the map (trucewatch serve) listens; default a free port, printed; empty: no map")
 }
@@ -139,13 +144,15 @@ func (f *demoFlags) run(ctx context.Context, out io.Writer, log *slog.Logger) er
 		fmt.Fprintf(out, "map on %s (open it in a browser)\n", m.url())
 	}
 	before, _ := store.CountReports(ctx)
-	fmt.Fprintf(out, "schema ready; %d reports already stored; feeding %.0f synthetic reports/s (%.1f%% malformed). Ctrl-C stops.\n\n",
-		before, f.rate, f.malformed*100)
+	fmt.Fprintf(out, "schema ready; %d reports already stored; feeding %.0f synthetic reports/s (%.1f%% malformed, %.1f%% repeated, %.1f%% corrections). Ctrl-C stops.\n\n",
+		before, f.rate, f.malformed*100, f.repeats*100, f.corrections*100)
+	d.before = before
 
 	pub := publish.New(publish.Options{Brokers: f.ingest.kafka.brokerList(), Topic: f.ingest.kafka.topic, Transport: o.Transport})
 	defer pub.Close()
 	// A new seed per run, so a re-run adds reports rather than repeating ids.
-	feed := synth.New(synth.Options{Seed: uint64(time.Now().Unix()), Malformed: f.malformed, IDPrefix: "demo"})
+	feed := synth.New(synth.Options{Seed: uint64(time.Now().Unix()), Malformed: f.malformed, IDPrefix: "demo",
+		Repeats: f.repeats, Corrections: f.corrections})
 	more = append(more, func(ctx context.Context) error {
 		_, err := publish.Stream(ctx, pub, func() (publish.Message, bool, error) {
 			msg := feed.Next()
@@ -167,6 +174,7 @@ type demo struct {
 	in       *ingest.Ingester
 	every    time.Duration
 	produced atomic.Int64
+	before   int64 // reports stored before this run
 }
 
 // progress prints a line of counts and rates every d.every until ctx ends.
@@ -180,7 +188,8 @@ func (d *demo) progress(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case now := <-t.C:
-			s := d.in.Stats()
+			// Counted before the worker's totals are read, so that the
+			// store never shows more than was written.
 			total, err := d.store.CountReports(ctx)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -188,9 +197,10 @@ func (d *demo) progress(ctx context.Context) error {
 				}
 				d.log.Warn("count reports", "err", err)
 			}
+			s := d.in.Stats()
 			rate := float64(s.Written-last.Written) / now.Sub(lastAt).Seconds()
 			fmt.Fprintf(d.out, "%-8s %10d %10d %10d %9d %8d %8d %10.0f %12d\n", now.Format("15:04:05"),
-				d.produced.Load(), s.Consumed, s.Written, s.Duplicates, s.DeadLettered, s.Lag, rate, total)
+				d.produced.Load(), s.Consumed, s.Written, s.Duplicates, s.DeadLettered, s.Lag, rate, total-min(total, d.before))
 			last, lastAt = s, now
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -46,6 +47,7 @@ type ingestFlags struct {
 // between ingest and demo (which runs its own broker and ClickHouse).
 type ingestDefaults struct {
 	brokers, clickhouse, ops string
+	logLevel                 string // "" = info
 }
 
 func (f *ingestFlags) register(fs *flag.FlagSet, def ingestDefaults) {
@@ -60,7 +62,7 @@ func (f *ingestFlags) register(fs *flag.FlagSet, def ingestDefaults) {
 	fs.Int64Var(&f.memLimit, "memory-limit-mb", 256, "soft memory limit of the process in MiB (the Go GC works harder near it; 0: none)")
 	fs.IntVar(&f.maxWrites, "max-writes", ingest.DefaultMaxConcurrentWrites, "most batches written to ClickHouse at once (bounds memory with --batch-size)")
 	fs.DurationVar(&f.batchWait, "batch-wait", ingest.DefaultBatchWait, "how long a partial batch waits for more reports")
-	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.logLevel, "log-level", cmp.Or(def.logLevel, "info"), "debug, info, warn or error")
 	fs.DurationVar(&f.session, "session-timeout", ingest.DefaultSessionTimeout, "how long the group waits for a silent worker before reassigning its partitions")
 	fs.StringVar(&f.opsAddr, "ops-addr", def.ops, "host:port serving /metrics, /healthz and /readyz (empty: off; :9101 for every interface)")
 }

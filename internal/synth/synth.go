@@ -81,7 +81,16 @@ type Options struct {
 	Malformed float64
 	// IDPrefix makes ids unique across runs (default "syn").
 	IDPrefix string
+	// Repeats is the fraction of messages that deliver one of the last
+	// recentReports valid reports again, as it was; Corrections the
+	// fraction that send a higher revision of one of them. Both 0 (the
+	// default) leave the feed as it always was.
+	Repeats, Corrections float64
 }
+
+// recentReports is how many of the latest reports repeats and corrections
+// pick from.
+const recentReports = 10_000
 
 // Feed generates messages. It is not safe for concurrent use.
 type Feed struct {
@@ -91,6 +100,7 @@ type Feed struct {
 	hotCum []float64
 	catCum []float64
 	actCum []float64
+	recent []report.Report // ring of the latest valid reports
 }
 
 // New returns a feed.
@@ -146,12 +156,46 @@ type Message struct {
 
 // Next returns the next message.
 func (f *Feed) Next() Message {
+	if f.o.Repeats > 0 || f.o.Corrections > 0 {
+		if m, ok := f.again(); ok {
+			return m
+		}
+	}
 	r := f.Report()
 	if f.o.Malformed > 0 && f.rng.Float64() < f.o.Malformed {
 		return f.malformed(r)
 	}
+	if f.o.Repeats > 0 || f.o.Corrections > 0 {
+		f.remember(r)
+	}
 	b, _ := json.Marshal(r)
 	return Message{Key: []byte(r.ID), Value: b, Report: &r}
+}
+
+// again is, at the rates of the options, a repeated delivery or a
+// correction of a recent report.
+func (f *Feed) again() (Message, bool) {
+	if len(f.recent) == 0 {
+		return Message{}, false
+	}
+	x := f.rng.Float64()
+	i := f.rng.IntN(len(f.recent))
+	switch {
+	case x < f.o.Repeats:
+		return Encode(f.recent[i]), true
+	case x < f.o.Repeats+f.o.Corrections:
+		f.recent[i] = f.Revise(f.recent[i])
+		return Encode(f.recent[i]), true
+	}
+	return Message{}, false
+}
+
+func (f *Feed) remember(r report.Report) {
+	if len(f.recent) < recentReports {
+		f.recent = append(f.recent, r)
+		return
+	}
+	f.recent[f.n%recentReports] = r
 }
 
 // Report returns the next valid report (it also advances the feed).

@@ -53,3 +53,29 @@ func TestFeedIsValidDeterministicAndShaped(t *testing.T) {
 		t.Errorf("category mix %v", cats)
 	}
 }
+
+// Repeats and corrections come at their rates, repeat reports already
+// sent, and correct them to higher revisions.
+func TestRepeatsAndCorrections(t *testing.T) {
+	f := New(Options{Seed: 3, Repeats: 0.02, Corrections: 0.01})
+	sent := map[string]uint32{}
+	repeats, corrections := 0, 0
+	const n = 50_000
+	for range n {
+		m := f.Next()
+		r := m.Report
+		prev, seen := sent[r.ID]
+		switch {
+		case seen && r.Revision == prev:
+			repeats++
+		case seen && r.Revision > prev:
+			corrections++
+		case seen:
+			t.Fatalf("%s: revision %d after %d", r.ID, r.Revision, prev)
+		}
+		sent[r.ID] = max(prev, r.Revision)
+	}
+	if repeats < n*15/1000 || repeats > n*25/1000 || corrections < n*6/1000 || corrections > n*14/1000 {
+		t.Errorf("%d repeats and %d corrections in %d messages, want about 2%% and 1%%", repeats, corrections, n)
+	}
+}
