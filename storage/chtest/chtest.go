@@ -5,12 +5,13 @@
 // One server per test:
 //
 //	srv := chtest.New(t)
-//	store, err := storage.Open(ctx, storage.Options{Addr: srv.Addr()})
+//	store := chtest.Open(t, srv, storage.Options{})
 //
-// One server shared by a package's tests (start-up costs about a second):
+// One server shared by a package's tests (start-up costs about a second),
+// each test in a database of its own:
 //
 //	func TestMain(m *testing.M) { chtest.Main(m) }
-//	func TestX(t *testing.T) { srv := chtest.Shared(t); db := chtest.Database(t); ... }
+//	func TestX(t *testing.T) { store := chtest.Store(t); ... }
 //
 // A missing binary fails the test with a message saying to run `make test`
 // (which installs it); tests are never skipped silently.
@@ -19,7 +20,6 @@ package chtest
 import (
 	"context"
 	"fmt"
-	"go.uber.org/goleak"
 	"os"
 	"regexp"
 	"strings"
@@ -28,6 +28,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
+	"github.com/trucewatch/trucewatch/storage"
 	"github.com/trucewatch/trucewatch/storage/chserver"
 )
 
@@ -137,4 +140,33 @@ func Database(t testing.TB) string {
 		name = name[:40]
 	}
 	return fmt.Sprintf("t%d_%s", dbSeq.Add(1), name)
+}
+
+// Store opens a migrated store in a database of its own on the shared
+// server, closed in t.Cleanup.
+func Store(t testing.TB) *storage.Store {
+	t.Helper()
+	return Open(t, Shared(t), storage.Options{})
+}
+
+// Open opens a store on srv with o (Addr set to srv's; Database, when
+// empty, one of t's own, see Database), applies the migrations and closes
+// the store in t.Cleanup.
+func Open(t testing.TB, srv *Server, o storage.Options) *storage.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	o.Addr = srv.Addr()
+	if o.Database == "" {
+		o.Database = Database(t)
+	}
+	s, err := storage.Open(ctx, o)
+	if err != nil {
+		t.Fatalf("chtest: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("chtest: %v", err)
+	}
+	return s
 }
