@@ -14,7 +14,7 @@
 // # How the tables stay exact
 //
 // The rewrite is storage.Store.WriteRematch, whose design is documented in
-// storage/rematch.go. In short:
+// the Rematch section of package storage's doc (go doc storage). In short:
 //
 //   - per changed report, ONE INSERT carries a -1 copy of the stored row
 //     and a +1 row of the same revision with the new match, both with

@@ -15,7 +15,7 @@ import (
 )
 
 // PyramidZoom is the cell zoom of the window pyramid: tiles up to zoom
-// PyramidZoom-GridBits (9) are summed from it instead of queried one by
+// PyramidZoom-GridBits (12) are summed from it instead of queried one by
 // one.
 const PyramidZoom = 16
 

@@ -53,8 +53,9 @@
 // What ingest must guarantee:
 //   - a redo carries the same rows: ReceivedAt from the Kafka record, not
 //     the clock, and the same zone-set version (else a redone cell moves);
-//   - a report key always comes from one partition (Kafka key =
-//     partner_id/report_id) and a partition has one writer at a time (let a
+//   - a report key always comes from one partition (the Kafka key is the
+//     report id, report.MessageKey: all revisions of partner_id/report_id
+//     share it) and a partition has one writer at a time (let a
 //     revoked partition finish its write before the rebalance completes):
 //     two spans must never decide on the same report concurrently;
 //   - a pending span is redone with exactly its offsets before anything
@@ -126,13 +127,51 @@
 // TilePoints (map tiles), ZoneTotals, ZoneSeries and AreaTotals
 // (choropleths and series), Reports (current revisions, keyset paging),
 // Extent, CountReports and Ping. Values are bound as query parameters,
-// never spliced into SQL. The aggregate queries are split by month: a
-// month partition made of one part is read without FINAL (see final.go).
+// never spliced into SQL. An error of theirs wraps read.ErrBusy when no
+// connection was free in time and read.ErrUnavailable when ClickHouse
+// could not be reached, so that readers tell them without the driver. The
+// aggregate queries are split by month: a month partition made of one part
+// is read without FINAL (see final.go).
 //
 // Until a pending span is redone, the tables may show part of it (e.g. a
 // revision's +1 without the -1 of the one it replaces). Aggregates keep a
 // row per cell and span; they are not rolled up further (a future
 // maintenance job could replace old partitions by their sums).
+//
+// # Rematch
+//
+// Every row records the zone-set version it was matched with (zone_set).
+// When a zone set is amended, package rematch matches a window's stored
+// reports again and WriteRematch rewrites those whose match changed, in
+// place of a new revision: one INSERT carries, per report, a -1 copy of the
+// stored row and a +1 row of the same revision with the new match columns
+// (zone_set, zones, possible_zones, adm1-3, adm_approx, violation,
+// violation_reason). Both carry gen = the stored gen + 1 (migration 0002;
+// WriteBatch writes gen 0, and gen ends the raw table's sorting key), so
+// no rematch row folds with another: without gen the new +1 row would fold
+// with the original and the report would vanish. The current revision is
+// the one whose rows sum to a positive sign, with the values of its +1 row
+// of the highest gen. Aggregates need nothing new: a rematch batch is a
+// span of its own.
+//
+// Batches are spans of RematchSource(matcher version), one offset each,
+// written through the ledger as WriteBatch does. A batch lies in one month
+// (the caller cuts the window by UTC day), so reports gets it as one part;
+// the views are written only after that part, so a crash leaves a pending
+// span whose rows are nowhere, or in reports and some views.
+// RecoverRematch rolls it forward without the crashed run's matcher: it
+// reads the span's rows back and sends them again as one block (they fold
+// with what landed), or closes the span empty when nothing did.
+//
+// WriteBatch finds the revision a correction replaces in report_revisions
+// without FINAL; after a rematch a key has two gens there until merged, so
+// SettleRevisions runs OPTIMIZE FINAL on it (the newest gen stays) and
+// checks that no key has two gens left: a run is complete only then.
+//
+// The operator runs one rematch at a time, with no ingest writing the
+// window meanwhile (rematch refuses to start while PendingSpans shows an
+// interrupted ingest), and after an interrupted rematch runs rematch again
+// (any zone set) before ingest resumes.
 //
 // # Migrations
 //

@@ -289,7 +289,7 @@ func checkRow(r *Row) error {
 type reportKey struct{ partner, report string }
 
 // outRow is a row to insert: a report with its sign and generation (0
-// from WriteBatch; a rematch chains 1, 2, ..., see rematch.go).
+// from WriteBatch; a rematch chains 1, 2, ..., see the package doc, Rematch).
 type outRow struct {
 	row  *Row
 	tile uint64

@@ -66,7 +66,6 @@ func (c *clickhouseFlags) register(fs *flag.FlagSet, defaultAddr string) {
 	fs.StringVar(&c.password, "ch-password", "", "ClickHouse password")
 }
 
-// options are the storage options of these flags.
 // openStore opens the store and, with migrate, applies the pending schema
 // migrations.
 func openStore(ctx context.Context, o storage.Options, migrate bool) (*storage.Store, error) {
@@ -83,6 +82,7 @@ func openStore(ctx context.Context, o storage.Options, migrate bool) (*storage.S
 	return store, nil
 }
 
+// options are the storage options of these flags.
 func (c *clickhouseFlags) options(log *slog.Logger) storage.Options {
 	return storage.Options{Addr: c.addr, Database: c.database, Username: c.user, Password: c.password, Logger: log}
 }
