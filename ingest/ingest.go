@@ -410,21 +410,31 @@ func (in *Ingester) watchTopics(ctx context.Context, changed context.CancelFunc,
 	if in.o.PartnerTopicPrefix == "-" {
 		return
 	}
-	t := time.NewTicker(in.o.PartnerTopicsRefresh)
+	every(ctx, in.o.PartnerTopicsRefresh, func() bool {
+		ts, err := in.partnerTopics(ctx)
+		if err != nil {
+			in.o.Logger.Debug("list partner topics", "err", err)
+			return true
+		}
+		if !slices.Equal(ts, topics[1:]) {
+			in.o.Logger.Info("partner topics", "topics", ts)
+			changed()
+			return false
+		}
+		return true
+	})
+}
+
+// every calls fn every d until ctx ends or fn returns false.
+func every(ctx context.Context, d time.Duration, fn func() bool) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			ts, err := in.partnerTopics(ctx)
-			if err != nil {
-				in.o.Logger.Debug("list partner topics", "err", err)
-				continue
-			}
-			if !slices.Equal(ts, topics[1:]) {
-				in.o.Logger.Info("partner topics", "topics", ts)
-				changed()
+			if !fn() {
 				return
 			}
 		}
@@ -453,24 +463,18 @@ func (in *Ingester) clusterID(ctx context.Context) (string, error) {
 // (no lag, nothing unwritten), and no new message for that long. A worker
 // that has not been assigned partitions yet is not idle: it is waiting.
 func (in *Ingester) idleWatch(ctx context.Context, stop context.CancelFunc) {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if !in.joined.Load() || in.busy.Load() != 0 || in.Stats().Lag != 0 {
-				continue
-			}
-			idle := time.Since(time.Unix(0, in.lastActivity.Load()))
-			if idle >= in.o.ExitWhenIdle {
-				in.o.Logger.Info("idle, stopping", "idle", idle.Round(time.Millisecond))
-				stop()
-				return
-			}
+	every(ctx, 100*time.Millisecond, func() bool {
+		if !in.joined.Load() || in.busy.Load() != 0 || in.Stats().Lag != 0 {
+			return true
 		}
-	}
+		idle := time.Since(time.Unix(0, in.lastActivity.Load()))
+		if idle < in.o.ExitWhenIdle {
+			return true
+		}
+		in.o.Logger.Info("idle, stopping", "idle", idle.Round(time.Millisecond))
+		stop()
+		return false
+	})
 }
 func (in *Ingester) clearLag(topic string, p int) {
 	in.lagMu.Lock()
@@ -507,36 +511,31 @@ const lagPollInterval = 2 * time.Second
 // fetches nothing would show the lag of its last fetch for ever.
 func (in *Ingester) pollLag(ctx context.Context) {
 	c := &kafka.Client{Addr: kafka.TCP(in.o.Brokers...), Transport: in.o.Transport, Timeout: 10 * time.Second}
-	t := time.NewTicker(lagPollInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		in.lagMu.Lock()
-		req := map[string][]kafka.OffsetRequest{}
-		for tp := range in.next {
-			req[tp.topic] = append(req[tp.topic], kafka.LastOffsetOf(tp.partition))
-		}
-		in.lagMu.Unlock()
-		if len(req) == 0 {
-			continue
-		}
-		resp, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: req})
-		if err != nil {
-			in.o.Logger.Debug("poll lag", "err", err)
-			continue
-		}
-		for topic, pos := range resp.Topics {
-			for _, po := range pos {
-				in.lagMu.Lock()
-				next, ok := in.next[topicPartition{topic, po.Partition}]
-				in.lagMu.Unlock()
-				if ok && po.Error == nil {
-					in.setLag(topic, po.Partition, max(po.LastOffset-next, 0))
-				}
+	every(ctx, lagPollInterval, func() bool { in.pollLagOnce(ctx, c); return true })
+}
+
+func (in *Ingester) pollLagOnce(ctx context.Context, c *kafka.Client) {
+	in.lagMu.Lock()
+	req := map[string][]kafka.OffsetRequest{}
+	for tp := range in.next {
+		req[tp.topic] = append(req[tp.topic], kafka.LastOffsetOf(tp.partition))
+	}
+	in.lagMu.Unlock()
+	if len(req) == 0 {
+		return
+	}
+	resp, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: req})
+	if err != nil {
+		in.o.Logger.Debug("poll lag", "err", err)
+		return
+	}
+	for topic, pos := range resp.Topics {
+		for _, po := range pos {
+			in.lagMu.Lock()
+			next, ok := in.next[topicPartition{topic, po.Partition}]
+			in.lagMu.Unlock()
+			if ok && po.Error == nil {
+				in.setLag(topic, po.Partition, max(po.LastOffset-next, 0))
 			}
 		}
 	}
