@@ -107,102 +107,129 @@ func Run(ctx context.Context, s *storage.Store, m *geo.Matcher, o Options) (Resu
 	if err := o.setDefaults(); err != nil {
 		return res, err
 	}
-	log := o.Logger
-	pending, err := s.PendingSpans(ctx)
-	if err != nil {
-		return res, fmt.Errorf("rematch: %w", err)
-	}
-	if len(pending) > 0 {
-		return res, fmt.Errorf("%w: %s (and %d more)", ErrIngestPending, pending[0], len(pending)-1)
-	}
-	if o.DryRun {
-		if res.Recovered, err = s.PendingRematch(ctx); err != nil {
-			return res, fmt.Errorf("rematch: %w", err)
-		}
-		if res.Unsettled, err = s.UnsettledRevisions(ctx); err != nil {
-			return res, fmt.Errorf("rematch: %w", err)
-		}
-	} else {
-		if res.Recovered, err = s.RecoverRematch(ctx); err != nil {
-			return res, fmt.Errorf("rematch: %w", err)
-		}
-		if len(res.Recovered) > 0 {
-			log.Info("completed interrupted rematch batches", "batches", len(res.Recovered))
-		}
-	}
-	from, to := o.From.UTC(), o.To.UTC()
-	var batch []storage.Rematch
-	e := enrich.New(m, o.Classifier)
-	flush := func() error {
-		if len(batch) == 0 || o.DryRun {
-			batch = batch[:0]
-			return nil
-		}
-		sp, err := s.WriteRematch(ctx, res.Version, batch)
-		if err != nil {
-			return fmt.Errorf("rematch: %w", err)
-		}
-		res.Batches++
-		log.Info("rematched batch", "span", sp.String(), "reports", len(batch))
-		batch = batch[:0]
-		if o.AfterBatch != nil {
-			o.AfterBatch(sp, res)
-		}
-		return nil
+	r := &run{s: s, o: o, e: enrich.New(m, o.Classifier), res: res}
+	if err := r.recover(ctx); err != nil {
+		return r.res, err
 	}
 	// Read one UTC day at a time (memory stays bounded by a day's reports
-	// and a batch); a batch never spans two months (storage.WriteRematch).
+	// and a batch); a batch may hold several days, never two months
+	// (storage.WriteRematch).
+	from, to := o.From.UTC(), o.To.UTC()
 	for day := from; day.Before(to); {
 		end := time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, time.UTC)
 		if end.After(to) {
 			end = to
 		}
-		cur, err := s.CurrentIn(ctx, day, end)
-		if err != nil {
-			return res, fmt.Errorf("rematch: %w", err)
+		if err := r.day(ctx, day, end); err != nil {
+			return r.res, err
 		}
-		for i := range cur {
-			st := &cur[i]
-			res.Examined++
-			var nw storage.Row
-			changed, write := false, false
-			if st.ZoneSet != res.Version {
-				nw = Rematch(&st.Row, e)
-				changed = !storage.SameMatch(&st.Row, &nw)
-				write = changed || !o.ChangedOnly
-			}
-			if write {
-				if changed {
-					res.Changed++
-				} else {
-					res.Relabelled++
-				}
-				res.count(&st.Row, &nw, changed)
-				batch = append(batch, storage.Rematch{Stored: *st, New: nw})
-				if len(batch) >= o.BatchSize {
-					if err := flush(); err != nil {
-						return res, err
-					}
-				}
-			} else {
-				res.Unchanged++
-				res.count(&st.Row, &st.Row, false)
-			}
-		}
-		// a batch may hold several days, never two months
 		if end.Equal(to) || end.Day() == 1 {
-			if err := flush(); err != nil {
-				return res, err
+			if err := r.flush(ctx); err != nil {
+				return r.res, err
 			}
 		}
 		day = end
 	}
 	if !o.DryRun {
 		if err := s.SettleRevisions(ctx); err != nil {
-			return res, fmt.Errorf("rematch: %w", err)
+			return r.res, fmt.Errorf("rematch: %w", err)
 		}
 	}
-	return res, nil
+	return r.res, nil
+}
+
+// run is one Run: its store, options, result so far and the batch being
+// filled.
+type run struct {
+	s     *storage.Store
+	o     Options
+	e     *enrich.Enricher
+	res   Result
+	batch []storage.Rematch
+}
+
+// recover refuses to start while ingest has a span pending, then completes
+// the interrupted batches of an earlier run (with DryRun: only counts them).
+func (r *run) recover(ctx context.Context) error {
+	pending, err := r.s.PendingSpans(ctx)
+	if err != nil {
+		return fmt.Errorf("rematch: %w", err)
+	}
+	if len(pending) > 0 {
+		return fmt.Errorf("%w: %s (and %d more)", ErrIngestPending, pending[0], len(pending)-1)
+	}
+	if r.o.DryRun {
+		if r.res.Recovered, err = r.s.PendingRematch(ctx); err != nil {
+			return fmt.Errorf("rematch: %w", err)
+		}
+		if r.res.Unsettled, err = r.s.UnsettledRevisions(ctx); err != nil {
+			return fmt.Errorf("rematch: %w", err)
+		}
+		return nil
+	}
+	if r.res.Recovered, err = r.s.RecoverRematch(ctx); err != nil {
+		return fmt.Errorf("rematch: %w", err)
+	}
+	if len(r.res.Recovered) > 0 {
+		r.o.Logger.Info("completed interrupted rematch batches", "batches", len(r.res.Recovered))
+	}
+	return nil
+}
+
+// day matches the current reports observed in [day, end) again and adds
+// those to rewrite to the batch, flushing it when full.
+func (r *run) day(ctx context.Context, day, end time.Time) error {
+	cur, err := r.s.CurrentIn(ctx, day, end)
+	if err != nil {
+		return fmt.Errorf("rematch: %w", err)
+	}
+	for i := range cur {
+		st := &cur[i]
+		r.res.Examined++
+		var nw storage.Row
+		changed, write := false, false
+		if st.ZoneSet != r.res.Version {
+			nw = Rematch(&st.Row, r.e)
+			changed = !storage.SameMatch(&st.Row, &nw)
+			write = changed || !r.o.ChangedOnly
+		}
+		if !write {
+			r.res.Unchanged++
+			r.res.count(&st.Row, &st.Row, false)
+			continue
+		}
+		if changed {
+			r.res.Changed++
+		} else {
+			r.res.Relabelled++
+		}
+		r.res.count(&st.Row, &nw, changed)
+		r.batch = append(r.batch, storage.Rematch{Stored: *st, New: nw})
+		if len(r.batch) >= r.o.BatchSize {
+			if err := r.flush(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// flush writes the batch (nothing with DryRun).
+func (r *run) flush(ctx context.Context) error {
+	defer func() { r.batch = r.batch[:0] }()
+	if len(r.batch) == 0 || r.o.DryRun {
+		return nil
+	}
+	sp, err := r.s.WriteRematch(ctx, r.res.Version, r.batch)
+	if err != nil {
+		return fmt.Errorf("rematch: %w", err)
+	}
+	r.res.Batches++
+	r.o.Logger.Info("rematched batch", "span", sp.String(), "reports", len(r.batch))
+	if r.o.AfterBatch != nil {
+		r.o.AfterBatch(sp, r.res)
+	}
+	return nil
 }
 
 func (r *Result) count(old, nw *storage.Row, changed bool) {
