@@ -132,7 +132,7 @@ type scanner interface{ Scan(dest ...any) error }
 func (s *Store) each(ctx context.Context, op, sql string, args []any, fn func(scanner) error) error {
 	rows, err := s.conn.Query(ctx, sql, args...)
 	if err != nil {
-		return fmt.Errorf("storage: %s: %w", op, err)
+		return fmt.Errorf("storage: %s: %w", op, readErr(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -141,7 +141,7 @@ func (s *Store) each(ctx context.Context, op, sql string, args []any, fn func(sc
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("storage: %s: %w", op, err)
+		return fmt.Errorf("storage: %s: %w", op, readErr(err))
 	}
 	return nil
 }

@@ -23,7 +23,7 @@ func (s *Store) Extent(ctx context.Context) (first, last time.Time, err error) {
 	rows, err := s.conn.Query(ctx, s.sql(`SELECT min(day), max(day), count() FROM (
     SELECT day FROM {db}.agg_adm_day GROUP BY day HAVING sum(n_reports) > 0)`))
 	if err != nil {
-		return first, last, fmt.Errorf("storage: extent: %w", err)
+		return first, last, fmt.Errorf("storage: extent: %w", readErr(err))
 	}
 	defer rows.Close()
 	var n uint64
@@ -33,7 +33,7 @@ func (s *Store) Extent(ctx context.Context) (first, last time.Time, err error) {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return first, last, fmt.Errorf("storage: extent: %w", err)
+		return first, last, fmt.Errorf("storage: extent: %w", readErr(err))
 	}
 	if n == 0 {
 		return time.Time{}, time.Time{}, ErrNoData

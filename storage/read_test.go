@@ -1,11 +1,13 @@
 package storage_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trucewatch/trucewatch/storage"
+	"github.com/trucewatch/trucewatch/storage/chtest"
 	"github.com/trucewatch/trucewatch/storage/read"
 )
 
@@ -128,5 +130,32 @@ func TestCurrentViewIsCurrentSQL(t *testing.T) {
 	}
 	if !strings.Contains(last, want) {
 		t.Fatalf("the last migration defining reports_current does not define it as currentSQL; want\n%s", want)
+	}
+}
+
+// TestReadErrors: a read that finds no connection free in time wraps
+// read.ErrBusy, one that cannot reach ClickHouse read.ErrUnavailable, so
+// that serve tells them without the driver.
+func TestReadErrors(t *testing.T) {
+	srv := chtest.New(t)
+	s := chtest.Open(t, srv, storage.Options{MaxOpenConns: 1, DialTimeout: 300 * time.Millisecond})
+	ctx := ctxT(t)
+	held := make(chan error, 1)
+	go func() { held <- s.Conn().Exec(ctx, "SELECT sleep(2)") }()
+	time.Sleep(200 * time.Millisecond) // the sleep holds the only connection
+	if _, _, err := s.Extent(ctx); !errors.Is(err, read.ErrBusy) {
+		t.Errorf("with the only connection in use: %v, want read.ErrBusy", err)
+	}
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Extent(ctx); !errors.Is(err, read.ErrUnavailable) {
+		t.Errorf("with ClickHouse down: %v, want read.ErrUnavailable", err)
+	}
+	if err := s.Ping(ctx); !errors.Is(err, read.ErrUnavailable) {
+		t.Errorf("Ping with ClickHouse down: %v, want read.ErrUnavailable", err)
 	}
 }

@@ -6,12 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/trucewatch/trucewatch/storage/read"
 )
 
 // Defaults for Options.
@@ -189,7 +193,27 @@ func alreadyExists(err error) bool {
 	if isCode(err, codeTableAlreadyExists, codeDatabaseAlreadyExists, codeDuplicateColumn) {
 		return true
 	}
+	// 18.16 reports other column errors under code 44 too; only the
+	// message tells a duplicate column.
 	return isCode(err, codeIllegalColumn) && strings.Contains(err.Error(), "already exists")
+}
+
+// readErr marks an error of a read method for readers that do not import
+// the driver: read.ErrBusy when the pool had no connection free within
+// Options.DialTimeout (ClickHouse is up, every connection in use),
+// read.ErrUnavailable for a network error (dial, refused, reset) rather
+// than an answer. The driver's error stays in the chain.
+func readErr(err error) error {
+	var ne net.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, clickhouse.ErrAcquireConnTimeout):
+		return fmt.Errorf("%w: %w", read.ErrBusy, err)
+	case errors.As(err, &ne), errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%w: %w", read.ErrUnavailable, err)
+	}
+	return err
 }
 
 func isCode(err error, codes ...int32) bool {

@@ -97,10 +97,10 @@ GROUP BY pc`, col, s.qdb, final), []any{seg.from.Format("2006-01-02"), seg.to.Fo
 func (s *Store) CountReports(ctx context.Context) (int64, error) {
 	var n int64
 	if err := s.conn.QueryRow(ctx, s.sql("SELECT toInt64(sum(n_reports)) FROM {db}.agg_adm_day FINAL")).Scan(&n); err != nil {
-		return 0, fmt.Errorf("storage: count reports: %w", err)
+		return 0, fmt.Errorf("storage: count reports: %w", readErr(err))
 	}
 	return n, nil
 }
 
 // Ping checks that ClickHouse answers.
-func (s *Store) Ping(ctx context.Context) error { return s.conn.Ping(ctx) }
+func (s *Store) Ping(ctx context.Context) error { return readErr(s.conn.Ping(ctx)) }

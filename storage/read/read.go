@@ -10,8 +10,18 @@ import (
 	"time"
 )
 
-// ErrNoData is returned by Store.Extent when no report is stored.
-var ErrNoData = errors.New("storage: no data")
+// Errors of the read methods. ErrBusy and ErrUnavailable wrap the driver's
+// error, so that a reader tells them with errors.Is and no driver.
+var (
+	// ErrNoData is returned by Store.Extent when no report is stored.
+	ErrNoData = errors.New("storage: no data")
+	// ErrBusy: no connection to ClickHouse was free in time; the same
+	// query may succeed later.
+	ErrBusy = errors.New("storage: busy")
+	// ErrUnavailable: ClickHouse could not be reached (a network error,
+	// not an answer).
+	ErrUnavailable = errors.New("storage: database unavailable")
+)
 
 // Filter selects reports. The zero value of each field selects all.
 type Filter struct {
@@ -115,4 +125,10 @@ type Report struct {
 	Adm1, Adm2, Adm3                 string
 	Violation                        bool
 	ViolationReason, Description     string
+	ObservedUntil                    int64 // Unix seconds, 0 = none
+	TimePrecision, GeoPrecision      string
+	Sources                          []string
+	ZoneSet                          string // the zone-set version the zones were matched against
+	AdmApprox                        bool   // adm1..3 from the nearest area, not one containing the point
+	ReceivedAt                       int64  // Unix seconds
 }
