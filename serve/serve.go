@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -20,10 +19,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/trucewatch/trucewatch/geo"
+	"github.com/trucewatch/trucewatch/internal/ops"
+	"github.com/trucewatch/trucewatch/storage/read"
 )
 
 // Defaults and limits for Options.
@@ -38,7 +37,6 @@ const (
 	GridBits             = 4                    // a tile is a 2^4 x 2^4 grid of cells
 	maxRawTileRows       = 200000               // reports binned in Go for tiles finer than the storage key
 	minGzipBytes         = 512                  // smaller responses are sent uncompressed
-	readyTimeout         = 2 * time.Second
 	defaultChoroplethAge = 60 * time.Second
 )
 
@@ -98,8 +96,11 @@ func (o *Options) setDefaults() error {
 		o.CacheBytes = DefaultCacheBytes
 	}
 	if o.Registry == nil {
-		o.Registry = prometheus.NewRegistry()
-		o.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		reg, err := ops.NewRegistry()
+		if err != nil {
+			return err
+		}
+		o.Registry = reg
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -209,7 +210,7 @@ func New(o Options) (*Server, error) {
 		}
 		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
 	}
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
+	s.mux.Handle("GET /metrics", ops.Metrics(o.Registry))
 	s.mountPage() // the map page at /, see page.go
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// The catch-all matches every method, so the mux's own 405 never
@@ -371,10 +372,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, context.DeadlineExceeded):
 		d = errorDetail{Status: http.StatusServiceUnavailable, Message: "query took too long; narrow the window or the area"}
 		s.log.Warn("query timeout", "path", r.URL.Path, "err", err)
-	case strings.Contains(err.Error(), "acquire conn timeout"):
+	case errors.Is(err, read.ErrBusy):
 		d = errorDetail{Status: http.StatusServiceUnavailable, Message: "server busy; retry later"}
 		s.log.Warn("connection pool exhausted", "path", r.URL.Path)
-	case isUnavailable(err):
+	case errors.Is(err, read.ErrUnavailable):
 		d = errorDetail{Status: http.StatusServiceUnavailable, Message: "database unavailable"}
 		s.log.Error("database unavailable", "path", r.URL.Path, "err", err)
 	default:
@@ -390,12 +391,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	w.WriteHeader(d.Status)
 	w.Write(append(b, '\n'))
-}
-
-func isUnavailable(err error) bool {
-	var ne net.Error
-	var oe *net.OpError
-	return errors.As(err, &ne) || errors.As(err, &oe) || strings.Contains(err.Error(), "connection refused")
 }
 
 // response is a complete body to send.
@@ -545,7 +540,7 @@ func (s *Server) observe(name, table string, start time.Time, err error) {
 		kind = "canceled"
 	case errors.Is(err, context.DeadlineExceeded):
 		kind = "timeout"
-	case isUnavailable(err):
+	case errors.Is(err, read.ErrUnavailable):
 		kind = "unavailable"
 	}
 	s.mErrors.WithLabelValues(name, kind).Inc()
@@ -577,9 +572,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if _, err := newQuery(r.URL, nil); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-	defer cancel()
-	if err := s.o.Store.Ping(ctx); err != nil {
+	if err := ops.Ready(r.Context(), s.o.Store.Ping); err != nil {
 		s.log.Warn("not ready", "err", err)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")

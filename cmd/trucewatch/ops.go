@@ -10,13 +10,16 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/trucewatch/trucewatch/internal/ops"
 )
 
+// newRegistry is the metrics registry of a worker.
 func newRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg, err := ops.NewRegistry()
+	if err != nil {
+		panic(err) // a new registry takes both collectors
+	}
 	return reg
 }
 
@@ -30,8 +33,8 @@ func listenOps(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// opsServer serves /metrics, /healthz and /readyz of a worker on its
-// listener; ready returns nil when the worker can make progress.
+// opsServer serves ops.Handler (/metrics, /healthz, /readyz) of a worker
+// on its listener; ready returns nil when the worker can make progress.
 type opsServer struct {
 	ln  net.Listener
 	hs  *http.Server
@@ -39,21 +42,7 @@ type opsServer struct {
 }
 
 func newOps(ln net.Listener, reg *prometheus.Registry, ready func(context.Context) error, log *slog.Logger) *opsServer {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		rctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := ready(rctx); err != nil {
-			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
-	return &opsServer{ln: ln, hs: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, log: log}
+	return &opsServer{ln: ln, hs: &http.Server{Handler: ops.Handler(reg, ready), ReadHeaderTimeout: 5 * time.Second}, log: log}
 }
 
 func (o *opsServer) addr() string { return o.ln.Addr().String() }
