@@ -585,3 +585,76 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A partner topic created while the workers run is found and consumed,
+// and the reports topic loses nothing while the group joins again.
+func TestNewPartnerTopic(t *testing.T) {
+	e := newEnv(t)
+	feed := synth.New(synth.Options{Seed: 21, IDPrefix: "np"})
+	pub := publish.New(publish.Options{Brokers: []string{e.addr}, Topic: "reports"})
+	defer pub.Close()
+	var before []publish.Message
+	for range 300 {
+		m := feed.Next()
+		before = append(before, publish.Message{Key: m.Key, Value: m.Value})
+	}
+	if err := pub.Write(e.ctx, before...); err != nil {
+		t.Fatal(err)
+	}
+	in, err := ingest.New(ingest.Options{Brokers: []string{e.addr}, Group: "new-topic", BatchWait: 100 * time.Millisecond,
+		PartnerTopicsRefresh: 300 * time.Millisecond, ExitWhenIdle: 3 * time.Second, Logger: testLogger(t)}, e.m, violation.DefaultRules(), e.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- in.Run(e.ctx) }()
+	waitFor(t, "the first reports stored", func() bool { return in.Stats().Written > 0 })
+
+	topic := ingest.DefaultPartnerTopicPrefix + "late-joiner"
+	c := &kafka.Client{Addr: kafka.TCP(e.addr)}
+	if _, err := c.CreateTopics(e.ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 2, ReplicationFactor: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	late := publish.New(publish.Options{Brokers: []string{e.addr}, Topic: topic})
+	defer late.Close()
+	var after []publish.Message
+	ids := map[string]bool{}
+	for range 50 {
+		r := feed.Report()
+		r.PartnerID = ""
+		ids[r.ID] = true
+		b, _ := json.Marshal(r)
+		after = append(after, publish.Message{Key: []byte(r.ID), Value: b})
+	}
+	if err := late.Write(e.ctx, after...); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Write(e.ctx, before[:100]...); err != nil { // repeats, meanwhile
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got := e.current()
+	if len(got) != 350 {
+		t.Errorf("%d reports stored, want 350", len(got))
+	}
+	rows, err := e.store.Conn().Query(e.ctx, fmt.Sprintf("SELECT report_id FROM %s.reports_current WHERE partner_id = 'late-joiner'", e.store.Database()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if ids[id] {
+			n++
+		}
+	}
+	rows.Close()
+	if n != len(ids) {
+		t.Errorf("%d of the new partner's %d reports stored as its", n, len(ids))
+	}
+}
