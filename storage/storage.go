@@ -208,6 +208,8 @@ func readErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return err // the caller's own deadline or cancellation (a net.Error too)
 	case errors.Is(err, clickhouse.ErrAcquireConnTimeout):
 		return fmt.Errorf("%w: %w", read.ErrBusy, err)
 	case errors.As(err, &ne), errors.Is(err, syscall.ECONNREFUSED):
