@@ -19,6 +19,7 @@ import (
 	"github.com/trucewatch/trucewatch/internal/synth"
 	"github.com/trucewatch/trucewatch/kafka/broker"
 	"github.com/trucewatch/trucewatch/kafka/publish"
+	"github.com/trucewatch/trucewatch/storage/chtest"
 )
 
 // The gateway benchmark and the direct one send the same reports (synth
@@ -40,6 +41,8 @@ var benchRates struct {
 	intake, direct, command float64
 }
 
+// TestMain prints the benchmarks' ratio and checks that no goroutine
+// outlived the tests.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	benchRates.Lock()
@@ -53,7 +56,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	benchRates.Unlock()
-	os.Exit(code)
+	os.Exit(chtest.Leaks(code))
 }
 
 var benchData = sync.OnceValue(func() [][]publish.Message {

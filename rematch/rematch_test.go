@@ -5,18 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
-	"go.uber.org/goleak"
 
 	"github.com/trucewatch/trucewatch/enrich"
 	"github.com/trucewatch/trucewatch/geo"
+	"github.com/trucewatch/trucewatch/geo/geotest"
 	"github.com/trucewatch/trucewatch/rematch"
 	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/storage"
@@ -24,77 +22,21 @@ import (
 	"github.com/trucewatch/trucewatch/violation"
 )
 
-func TestMain(m *testing.M) {
-	code := chtest.Run(m)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { chtest.Main(m) }
 
 // Matchers: "old" knows only the nationwide ceasefire (the Astana zones
 // are the amendment), "new" every shipped zone set.
-var matchers struct {
-	once     sync.Once
-	old, new *geo.Matcher
-	err      error
-}
-
+// loadMatchers: old matches with the nationwide 2016 zone set alone, nw
+// with every shipped set.
 func loadMatchers(t testing.TB) (old, nw *geo.Matcher) {
 	t.Helper()
-	matchers.once.Do(func() {
-		admin, err := geo.LoadAdmin()
-		if err != nil {
-			matchers.err = err
-			return
-		}
-		sets, err := geo.ShippedZoneSets(admin)
-		if err != nil {
-			matchers.err = err
-			return
-		}
-		var nationwide []*geo.ZoneSet
-		for _, s := range sets {
-			if s.Name == "syria-ceasefire-2016" {
-				nationwide = append(nationwide, s)
-			}
-		}
-		if len(nationwide) != 1 {
-			matchers.err = fmt.Errorf("no nationwide zone set among %d", len(sets))
-			return
-		}
-		if matchers.old, matchers.err = geo.NewMatcher(admin, nationwide...); matchers.err != nil {
-			return
-		}
-		matchers.new, matchers.err = geo.NewMatcher(admin, sets...)
-	})
-	if matchers.err != nil {
-		t.Fatal(matchers.err)
-	}
-	return matchers.old, matchers.new
+	return geotest.Matcher(t, "syria-ceasefire-2016"), geotest.Matcher(t)
 }
 
 func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-func openStore(t testing.TB) *storage.Store {
-	t.Helper()
-	ctx := ctxT(t)
-	s, err := storage.Open(ctx, storage.Options{Addr: chtest.Shared(t).Addr(), Database: chtest.Database(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 var (
@@ -284,7 +226,7 @@ func TestRematchEqualsFreshIngest(t *testing.T) {
 	old, nw := loadMatchers(t)
 	ctx := ctxT(t)
 	reps := reports(400)
-	stored, fresh := openStore(t), openStore(t)
+	stored, fresh := chtest.Store(t), chtest.Store(t)
 	var offStored, offFresh int64
 	ingestAll(t, stored, rows(reps, old), &offStored)
 	ingestAll(t, fresh, rows(reps, nw), &offFresh)
@@ -378,7 +320,7 @@ func correct(t *testing.T, reps []report.Report, m *geo.Matcher, stored, fresh *
 func TestRematchInterrupted(t *testing.T) {
 	old, nw := loadMatchers(t)
 	reps := reports(300)
-	stored, fresh := openStore(t), openStore(t)
+	stored, fresh := chtest.Store(t), chtest.Store(t)
 	var offStored, offFresh int64
 	ingestAll(t, stored, rows(reps, old), &offStored)
 	ingestAll(t, fresh, rows(reps, nw), &offFresh)

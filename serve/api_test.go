@@ -430,11 +430,7 @@ func TestChoroplethSize(t *testing.T) {
 func TestReadyz(t *testing.T) {
 	ch := chtest.New(t)
 	ctx := context.Background()
-	store, err := storage.Open(ctx, storage.Options{Addr: ch.Addr(), Database: chtest.Database(t), ReadTimeout: 2 * time.Second, DialTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := chtest.Open(t, ch, storage.Options{ReadTimeout: 2 * time.Second, DialTimeout: time.Second})
 	admin, sets, _ := matcher(t)
 	s, err := serve.New(serve.Options{Store: store, Admin: admin, ZoneSets: sets})
 	if err != nil {
@@ -539,7 +535,7 @@ func TestCancelledRequestCancelsQuery(t *testing.T) {
 // span then adds duplicate rows to it.
 func TestFinalOnlyWhereNeeded(t *testing.T) {
 	ctx := context.Background()
-	store := migratedStore(t)
+	store := chtest.Store(t)
 	admin, sets, m := matcher(t)
 	seed(t, store, m)
 	s, err := serve.New(serve.Options{Store: store, Admin: admin, ZoneSets: sets, CacheBytes: -1})
@@ -771,7 +767,7 @@ func TestWeekPyramidsMatchDirectQueries(t *testing.T) {
 // while one background query replaces them, and then shows the new data.
 func TestStalePyramidsRefresh(t *testing.T) {
 	ctx := context.Background()
-	store := migratedStore(t)
+	store := chtest.Store(t)
 	admin, sets, m := matcher(t)
 	rows := seed(t, store, m)
 	const maxAge = 2 * time.Second
@@ -825,17 +821,3 @@ func TestStalePyramidsRefresh(t *testing.T) {
 	}
 }
 
-// migratedStore opens a fresh database on the shared server, migrated.
-func migratedStore(t *testing.T) *storage.Store {
-	t.Helper()
-	ctx := context.Background()
-	store, err := storage.Open(ctx, storage.Options{Addr: chtest.Shared(t).Addr(), Database: chtest.Database(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return store
-}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/trucewatch/trucewatch/enrich"
 	"github.com/trucewatch/trucewatch/geo"
+	"github.com/trucewatch/trucewatch/geo/geotest"
 	"github.com/trucewatch/trucewatch/internal/synth"
 	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/serve"
@@ -71,19 +72,8 @@ var (
 
 func matcher(t testing.TB) (*geo.Admin, []*geo.ZoneSet, *geo.Matcher) {
 	t.Helper()
-	admin, err := geo.LoadAdmin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sets, err := geo.ShippedZoneSets(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := geo.NewMatcher(admin, sets...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return admin, sets, m
+	admin, sets := geotest.Shipped(t)
+	return admin, sets, geotest.Matcher(t)
 }
 
 // seed writes the fixed data set through the real write path and returns

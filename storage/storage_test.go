@@ -4,29 +4,17 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
 	"os"
 	"reflect"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/trucewatch/trucewatch/storage"
 	"github.com/trucewatch/trucewatch/storage/chtest"
 )
 
-func TestMain(m *testing.M) {
-	code := chtest.Run(m)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { chtest.Main(m) }
 
 func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -41,16 +29,7 @@ func openStore(t testing.TB, srv *chtest.Server) *storage.Store {
 	if srv == nil {
 		srv = chtest.Shared(t)
 	}
-	ctx := ctxT(t)
-	s, err := storage.Open(ctx, storage.Options{Addr: srv.Addr(), Database: chtest.Database(t), Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return chtest.Open(t, srv, storage.Options{Logger: testLogger(t)})
 }
 
 var src = storage.Source{Cluster: "cluster-A", Topic: "reports", Partition: 3}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/paulmach/orb"
 	"github.com/trucewatch/trucewatch/geo"
+	"github.com/trucewatch/trucewatch/geo/geotest"
 	"github.com/trucewatch/trucewatch/report"
 )
 
@@ -72,18 +73,7 @@ func TestClassify(t *testing.T) {
 
 // TestClassifyMatched runs the default rules on real matches.
 func TestClassifyMatched(t *testing.T) {
-	a, err := geo.LoadAdmin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sets, err := geo.ShippedZoneSets(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := geo.NewMatcher(a, sets...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := geotest.Matcher(t)
 	daraa := orb.Point{36.1021, 32.6189}
 	var dst geo.Match
 	r := &report.Report{Category: report.Shelling, ObservedAt: time.Date(2017, 8, 1, 10, 0, 0, 0, time.UTC)}
