@@ -18,6 +18,7 @@ type route struct {
 	pathParams []param // path parameters
 	query      []string
 	ctypes     []string       // success content types
+	schema     string         // components schema of the 200 answer, if documented
 	responses  map[string]any // when set, documented instead of 200, 400 and 503
 	handler    handlerFunc
 }
@@ -65,7 +66,7 @@ func (s *Server) routeTable() []*route {
 			summary: "The individual reports (current revision) behind an aggregate, oldest first, paginated.",
 			desc: "Pass next_cursor (also in the Link header) as cursor to get the next page; " +
 				"it is absent on the last page.",
-			query: reportsParams, ctypes: []string{"application/geo+json"}, handler: s.handleReports},
+			query: reportsParams, ctypes: []string{"application/geo+json"}, schema: "Reports", handler: s.handleReports},
 		{name: "extent", method: "GET", pattern: "/v1/extent", path: "/v1/extent",
 			summary: "The first and last day that hold reports, and the default window of every endpoint.",
 			desc: "The default window (from and to omitted) is the last 30 days up to the next UTC midnight, ending " +
@@ -135,6 +136,9 @@ func (s *Server) openAPI() map[string]any {
 		content := map[string]any{}
 		for _, ct := range rt.ctypes {
 			content[ct] = map[string]any{}
+			if rt.schema != "" {
+				content[ct] = map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + rt.schema}}
+			}
 		}
 		op := map[string]any{
 			"operationId": rt.name,
@@ -161,7 +165,7 @@ func (s *Server) openAPI() map[string]any {
 		}
 		item[lower(rt.method)] = op
 	}
-	schemas := map[string]any{"Error": errorSchema}
+	schemas := map[string]any{"Error": errorSchema, "Reports": reportsSchema}
 	if s.o.Intake != nil {
 		schemas["IntakeResponse"] = intakeResponseSchema
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -106,6 +107,82 @@ func reportFeature(rp *read.Report) *geojson.Feature {
 		"zones": nonNil(rp.Zones), "possible_zones": nonNil(rp.PossibleZones),
 		"adm1": rp.Adm1, "adm2": rp.Adm2, "adm3": rp.Adm3,
 		"violation": rp.Violation, "violation_reason": rp.ViolationReason, "description": rp.Description,
+		"observed_until": unixTime(rp.ObservedUntil), "time_precision": rp.TimePrecision,
+		"geo_precision": rp.GeoPrecision, "sources": nonNil(rp.Sources), "zone_set": rp.ZoneSet,
+		"adm_approx": rp.AdmApprox, "received_at": unixTime(rp.ReceivedAt),
 	}
 	return ft
 }
+
+// unixTime is RFC 3339 UTC, or nil (JSON null) for 0.
+func unixTime(t int64) any {
+	if t == 0 {
+		return nil
+	}
+	return time.Unix(t, 0).UTC().Format(time.RFC3339)
+}
+
+// reportsSchema is the answer of /v1/reports: a GeoJSON FeatureCollection
+// of points, one per report with every stored field of its current revision.
+var reportsSchema = func() map[string]any {
+	str := map[string]any{"type": "string"}
+	strs := map[string]any{"type": "array", "items": str}
+	ts := map[string]any{"type": "string", "format": "date-time"}
+	party := map[string]any{"type": "object", "properties": map[string]any{"name": str, "side": str}}
+	d := func(desc string, sch map[string]any) map[string]any {
+		m := map[string]any{"description": desc}
+		for k, v := range sch {
+			m[k] = v
+		}
+		return m
+	}
+	props := map[string]any{
+		"partner_id":       d("the reporting partner", str),
+		"id":               d("the report's id, unique per partner", str),
+		"revision":         map[string]any{"type": "integer", "description": "the current revision"},
+		"observed_at":      d("when the incident was observed (UTC, to the second)", ts),
+		"observed_until":   d("end of an incident that lasted (null: none)", map[string]any{"type": "string", "format": "date-time", "nullable": true}),
+		"time_precision":   d("how precise observed_at is", str),
+		"accuracy_m":       map[string]any{"type": "number", "description": "radius of the location's uncertainty, metres"},
+		"geo_precision":    d("how precise the location is", str),
+		"category":         str,
+		"perpetrator":      party,
+		"target":           party,
+		"killed":           map[string]any{"type": "integer"},
+		"injured":          map[string]any{"type": "integer"},
+		"description":      str,
+		"sources":          d("the partner's sources as given (URLs or text)", strs),
+		"zone_set":         d("the zone-set version zones and violation were computed against", str),
+		"zones":            d("zones whose area contains the report", strs),
+		"possible_zones":   d("zones the accuracy circle only overlaps", strs),
+		"adm1":             str,
+		"adm2":             str,
+		"adm3":             str,
+		"adm_approx":       map[string]any{"type": "boolean", "description": "adm1..3 are those of the nearest area (the point is in none)"},
+		"violation":        map[string]any{"type": "boolean"},
+		"violation_reason": d("why the report is or is not a violation", str),
+		"received_at":      d("when the pipeline received the revision", ts),
+	}
+	var req []string
+	for k := range props {
+		req = append(req, k)
+	}
+	slices.Sort(req)
+	return map[string]any{
+		"type": "object", "required": []string{"type", "features"},
+		"properties": map[string]any{
+			"type": map[string]any{"type": "string", "enum": []string{"FeatureCollection"}},
+			"from": ts, "to": ts,
+			"next_cursor": d("absent on the last page", str),
+			"features": map[string]any{"type": "array", "items": map[string]any{
+				"type": "object", "required": []string{"type", "id", "geometry", "properties"},
+				"properties": map[string]any{
+					"type": map[string]any{"type": "string", "enum": []string{"Feature"}},
+					"id":   d("partner_id/id", str),
+					"geometry": map[string]any{"type": "object", "properties": map[string]any{
+						"type":        map[string]any{"type": "string", "enum": []string{"Point"}},
+						"coordinates": map[string]any{"type": "array", "items": map[string]any{"type": "number"}, "minItems": 2, "maxItems": 2}}},
+					"properties": map[string]any{"type": "object", "required": req, "properties": props},
+				}}},
+		}}
+}()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/trucewatch/trucewatch/storage/read"
 )
@@ -76,5 +77,15 @@ func reportOf(r *Row) read.Report {
 		Lat: r.Lat, Lon: r.Lon, AccuracyM: r.AccuracyM, Category: r.Category,
 		PerpetratorName: r.PerpetratorName, PerpetratorSide: r.PerpetratorSide, TargetName: r.TargetName, TargetSide: r.TargetSide,
 		Killed: r.Killed, Injured: r.Injured, Zones: r.Zones, PossibleZones: r.PossibleZones,
-		Adm1: r.Adm1, Adm2: r.Adm2, Adm3: r.Adm3, Violation: r.Violation, ViolationReason: r.ViolationReason, Description: r.Description}
+		Adm1: r.Adm1, Adm2: r.Adm2, Adm3: r.Adm3, Violation: r.Violation, ViolationReason: r.ViolationReason, Description: r.Description,
+		ObservedUntil: unixOrZero(r.ObservedUntil), TimePrecision: r.TimePrecision, GeoPrecision: r.GeoPrecision,
+		Sources: r.Sources, ZoneSet: r.ZoneSet, AdmApprox: r.AdmApprox, ReceivedAt: unixOrZero(r.ReceivedAt)}
+}
+
+// unixOrZero is t in Unix seconds, 0 for the zero time.
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
 }

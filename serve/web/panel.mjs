@@ -11,15 +11,60 @@ function node(tag, text, cls) {
   return n;
 }
 
-function reportItem(p) {
+const when = (t) => t.replace('T', ' ').replace('Z', ' UTC');
+
+// httpURL is s as a URL when it is an absolute http(s) one, else null.
+function httpURL(s) {
+  try { const u = new URL(s); return u.protocol === 'http:' || u.protocol === 'https:' ? u : null; } catch { return null; }
+}
+
+// sourceItem is a source as a link when it is an http(s) URL, else as text.
+function sourceItem(src) {
   const li = node('li');
-  li.append(node('strong', `${p.category.replace(/_/g, ' ')} · ${p.observed_at.replace('T', ' ').replace('Z', ' UTC')}`));
+  const u = httpURL(src);
+  if (!u) { li.textContent = src; return li; }
+  const a = node('a', src);
+  a.href = u.href;
+  a.rel = 'noopener noreferrer';
+  a.target = '_blank';
+  li.append(a);
+  return li;
+}
+
+// field appends a "name: value" row to dl; every value goes in as text.
+function field(dl, name, value, cls) {
+  if (value == null || value === '') return;
+  dl.append(node('dt', name), node('dd', String(value), cls));
+}
+
+// reportItem shows one report with every field /v1/reports returns (all as text: report text is never HTML).
+function reportItem(f) {
+  const p = f.properties, [lon, lat] = f.geometry.coordinates;
+  const li = node('li');
+  li.append(node('strong', `${p.category.replace(/_/g, ' ')} · ${when(p.observed_at)}`));
   if (p.violation) li.append(' ', node('span', 'violation', 'viol'));
   const perp = p.perpetrator || {}, tgt = p.target || {};
   li.append(node('div', `${perp.name || 'unknown'} (${perp.side || '?'}) → ${tgt.name || 'unknown'} (${tgt.side || '?'}); killed ${p.killed}, injured ${p.injured}`));
-  if (p.description) li.append(node('div', p.description));
-  li.append(node('div', `${p.partner_id}/${p.id} rev ${p.revision} · ${p.adm3} · zones ${(p.zones || []).join(', ') || 'none'}` +
-    ((p.possible_zones || []).length ? ` (possibly ${p.possible_zones.join(', ')})` : '') + ` · ${p.violation_reason}`, 'meta'));
+  if (p.description) li.append(node('div', p.description, 'desc'));
+  const dl = node('dl', null, 'fields');
+  field(dl, 'report', `${p.partner_id}/${p.id}`);
+  field(dl, 'revision', p.revision);
+  field(dl, 'observed', (p.observed_until ? `${when(p.observed_at)} to ${when(p.observed_until)}` : when(p.observed_at)) +
+    (p.time_precision ? ` (${p.time_precision})` : ''));
+  field(dl, 'location', `${lat.toFixed(5)}, ${lon.toFixed(5)}`);
+  field(dl, 'accuracy', `±${p.accuracy_m} m` + (p.geo_precision ? ` (${p.geo_precision})` : ''));
+  field(dl, 'area', [p.adm1, p.adm2, p.adm3].filter(Boolean).join(' / ') + (p.adm_approx ? ' (nearest)' : ''));
+  field(dl, 'zones', ((p.zones || []).join(', ') || 'none') + ((p.possible_zones || []).length ? `; possibly ${p.possible_zones.join(', ')}` : ''));
+  field(dl, 'zone set', p.zone_set);
+  field(dl, 'violation', p.violation_reason, 'reason');
+  field(dl, 'received', p.received_at && when(p.received_at));
+  li.append(dl);
+  if ((p.sources || []).length) {
+    const ul = node('ul', null, 'sources');
+    ul.setAttribute('aria-label', 'sources');
+    for (const src of p.sources) ul.append(sourceItem(src));
+    li.append(node('div', 'sources', 'meta'), ul);
+  }
   li.dataset.id = `${p.partner_id}/${p.id}`;
   return li;
 }
@@ -72,7 +117,7 @@ export async function openPanel({ title, url, keep = () => true, seriesURL, onCl
     more.disabled = true;
     const fc = await getJSON(url + '&limit=100' + (cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''));
     if (current !== st) return;
-    for (const f of fc.features) if (keep(f)) { list.append(reportItem(f.properties)); st.ids.push(`${f.properties.partner_id}/${f.properties.id}`); }
+    for (const f of fc.features) if (keep(f)) { list.append(reportItem(f)); st.ids.push(`${f.properties.partner_id}/${f.properties.id}`); }
     cursor = fc.next_cursor || '';
     st.done = !cursor;
     more.hidden = st.done;

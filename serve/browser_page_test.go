@@ -1,0 +1,138 @@
+package serve_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trucewatch/trucewatch/serve"
+	"github.com/trucewatch/trucewatch/storage"
+	"github.com/trucewatch/trucewatch/storage/read"
+)
+
+// pageServer is a server over the fixture's data set through st (the
+// fixture's store, or a wrapper), with read tokens when given.
+func pageServer(t *testing.T, st serve.Store, tokens ...string) *httptest.Server {
+	t.Helper()
+	admin, sets, _ := matcher(t)
+	srv, err := serve.New(serve.Options{
+		Store: st, Admin: admin, ZoneSets: sets, ReadTokens: tokens,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Now:    func() time.Time { return to },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := httptest.NewServer(srv)
+	t.Cleanup(h.Close)
+	return h
+}
+
+// hostileStore gives every report it lists text made to break a page
+// that would take it as HTML, and sources of every kind.
+type hostileStore struct{ serve.Store }
+
+const (
+	hostileDesc = `<img src=x onerror="document.body.dataset.pwned=1"><b>bold</b>`
+	hostileURL  = "https://example.org/report?id=1&x=<i>"
+)
+
+var hostileSources = []string{hostileURL, "javascript:document.body.dataset.pwned=1", `<a href="https://evil.example">witness</a>`, "local council"}
+
+func (h hostileStore) Reports(ctx context.Context, q read.ReportQuery) ([]read.Report, error) {
+	rs, err := h.Store.Reports(ctx, q)
+	for i := range rs {
+		rs[i].Description = hostileDesc
+		rs[i].Sources = hostileSources
+		rs[i].ObservedUntil = rs[i].ObservedAt + 3600
+		rs[i].TimePrecision, rs[i].GeoPrecision = "hour", "town"
+		rs[i].ViolationReason = "<script>document.body.dataset.pwned=1</script>" + rs[i].ViolationReason
+	}
+	return rs, err
+}
+
+// ghoutaCell is a grid cell with reports in 2017-02-01..2017-02-15, and
+// the URL hash that opens the map on it with it selected.
+func ghoutaCell(f *fixture) (read.Tile, string, []*storage.Row) {
+	cell := read.TileOf(ghoutaLon, ghoutaLat, 12)
+	hash := "#lon=36.4000&lat=33.5500&z=8.00&from=2017-02-01&to=2017-02-15&live=0"
+	rows := selection(f, "2017-02-01", "2017-02-15", func(r *storage.Row) bool { return read.TileOf(r.Lon, r.Lat, cell.Z) == cell })
+	return cell, hash, rows
+}
+
+// TestBrowserMapPanelFields: the panel shows every field of a report,
+// sources as links only when they are http(s) URLs, and never takes
+// report text as HTML.
+func TestBrowserMapPanelFields(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test")
+	}
+	f := newFixture(t)
+	h := pageServer(t, hostileStore{f.store})
+	b := newBrowser(t)
+	cell, hash, rows := ghoutaCell(f)
+	if len(rows) == 0 {
+		t.Fatal("no report in the test's cell")
+	}
+	b.load(t, h.URL+"/"+hash+fmt.Sprintf("&sel=cell:%d/%d/%d", cell.Z, cell.X, cell.Y))
+	if got, want := panelIDs(t, b), ids(rows); !slices.Equal(got, want) {
+		t.Fatalf("panel lists %v, want %v", got, want)
+	}
+	r := rows[0]
+	type item struct {
+		Text, Desc, Reason string
+		Links              []struct{ Href, Text string }
+		Sources            []string
+		Elements           []string
+	}
+	it := eval[item](t, b, fmt.Sprintf(`(() => {
+		const li = document.querySelector('#panel li[data-id=%q]');
+		return {
+			text: li.textContent,
+			desc: li.querySelector('.desc').textContent,
+			reason: li.querySelector('.reason').textContent,
+			links: [...li.querySelectorAll('a')].map((a) => ({ href: a.href, text: a.textContent })),
+			sources: [...li.querySelectorAll('ul.sources li')].map((e) => e.textContent),
+			elements: [...new Set([...document.querySelectorAll('#panel *')].map((e) => e.tagName.toLowerCase()))].sort(),
+		};
+	})()`, r.PartnerID+"/"+r.ReportID))
+	if it.Desc != hostileDesc {
+		t.Errorf("description shown as %q, want the text %q", it.Desc, hostileDesc)
+	}
+	if !strings.HasPrefix(it.Reason, "<script>") || !strings.HasSuffix(it.Reason, r.ViolationReason) {
+		t.Errorf("violation reason shown as %q", it.Reason)
+	}
+	if !slices.Equal(it.Sources, hostileSources) {
+		t.Errorf("sources shown as %q, want %q", it.Sources, hostileSources)
+	}
+	if len(it.Links) != 1 || it.Links[0].Text != hostileURL || !strings.HasPrefix(it.Links[0].Href, "https://example.org/report?id=1&x=") {
+		t.Errorf("links: %+v, want only the https source", it.Links)
+	}
+	for _, tag := range it.Elements {
+		if !slices.Contains([]string{"button", "h2", "div", "ol", "li", "strong", "span", "dl", "dt", "dd", "ul", "a"}, tag) {
+			t.Errorf("the panel holds a <%s> element", tag)
+		}
+	}
+	for _, want := range []string{
+		fmt.Sprintf("%s/%s", r.PartnerID, r.ReportID),
+		fmt.Sprintf("revision%d", r.Revision),
+		"(hour)", "(town)", "zone set" + r.ZoneSet,
+		r.ObservedAt.Add(3600e9).UTC().Format("2006-01-02 15:04:05 UTC"),
+		fmt.Sprintf("%.5f, %.5f", r.Lat, r.Lon),
+		fmt.Sprintf("±%g m", r.AccuracyM),
+	} {
+		if !strings.Contains(it.Text, want) {
+			t.Errorf("panel item lacks %q: %s", want, it.Text)
+		}
+	}
+	if p := eval[string](t, b, `document.body.dataset.pwned || ''`); p != "" {
+		t.Error("report text ran as script")
+	}
+	b.check(t, h.URL)
+}
