@@ -25,7 +25,7 @@ const (
 	MaxCasualties      = 100000   // killed, injured
 	MaxAccuracyM       = 1000000  // accuracy_m, metres
 	MaxClockSkew       = 10 * time.Minute
-	MaxIncidentSpan    = 31 * 24 * time.Hour // observed_until - observed_at
+	MaxIncidentSpan    = 366 * 24 * time.Hour // observed_until - observed_at: a year, as datasets record national yearly figures
 	MaxRevision        = math.MaxUint32
 	earliestObservedAt = "2011-03-15T00:00:00Z" // start of the Syrian uprising
 )
@@ -409,7 +409,7 @@ func (d *decoder) when(get getter) (at, until time.Time, precision TimePrecision
 		case span < 0:
 			d.fail("observed_until", "order", "must not be before observed_at")
 		case span > MaxIncidentSpan:
-			d.fail("observed_until", "range", "incident spans %s, the limit is %s after observed_at", span, MaxIncidentSpan)
+			d.fail("observed_until", "range", "incident spans %.1f days, the limit is %.0f days after observed_at", span.Hours()/24, MaxIncidentSpan.Hours()/24)
 		}
 	}
 	return at, until, enum(d, get, "time_precision", TimePrecisions)

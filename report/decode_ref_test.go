@@ -112,7 +112,7 @@ func refDecode(data []byte, now time.Time) (Report, error) {
 		case span < 0:
 			d.fail("observed_until", "order", "must not be before observed_at")
 		case span > MaxIncidentSpan:
-			d.fail("observed_until", "range", "incident spans %s, the limit is %s after observed_at", span, MaxIncidentSpan)
+			d.fail("observed_until", "range", "incident spans %.1f days, the limit is %.0f days after observed_at", span.Hours()/24, MaxIncidentSpan.Hours()/24)
 		}
 	}
 	r.TimePrecision = TimePrecision(d.enum(fields, "time_precision", TimePrecisions))

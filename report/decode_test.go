@@ -57,6 +57,15 @@ func equal(a, b Report) bool {
 	return string(ja) == string(jb)
 }
 
+// A dataset's yearly national figure (UCDP GED, date_start..date_end over
+// a whole year) is a valid report, counted on the day of observed_at.
+func TestDecodeYearLong(t *testing.T) {
+	r, err := Decode([]byte(mod(`"observed_at":"2016-01-01T00:00:00Z","observed_until":"2017-01-01T00:00:00Z","time_precision":"month"`)), testNow)
+	if err != nil || r.ObservedUntil.Sub(r.ObservedAt) != MaxIncidentSpan {
+		t.Fatalf("a 366-day span: %v, %v", r.ObservedUntil, err)
+	}
+}
+
 func TestDecodeDefaults(t *testing.T) {
 	r, err := Decode([]byte(`{"id":"a","observed_at":"2017-01-04T13:30:00Z","lat":33,"lon":36,"category":"airstrike","perpetrator":{"name":"x"}}`), testNow)
 	if err != nil {
@@ -88,7 +97,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"too old", mod(`"observed_at":"2010-01-01T00:00:00Z"`), []string{"observed_at/range"}},
 		{"bad time", mod(`"observed_at":"04/01/2017"`), []string{"observed_at/format"}},
 		{"until before at", mod(`"observed_until":"2017-01-01T00:00:00Z"`), []string{"observed_until/order"}},
-		{"until too long", mod(`"observed_until":"2017-02-28T00:00:00Z"`), []string{"observed_until/range"}},
+		{"until too long", mod(`"observed_at":"2016-01-01T00:00:00Z","observed_until":"2017-01-01T00:00:01Z"`), []string{"observed_until/range"}},
 		{"unknown category", mod(`"category":"picnic"`), []string{"category/enum"}},
 		{"unknown side", mod(`"perpetrator":{"name":"x","side":"neutral"}`), []string{"perpetrator.side/enum"}},
 		{"actor extra", mod(`"target":{"name":"x","flag":1}`), []string{"target.flag/unknown"}},
