@@ -11,6 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/paulmach/orb/maptile"
+
 	"github.com/trucewatch/trucewatch/serve"
 	"github.com/trucewatch/trucewatch/storage"
 	"github.com/trucewatch/trucewatch/storage/read"
@@ -135,4 +140,58 @@ func TestBrowserMapPanelFields(t *testing.T) {
 		t.Error("report text ran as script")
 	}
 	b.check(t, h.URL)
+}
+
+// TestBrowserMapKeyboard: a cell picked without a mouse. The map has
+// focus (the centre marked), Enter lists the reports of the cell at the
+// centre, Tab walks the list, Escape closes the panel and gives the map
+// its focus back, and the arrow keys pan.
+func TestBrowserMapKeyboard(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test")
+	}
+	f := newFixture(t)
+	b := newBrowser(t)
+	// Headless, the page never has the window's focus, so focus events would not fire.
+	if _, err := chromedp.Call(b.ctx, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	cell, _, rows := ghoutaCell(f)
+	c := maptile.New(cell.X, cell.Y, maptile.Zoom(cell.Z)).Bound().Center()
+	b.load(t, fmt.Sprintf("%s/#lon=%.4f&lat=%.4f&z=8.00&from=2017-02-01&to=2017-02-15&live=0", f.http.URL, c.Lon(), c.Lat()))
+	if eval[bool](t, b, `!document.getElementById('centre').hidden`) {
+		t.Error("centre marker shown before the map has focus")
+	}
+	// The canvas is in the tab order (MapLibre gives it tabindex 0); focus it as Tab would.
+	eval[bool](t, b, `(() => { const c = document.querySelector('.maplibregl-canvas'); c.focus(); return c.tabIndex === 0; })()`)
+	if !eval[bool](t, b, `document.activeElement === document.querySelector('.maplibregl-canvas') && !document.getElementById('centre').hidden`) {
+		t.Fatal("the map's canvas has no focus, or no centre marker: " + eval[string](t, b, `document.activeElement.outerHTML.slice(0, 120) + ' ' + document.hasFocus() + ' ' + document.getElementById('centre').hidden`))
+	}
+	run(t, b, chromedp.KeyEvent(kb.Enter))
+	if got, want := panelIDs(t, b), ids(rows); !slices.Equal(got, want) || len(want) == 0 {
+		t.Errorf("Enter at the centre lists %v, the cell %v holds %v", got, cell, want)
+	}
+	if s := eval[pageState](t, b, `window.trucewatch.state()`); s.Sel != fmt.Sprintf("cell:%d/%d/%d", cell.Z, cell.X, cell.Y) {
+		t.Errorf("selection in the state: %q", s.Sel)
+	}
+	// Focus is on the panel's close button; Tab reaches the list.
+	run(t, b, chromedp.KeyEvent(kb.Tab))
+	if id := eval[string](t, b, `document.activeElement.closest('#panel li')?.dataset.id ?? ''`); !slices.Contains(ids(rows), id) {
+		t.Errorf("Tab from the panel's close button went to %q, not a report of the list", eval[string](t, b, `document.activeElement.outerHTML.slice(0, 80)`))
+	}
+	run(t, b, chromedp.KeyEvent(kb.Escape))
+	if !eval[bool](t, b, `document.getElementById('panel').hidden && document.activeElement === document.querySelector('.maplibregl-canvas')`) {
+		t.Error("Escape did not close the panel and focus the map")
+	}
+	if s := eval[pageState](t, b, `window.trucewatch.state()`); s.Sel != "" {
+		t.Errorf("selection after Escape: %q", s.Sel)
+	}
+	before := eval[pageState](t, b, `window.trucewatch.state()`)
+	run(t, b, chromedp.KeyEvent(kb.ArrowRight))
+	b.idle(t)
+	if after := eval[pageState](t, b, `window.trucewatch.state()`); !(after.Lon > before.Lon) {
+		t.Errorf("ArrowRight: centre %.4f, was %.4f", after.Lon, before.Lon)
+	}
+	screenshot(t, b, "map-keyboard.png")
+	b.check(t, f.http.URL)
 }

@@ -7,6 +7,7 @@ import { createFilters } from './filters.mjs';
 import { renderLegend } from './legend.mjs';
 import { openPanel, closePanel, panelState } from './panel.mjs';
 import { niceStops } from './colors.mjs';
+import { keyboard } from './keys.mjs';
 
 const s = state.read();
 const placed = new URLSearchParams(location.hash.slice(1)).has('z'); // the URL gives a position
@@ -162,8 +163,9 @@ async function main() {
     exportLink(map, filters);
     track(fetchReports(map).then((fc) => setData(map, 'reports', fc)));
   });
-  map.on('click', (e) => {
-    const hit = (layer) => map.getLayer(layer) && map.queryRenderedFeatures(e.point, { layers: [layer] })[0];
+  // pick selects what is drawn at a point of the map: a grid cell, else a zone or area (nothing: closes the panel).
+  const pick = (point) => {
+    const hit = (layer) => map.getLayer(layer) && map.queryRenderedFeatures(point, { layers: [layer] })[0];
     const cell = s.grid === '1' && hit('cells-fill');
     const area = hit('choro-fill');
     let sel = '';
@@ -172,7 +174,9 @@ async function main() {
     else if (area) sel = `area:${s.choro}:${area.properties.pcode}`;
     busy++;
     Promise.resolve(select(map, sel)).catch((e) => console.warn(e.message)).finally(() => busy--);
-  });
+  };
+  map.on('click', (e) => pick(e.point));
+  keyboard(map, document.getElementById('centre'), pick);
   const tip = document.getElementById('tip');
   map.on('mousemove', (e) => {
     const f = map.getLayer('choro-fill') && map.queryRenderedFeatures(e.point, { layers: ['choro-fill'] })[0];

@@ -66,6 +66,7 @@ function reportItem(f) {
     li.append(node('div', 'sources', 'meta'), ul);
   }
   li.dataset.id = `${p.partner_id}/${p.id}`;
+  li.tabIndex = 0; // the list is walked with Tab
   return li;
 }
 
