@@ -33,6 +33,7 @@ import (
 
 	"github.com/trucewatch/trucewatch/dlq"
 	"github.com/trucewatch/trucewatch/geo"
+	"github.com/trucewatch/trucewatch/geo/geotest"
 	"github.com/trucewatch/trucewatch/ingest"
 	"github.com/trucewatch/trucewatch/intake"
 	"github.com/trucewatch/trucewatch/intake/partners"
@@ -260,18 +261,8 @@ func TestChaos(t *testing.T) {
 	defer b.Close()
 	addr := b.Addrs()[0]
 	db := chtest.Database(t)
-	store, err := storage.Open(ctx, storage.Options{Addr: srv.Addr(), Database: db})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	m, err := matcherOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := chtest.Open(t, srv, storage.Options{Database: db})
+	m := geotest.Matcher(t)
 	feed := newChaosFeed(n, 2017)
 	t.Logf("feed: %d messages, %d reports, %d poison", len(feed.msgs), len(feed.final), feed.poison)
 

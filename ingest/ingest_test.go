@@ -10,7 +10,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/trucewatch/trucewatch/dlq"
 	"github.com/trucewatch/trucewatch/enrich"
 	"github.com/trucewatch/trucewatch/geo"
+	"github.com/trucewatch/trucewatch/geo/geotest"
 	"github.com/trucewatch/trucewatch/ingest"
 	"github.com/trucewatch/trucewatch/internal/synth"
 	"github.com/trucewatch/trucewatch/kafka/broker"
@@ -37,18 +37,6 @@ func TestMain(m *testing.M) {
 	kafka.DefaultTransport.(*kafka.Transport).CloseIdleConnections()
 	os.Exit(chtest.Leaks(code))
 }
-
-var matcherOnce = sync.OnceValues(func() (*geo.Matcher, error) {
-	admin, err := geo.LoadAdmin()
-	if err != nil {
-		return nil, err
-	}
-	sets, err := geo.ShippedZoneSets(admin)
-	if err != nil {
-		return nil, err
-	}
-	return geo.NewMatcher(admin, sets...)
-})
 
 // env is one test's broker, database and store.
 type env struct {
@@ -74,18 +62,8 @@ func newEnvWith(t testing.TB, o broker.Options) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	store, err := storage.Open(ctx, storage.Options{Addr: srv.Addr(), Database: chtest.Database(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	m, err := matcherOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := chtest.Open(t, srv, storage.Options{})
+	m := geotest.Matcher(t)
 	return &env{t: t, ctx: ctx, broker: b, addr: b.Addrs()[0], store: store, m: m}
 }
 

@@ -11,7 +11,7 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/trucewatch/trucewatch/enrich"
-	"github.com/trucewatch/trucewatch/geo"
+	"github.com/trucewatch/trucewatch/geo/geotest"
 	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/storage"
 	"github.com/trucewatch/trucewatch/storage/chtest"
@@ -26,32 +26,8 @@ func TestRematchCommand(t *testing.T) {
 	defer cancel()
 	srv := chtest.Shared(t)
 	db := chtest.Database(t)
-	store, err := storage.Open(ctx, storage.Options{Addr: srv.Addr(), Database: db})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := geo.LoadAdmin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sets, err := geo.ShippedZoneSets(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var nationwide *geo.ZoneSet
-	for _, s := range sets {
-		if s.Name == "syria-ceasefire-2016" {
-			nationwide = s
-		}
-	}
-	old, err := geo.NewMatcher(admin, nationwide)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := chtest.Open(t, srv, storage.Options{Database: db})
+	old := geotest.Matcher(t, "syria-ceasefire-2016")
 	// Idlib (astana-1), Daraa (astana-2), Deir ez-Zor (no Astana zone)
 	points := []orb.Point{{36.6337, 35.9306}, {36.1021, 32.6189}, {40.14, 35.33}}
 	var rows []storage.Row
