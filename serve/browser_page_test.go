@@ -195,3 +195,82 @@ func TestBrowserMapKeyboard(t *testing.T) {
 	screenshot(t, b, "map-keyboard.png")
 	b.check(t, f.http.URL)
 }
+
+// waitFor polls js in the page until it is true.
+func waitFor(t *testing.T, b *browser, js string) {
+	t.Helper()
+	_, err := chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil {
+		t.Fatalf("page never had %s: %v", js, err)
+	}
+}
+
+// TestBrowserMapTokens: behind read tokens the page's files load without
+// one; the page asks for a token on the first 401 (again when it is
+// refused), keeps it for the tab only and out of the URL, and sends it
+// on every request, the grid's tiles included.
+func TestBrowserMapTokens(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test")
+	}
+	f := newFixture(t)
+	const tok = "read-tok-3f9a"
+	h := pageServer(t, f.store, tok)
+	for _, path := range []string{"/", "/map/main.mjs", "/map/auth.mjs", "/map/app.css", "/map/vendor/maplibre-gl/maplibre-gl.mjs",
+		"/map/vendor/maplibre-gl/maplibre-gl-worker.mjs", "/map/vendor/maplibre-gl/maplibre-gl.css"} {
+		if resp, _ := get(t, h.URL+path); resp.StatusCode != 200 {
+			t.Errorf("%s without a token: %d, want 200", path, resp.StatusCode)
+		}
+	}
+	for _, path := range []string{"/v1/extent", "/openapi.json", "/v1/reports", "/v1/tiles/6/38/25.mvt"} {
+		if resp, _ := get(t, h.URL+path); resp.StatusCode != 401 {
+			t.Errorf("%s without a token: %d, want 401", path, resp.StatusCode)
+		}
+		if resp, _ := get(t, h.URL+path, "Authorization", "Bearer "+tok); resp.StatusCode == 401 {
+			t.Errorf("%s with the token: 401", path)
+		}
+	}
+
+	b := newBrowser(t)
+	cell, hash, rows := ghoutaCell(f)
+	hash += fmt.Sprintf("&sel=cell:%d/%d/%d", cell.Z, cell.X, cell.Y)
+	run(t, b, chromedp.Navigate(h.URL+"/"+hash))
+	form := `!document.getElementById('auth').hidden && document.activeElement === document.querySelector('#auth input')`
+	waitFor(t, b, form)
+	run(t, b, chromedp.KeyEvent("wrong-token\r"))
+	waitFor(t, b, form+` && document.querySelector('#auth .meta').textContent.includes('refused')`)
+	run(t, b, chromedp.KeyEvent(tok+"\r"))
+	b.idle(t)
+	st := eval[pageState](t, b, `window.trucewatch.state()`)
+	checkCells(t, b, f, st, false) // the tiles came with the token
+	checkAdmin(t, b, f, st, "adm2", func(*storage.Row) int64 { return 1 })
+	if got, want := panelIDs(t, b), ids(rows); !slices.Equal(got, want) {
+		t.Errorf("panel lists %v, want %v", got, want)
+	}
+	if s := eval[string](t, b, `sessionStorage.getItem('trucewatch.readToken') + ' ' + localStorage.length`); s != tok+" 0" {
+		t.Errorf("storage: %q, want the token in sessionStorage only", s)
+	}
+	b.mu.Lock()
+	for _, u := range b.requests {
+		if strings.Contains(u, tok) {
+			t.Errorf("the token in a URL: %s", u)
+		}
+	}
+	b.mu.Unlock()
+	if u := eval[string](t, b, `location.href`); strings.Contains(u, tok) {
+		t.Errorf("the token in the page's URL: %s", u)
+	}
+	// 401s are answers, not page problems; the browser logs each as a failed resource.
+	b.mu.Lock()
+	b.problems = slices.DeleteFunc(b.problems, func(p string) bool { return strings.Contains(p, "status of 401 (Unauthorized)") })
+	b.mu.Unlock()
+	b.check(t, h.URL)
+
+	// A reload in the same tab keeps the token: no form.
+	b.load(t, h.URL+"/"+hash)
+	if eval[bool](t, b, `!document.getElementById('auth').hidden`) {
+		t.Error("the form asked again after a reload")
+	}
+	checkCells(t, b, f, eval[pageState](t, b, `window.trucewatch.state()`), false)
+	b.check(t, h.URL)
+}

@@ -261,15 +261,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// readAllowed reports whether r may pass the read-token check: probes and
-// the partner intake always, others with one of the tokens. Tokens are
-// compared as SHA-256 digests in constant time.
+// readAllowed reports whether r may pass the read-token check: probes, the
+// map page's static files and the partner intake always, others with one
+// of the tokens. Tokens are compared as SHA-256 digests in constant time.
 func (s *Server) readAllowed(r *http.Request) bool {
 	switch {
 	case r.URL.Path == "/healthz" || r.URL.Path == "/readyz":
 		return true
 	case r.Method == http.MethodPost && r.URL.Path == "/v1/reports":
 		return true
+	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && (r.URL.Path == "/" || strings.HasPrefix(r.URL.Path, "/map/")):
+		return true // the map page's own files, no data: it asks for the token itself
 	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || tok == "" {

@@ -1,16 +1,38 @@
-// api.mjs — the API's URLs for a view state, and fetch with a count of requests in flight.
+// api.mjs — the API's URLs for a view state, and fetch (with the read token) with a count of requests in flight.
+import { token, headers, askToken } from './auth.mjs';
 
 export let pending = 0;
+
+// get fetches url with the read token, asking for one (and retrying) while the answer is 401.
+async function get(url, accept) {
+  for (let sent = token(); ; sent = token()) {
+    const r = await fetch(url, { headers: headers({ Accept: accept }) });
+    if (r.status !== 401) return r;
+    pending--; // not busy while the form waits
+    try { await askToken(sent !== ''); } finally { pending++; }
+  }
+}
 
 export async function getJSON(url) {
   pending++;
   try {
-    const r = await fetch(url, { headers: { Accept: 'application/json' } });
+    const r = await get(url, 'application/json');
     if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
     return await r.json();
   } finally {
     pending--;
   }
+}
+
+// download saves the answer of url as name (a link cannot send the token).
+export async function download(url, name) {
+  const r = await get(url, 'application/geo+json');
+  if (!r.ok) throw new Error(`${url}: ${r.status}`);
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(await r.blob());
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
 function qs(params) {

@@ -8,6 +8,7 @@ import { renderLegend } from './legend.mjs';
 import { openPanel, closePanel, panelState } from './panel.mjs';
 import { niceStops } from './colors.mjs';
 import { keyboard } from './keys.mjs';
+import { token, askToken } from './auth.mjs';
 
 const s = state.read();
 const placed = new URLSearchParams(location.hash.slice(1)).has('z'); // the URL gives a position
@@ -176,6 +177,16 @@ async function main() {
     Promise.resolve(select(map, sel)).catch((e) => console.warn(e.message)).finally(() => busy--);
   };
   map.on('click', (e) => pick(e.point));
+  // A tile refused (the token revoked while the page is open): ask again, then reload the grid.
+  map.on('error', (e) => {
+    if (e.error?.status !== 401) { console.error(e.error); return; }
+    askToken(true).then(() => setCells(map, s));
+  });
+  document.getElementById('f-export').addEventListener('click', (e) => {
+    if (!token()) return; // a plain link does without
+    e.preventDefault();
+    api.download(e.currentTarget.href, 'reports.geojson').catch((err) => console.warn(err.message));
+  });
   keyboard(map, document.getElementById('centre'), pick);
   const tip = document.getElementById('tip');
   map.on('mousemove', (e) => {

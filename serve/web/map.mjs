@@ -2,6 +2,7 @@
 import * as maplibregl from './vendor/maplibre-gl/maplibre-gl.mjs';
 import { densityColors, densityStops, choroColors, noDataColor, zoneKinds, step } from './colors.mjs';
 import { tileURL } from './api.mjs';
+import { headers } from './auth.mjs';
 
 const empty = { type: 'FeatureCollection', features: [] };
 
@@ -9,6 +10,8 @@ export function createMap(container, s) {
   const map = new maplibregl.Map({
     container, center: [s.lon, s.lat], zoom: s.z, minZoom: 3, maxZoom: 16,
     renderWorldCopies: false, fadeDuration: 0,
+    // The read token on our own requests (the grid's tiles); nothing else is ever requested.
+    transformRequest: (url) => (url.startsWith(location.origin + '/') ? { url, headers: headers() } : { url }),
     attributionControl: { compact: true, customAttribution: 'Boundaries: OCHA, UN Cartographic Section (CC BY-IGO 3.0)' },
     style: { version: 8, sources: {}, layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#eef0f2' } }] },
   });
