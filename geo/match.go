@@ -62,7 +62,7 @@ type Matcher struct {
 	zones   []mzone
 	inline  []int32 // zones with their own layer
 	byShape [][]int32
-	kinds   []string // kinds that have zones, in Kinds order
+	kinds   []string // kinds that have zones, in Kinds() order
 	version string
 	sets    []*ZoneSet
 }
@@ -157,7 +157,7 @@ func newMatcher(a *Admin, idx *adminIndex, sets []*ZoneSet) (*Matcher, error) {
 			m.zones = append(m.zones, mz)
 		}
 	}
-	for _, k := range Kinds {
+	for _, k := range kinds {
 		for i := range m.zones {
 			if m.zones[i].Kind == k {
 				m.kinds = append(m.kinds, k)

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -26,8 +27,11 @@ const (
 	KindBuffer       = "buffer"        // a buffer or demilitarised strip
 )
 
-// Kinds lists the known zone kinds.
-var Kinds = []string{KindCeasefire, KindDeEscalation, KindExcludedArea, KindBuffer}
+// kinds lists the known zone kinds.
+var kinds = []string{KindCeasefire, KindDeEscalation, KindExcludedArea, KindBuffer}
+
+// Kinds returns the known zone kinds (a new slice).
+func Kinds() []string { return slices.Clone(kinds) }
 
 // Zone is one truce zone. Its area is either Geometry (inline) or the union
 // of the sub-districts under PCodes.
@@ -184,9 +188,9 @@ func parseZone(f *geojson.Feature, a *Admin) (Zone, []string) {
 		z.Name = z.ID
 	}
 	if z.Kind == "" {
-		bad("missing kind (one of %s)", strings.Join(Kinds, ", "))
+		bad("missing kind (one of %s)", strings.Join(kinds, ", "))
 	} else if !knownKind(z.Kind) {
-		bad("unknown kind %q (one of %s)", z.Kind, strings.Join(Kinds, ", "))
+		bad("unknown kind %q (one of %s)", z.Kind, strings.Join(kinds, ", "))
 	}
 	var err error
 	if s := propString(p, "valid_from"); s == "" {
@@ -233,7 +237,7 @@ func parseZone(f *geojson.Feature, a *Admin) (Zone, []string) {
 }
 
 func knownKind(k string) bool {
-	for _, x := range Kinds {
+	for _, x := range kinds {
 		if k == x {
 			return true
 		}

@@ -412,7 +412,7 @@ func (d *decoder) when(get getter) (at, until time.Time, precision TimePrecision
 			d.fail("observed_until", "range", "incident spans %.1f days, the limit is %.0f days after observed_at", span.Hours()/24, MaxIncidentSpan.Hours()/24)
 		}
 	}
-	return at, until, enum(d, get, "time_precision", TimePrecisions)
+	return at, until, enum(d, get, "time_precision", timePrecisions)
 }
 
 // where reads lat, lon, accuracy_m and geo_precision.
@@ -420,7 +420,7 @@ func (d *decoder) where(get getter) (lat, lon, accuracyM float64, precision GeoP
 	lat = d.number(get, "lat", true, -90, 90)
 	lon = d.number(get, "lon", true, -180, 180)
 	accuracyM = d.number(get, "accuracy_m", false, 0, MaxAccuracyM)
-	return lat, lon, accuracyM, enum(d, get, "geo_precision", GeoPrecisions)
+	return lat, lon, accuracyM, enum(d, get, "geo_precision", geoPrecisions)
 }
 
 // what reads the category and the actors.
@@ -689,7 +689,7 @@ func (d *decoder) actor(fields getter, name string) Actor {
 	d.checkMembers(obj, actorField, counts[:], "unknown field")
 	a := Actor{
 		Name: d.str(getter{obj: obj}, "name", false, MaxActorNameLen, true),
-		Side: enum(d, getter{obj: obj}, "side", Sides),
+		Side: enum(d, getter{obj: obj}, "side", sides),
 	}
 	d.prefix = ""
 	if a.Side == "" && a.Name != "" {

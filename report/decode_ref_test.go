@@ -115,11 +115,11 @@ func refDecode(data []byte, now time.Time) (Report, error) {
 			d.fail("observed_until", "range", "incident spans %.1f days, the limit is %.0f days after observed_at", span.Hours()/24, MaxIncidentSpan.Hours()/24)
 		}
 	}
-	r.TimePrecision = TimePrecision(d.enum(fields, "time_precision", TimePrecisions))
+	r.TimePrecision = TimePrecision(d.enum(fields, "time_precision", timePrecisions))
 	r.Lat = d.number(fields, "lat", true, -90, 90)
 	r.Lon = d.number(fields, "lon", true, -180, 180)
 	r.AccuracyM = d.number(fields, "accuracy_m", false, 0, MaxAccuracyM)
-	r.GeoPrecision = GeoPrecision(d.enum(fields, "geo_precision", GeoPrecisions))
+	r.GeoPrecision = GeoPrecision(d.enum(fields, "geo_precision", geoPrecisions))
 	if _, ok := fields["category"]; !ok {
 		d.fail("category", "required", "is required (one of %s)", join(categories))
 	} else {
@@ -319,7 +319,7 @@ func (d *refDecoder) actor(fields map[string]json.RawMessage, name string) Actor
 	before := len(d.errs)
 	a := Actor{
 		Name: d.str(obj, "name", false, MaxActorNameLen, true),
-		Side: Side(d.enum(obj, "side", Sides)),
+		Side: Side(d.enum(obj, "side", sides)),
 	}
 	// d.str and d.enum named the inner field; prefix the path.
 	for i := before; i < len(d.errs); i++ {

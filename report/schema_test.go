@@ -122,9 +122,9 @@ func TestSchemaLimits(t *testing.T) {
 	}
 	eq("required", sch.Required, []string{"id", "observed_at", "lat", "lon", "category"})
 	eq("category enum", get(sch.Properties, "category").Enum, Categories())
-	eq("side enum", get(sch.Defs.Actor.Properties, "side").Enum, Sides)
-	eq("time_precision enum", get(sch.Properties, "time_precision").Enum, TimePrecisions)
-	eq("geo_precision enum", get(sch.Properties, "geo_precision").Enum, GeoPrecisions)
+	eq("side enum", get(sch.Defs.Actor.Properties, "side").Enum, sides)
+	eq("time_precision enum", get(sch.Properties, "time_precision").Enum, timePrecisions)
+	eq("geo_precision enum", get(sch.Properties, "geo_precision").Enum, geoPrecisions)
 	eq("id maxLength", *get(sch.Properties, "id").MaxLength, MaxIDLen)
 	eq("partner_id maxLength", *get(sch.Properties, "partner_id").MaxLength, MaxPartnerIDLen)
 	eq("description maxLength", *get(sch.Properties, "description").MaxLength, MaxDescriptionLen)

@@ -59,11 +59,14 @@ const (
 	Unknown       Side = "unknown"
 )
 
-// Sides lists every side in schema order.
-var Sides = []Side{Government, Opposition, ExcludedGroup, Unknown}
+// sides lists every side in schema order.
+var sides = []Side{Government, Opposition, ExcludedGroup, Unknown}
+
+// Sides returns every side in schema order (a new slice).
+func Sides() []Side { return slices.Clone(sides) }
 
 // Valid reports whether s is one of Sides.
-func (s Side) Valid() bool { return slices.Contains(Sides, s) }
+func (s Side) Valid() bool { return slices.Contains(sides, s) }
 
 // TimePrecision says how exact observed_at is.
 type TimePrecision string
@@ -77,8 +80,11 @@ const (
 	TimeMonth TimePrecision = "month"
 )
 
-// TimePrecisions lists every time precision in schema order.
-var TimePrecisions = []TimePrecision{TimeExact, TimeHour, TimeDay, TimeWeek, TimeMonth}
+// timePrecisions lists every time precision in schema order.
+var timePrecisions = []TimePrecision{TimeExact, TimeHour, TimeDay, TimeWeek, TimeMonth}
+
+// TimePrecisions returns every time precision in schema order (a new slice).
+func TimePrecisions() []TimePrecision { return slices.Clone(timePrecisions) }
 
 // GeoPrecision says what the coordinates stand for, after UCDP's where_prec:
 // for adm1..country the point is a centroid, not a place.
@@ -94,8 +100,11 @@ const (
 	GeoCountry GeoPrecision = "country" // somewhere in the country
 )
 
-// GeoPrecisions lists every geo precision in schema order.
-var GeoPrecisions = []GeoPrecision{GeoExact, GeoNear, GeoAdm3, GeoAdm2, GeoAdm1, GeoCountry}
+// geoPrecisions lists every geo precision in schema order.
+var geoPrecisions = []GeoPrecision{GeoExact, GeoNear, GeoAdm3, GeoAdm2, GeoAdm1, GeoCountry}
+
+// GeoPrecisions returns every geo precision in schema order (a new slice).
+func GeoPrecisions() []GeoPrecision { return slices.Clone(geoPrecisions) }
 
 // UncertaintyM is the radius in metres that a precision class implies when
 // a report gives no accuracy_m: what matching uses to say "possibly in".

@@ -820,4 +820,3 @@ func TestStalePyramidsRefresh(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
-

@@ -98,7 +98,7 @@ var paramDocs = map[string]param{
 	"category": {"category", "only these report categories (comma-separated)", map[string]any{"type": "string",
 		"pattern": "^[a-z_]+(,[a-z_]+)*$", "x-values": report.Categories()}},
 	"side": {"side", "only reports whose perpetrator is on these sides (comma-separated); uses the raw table",
-		map[string]any{"type": "string", "x-values": report.Sides}},
+		map[string]any{"type": "string", "x-values": report.Sides()}},
 	"violation": {"violation", "only reports classified as ceasefire violations (true) or not (false)",
 		map[string]any{"type": "boolean"}},
 	"zone": {"zone", "only reports inside one of these zones (ids, comma-separated); uses the raw table",
