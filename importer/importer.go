@@ -182,16 +182,17 @@ func (im *Importer) Next() (rep report.Report, ok bool, err error) {
 			return report.Report{}, false, nil
 		}
 		im.stats.Read++
-		line, _ := im.csv.FieldPos(0)
-		im.line.Store(int64(line))
 		if err != nil {
 			var pe *csv.ParseError
 			if !errors.As(err, &pe) {
 				return report.Report{}, false, fmt.Errorf("importer: read: %w", err)
 			}
-			im.rejected(&Reject{Reason: "csv", Detail: pe.Error()}, line)
+			im.line.Store(int64(pe.StartLine))
+			im.rejected(&Reject{Reason: "csv: " + pe.Err.Error(), Detail: pe.Error()}, pe.StartLine)
 			continue
 		}
+		line, _ := im.csv.FieldPos(0)
+		im.line.Store(int64(line))
 		r, err := im.m(row{im.head, rec}, &im.o)
 		if err == nil {
 			r, err = validate(r, im.o.Now)
