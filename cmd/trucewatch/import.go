@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,10 @@ func runImport(ctx context.Context, args []string, std stdio) error {
 		return errUsage
 	}
 	dataset := args[0]
+	if !slices.Contains(importer.Datasets, dataset) {
+		fmt.Fprintf(std.err, "import: unknown dataset %q (%s)\n", dataset, strings.Join(importer.Datasets, ", "))
+		return errUsage
+	}
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
