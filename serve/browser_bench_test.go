@@ -3,6 +3,7 @@ package serve_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -39,6 +40,31 @@ func (tm *timings) wrap(h http.Handler) http.Handler {
 		tm.d[route] = append(tm.d[route], time.Since(start))
 		tm.mu.Unlock()
 	})
+}
+
+// mark is how many requests of each route are recorded so far.
+func (tm *timings) mark() map[string]int {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	m := map[string]int{}
+	for r, ds := range tm.d {
+		m[r] = len(ds)
+	}
+	return m
+}
+
+// since sums up the requests recorded after mark: per route, how many and the slowest.
+func (tm *timings) since(mark map[string]int) string {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	var out []string
+	for r, ds := range tm.d {
+		if ds = ds[mark[r]:]; len(ds) > 0 {
+			out = append(out, fmt.Sprintf("%s %dx slowest %s", r, len(ds), slices.Max(ds).Round(time.Millisecond)))
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, "; ")
 }
 
 func (tm *timings) print() {
@@ -109,15 +135,39 @@ func BenchmarkMapPage(b *testing.B) {
 	show("full render again, warm caches (navigation to map idle)", eval[float64](b, br, `window.__idleSince`))
 	var changes []time.Duration
 	for i := 0; i < 6; i++ {
+		mark := tm.mark()
 		eval[bool](b, br, `(() => { window.__t0 = performance.now(); window.__idleSince = 0;
 			const r = document.getElementById('t-end'); r.value = String(Number(r.value) - 7);
 			r.dispatchEvent(new Event('input')); return true; })()`)
 		br.idle(b)
 		changes = append(changes, show(fmt.Sprintf("window change %d (slider a week back) re-rendered", i+1),
 			eval[float64](b, br, `window.__idleSince - window.__t0`)))
+		// Where it went: the browser's network timing of the requests the change made.
+		fmt.Printf("    network: %s\n", eval[string](b, br, `(() => {
+			const by = {};
+			for (const e of performance.getEntriesByType('resource')) {
+				if (e.startTime < window.__t0) continue;
+				const k = e.name.includes('/v1/tiles/') ? 'tiles' : new URL(e.name).pathname;
+				const g = (by[k] ??= { n: 0, start: Infinity, end: 0, wait: 0, kb: 0 });
+				g.n++; g.start = Math.min(g.start, e.startTime - window.__t0); g.end = Math.max(g.end, e.responseEnd - window.__t0);
+				g.wait = Math.max(g.wait, e.responseStart - e.requestStart); g.kb += e.encodedBodySize / 1024;
+			}
+			return Object.entries(by).map(([k, g]) => k + ' ' + g.n + 'x ' + g.start.toFixed(0) + '-' + g.end.toFixed(0) + ' ms (slowest wait ' +
+				g.wait.toFixed(0) + ' ms, ' + g.kb.toFixed(0) + ' kB)').join('; ');
+		})()`))
+		fmt.Printf("    server: %s\n", tm.since(mark))
 	}
 	slices.Sort(changes)
 	fmt.Printf("  window change: median %s, max %s\n", changes[len(changes)/2].Round(time.Millisecond), changes[len(changes)-1].Round(time.Millisecond))
 	tm.print()
+	if resp, err := http.Get(hs.URL + "/metrics"); err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, l := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(l, "trucewatch_serve_cache_requests_total{") {
+				fmt.Printf("  %s\n", l)
+			}
+		}
+	}
 	br.check(b, hs.URL)
 }

@@ -15,7 +15,7 @@ const placed = new URLSearchParams(location.hash.slice(1)).has('z'); // the URL 
 let busy = 1; // work of ours in progress (besides fetches and tiles)
 const outlines = {}; // level -> FeatureCollection (geometry only matters)
 let outline = null; // outline(level) fetches a level's outlines once; set in main
-let choroFC = null, choroStops = null, zonesFC = null, extent = null;
+let choroFC = null, choroStops = null, zonesFC = null, zonesSig = null, extent = null;
 
 const levelOf = { adm1: 1, adm2: 2, adm3: 3 };
 
@@ -136,7 +136,12 @@ async function main() {
         what !== 'style' ? fetchReports(map) : undefined,
       ]);
       if (my !== gen) return;
-      if (zfc) { zonesFC = markZones(zfc); setData(map, 'zones', zonesFC); }
+      if (zfc) {
+        zonesFC = markZones(zfc);
+        // The outlines change only when a zone comes into or goes out of force.
+        const sig = zonesFC.features.filter((f) => f.properties.in_force).map((f) => f.properties.id).join(',');
+        if (sig !== zonesSig) { zonesSig = sig; setData(map, 'zones', zonesFC); }
+      }
       showChoropleth(map, afc);
       if (rfc !== undefined) setData(map, 'reports', rfc);
       renderLegend(legend, s, choroStops);

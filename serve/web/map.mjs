@@ -24,7 +24,9 @@ export function addLayers(map, s) {
   for (const id of ['adm1', 'adm2', 'adm3', 'zones', 'sel', 'reports']) map.addSource(id, { type: 'geojson', data: empty });
   map.addSource('choro', { type: 'geojson', data: empty, promoteId: 'key' });
   map.addSource('cells', { type: 'vector', tiles: [tileURL(s)], minzoom: 0, maxzoom: 16 });
-  map.addLayer({ id: 'choro-fill', type: 'fill', source: 'choro', paint: { 'fill-color': noDataColor, 'fill-opacity': 0.75 } });
+  // The choropleth's colour is its class (feature state set by setChoropleth), one expression for every window.
+  map.addLayer({ id: 'choro-fill', type: 'fill', source: 'choro', paint: { 'fill-opacity': 0.75,
+    'fill-color': step(['coalesce', ['feature-state', 'cls'], -1], choroColors.map((_, i) => i), choroColors, noDataColor) } });
   map.addLayer({ id: 'cells-fill', type: 'fill', source: 'cells', 'source-layer': 'cells', paint: { 'fill-opacity': 0.8 } });
   map.addLayer({ id: 'adm3-line', type: 'line', source: 'adm3', minzoom: 8, paint: { 'line-color': '#9a9a9a', 'line-width': 0.4 } });
   map.addLayer({ id: 'adm2-line', type: 'line', source: 'adm2', minzoom: 6.5, paint: { 'line-color': '#777', 'line-width': 0.7 } });
@@ -55,17 +57,26 @@ export function setCells(map, s) {
 
 // setChoropleth shows fc (features carrying 'key' and a numeric 'value') with class breaks stops.
 // The geometry is set only when the areas change (shape names them); a new window changes
-// only the values, as feature state, so nothing is re-tiled.
+// only the values and their classes, as feature state: the style stays as it is (a new
+// paint expression would make MapLibre lay the source out again), so nothing is re-tiled.
 let choroShape = null;
 export function setChoropleth(map, fc, stops, shape) {
   map.setLayoutProperty('choro-fill', 'visibility', fc ? 'visible' : 'none');
   if (!fc) return;
   if (shape !== choroShape) { map.getSource('choro').setData(fc); choroShape = shape; }
-  for (const f of fc.features) map.setFeatureState({ source: 'choro', id: f.properties.key }, { value: f.properties.value });
-  map.setPaintProperty('choro-fill', 'fill-color', step(['coalesce', ['feature-state', 'value'], 0], stops, choroColors, noDataColor));
+  for (const f of fc.features) {
+    const v = f.properties.value;
+    map.setFeatureState({ source: 'choro', id: f.properties.key }, { value: v, cls: stops.findLastIndex((s) => v >= s) });
+  }
 }
 
-export const setData = (map, id, fc) => map.getSource(id).setData(fc || empty);
+// setData replaces a GeoJSON source's data; an empty one stays as it is (no re-tiling for nothing).
+const hasData = {};
+export function setData(map, id, fc) {
+  if (!fc?.features?.length && !hasData[id]) return;
+  hasData[id] = !!fc?.features?.length;
+  map.getSource(id).setData(fc || empty);
+}
 
 // rendered lists the distinct features a layer has drawn in the view (by cell, pcode or zone id).
 export function rendered(map, layer) {
