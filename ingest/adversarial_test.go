@@ -602,7 +602,7 @@ func TestNewPartnerTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	in, err := ingest.New(ingest.Options{Brokers: []string{e.addr}, Group: "new-topic", BatchWait: 100 * time.Millisecond,
-		PartnerTopicsRefresh: 300 * time.Millisecond, ExitWhenIdle: 3 * time.Second, Logger: testLogger(t)}, e.m, violation.DefaultRules(), e.store)
+		PartnerTopicsRefresh: 200 * time.Millisecond, ExitWhenIdle: 6 * time.Second, Logger: testLogger(t)}, e.m, violation.DefaultRules(), e.store)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -328,6 +328,9 @@ func (in *Ingester) runGroup(stopCtx context.Context, stop context.CancelFunc, c
 		// The topics changed: end the generation, which drops what the
 		// partitions hold (the next owner resumes from the store).
 		in.o.Logger.Info("partner topics changed; joining the group again")
+		// Out of the group until the next generation: a worker between two
+		// memberships is waiting, not idle.
+		in.joined.Store(false)
 		_ = cg.Close()
 		wg.Wait()
 		return
