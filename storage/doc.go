@@ -24,8 +24,12 @@
 //     sign -1 (its own columns, the new span's identity); the same revision
 //     again is a duplicate, a lower one is stale: both are dropped; within
 //     the batch only the highest revision of a report is kept;
-//  4. sends the result as ONE INSERT, one native block, into reports; the
-//     MVs fill report_revisions and the three aggregates from that block;
+//  4. sends the result into reports as one INSERT, one native block, per
+//     run of at most MaxPartitionsPerInsert (100) months of observed_at
+//     (current ClickHouse refuses more partitions in one INSERT); the MVs
+//     fill report_revisions and the three aggregates from each block, and
+//     as every aggregate cell lies in one month, each cell of a span is
+//     still summed from one block;
 //  5. marks the span done.
 //
 // Resume gives a partition's new owner its position: after the last done
