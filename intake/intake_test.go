@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/trucewatch/trucewatch/intake"
 	"github.com/trucewatch/trucewatch/intake/partners"
 	"github.com/trucewatch/trucewatch/internal/synth"
+	"github.com/trucewatch/trucewatch/internal/testclock"
 	"github.com/trucewatch/trucewatch/kafka/broker"
 	"github.com/trucewatch/trucewatch/kafka/publish"
 	"github.com/trucewatch/trucewatch/report"
@@ -35,19 +35,7 @@ type env struct {
 	keyA, keyB string
 	h          *intake.Handler
 	srv        *httptest.Server
-	clock      *clock
-}
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+	clock      *testclock.Clock
 }
 
 func newEnv(t testing.TB, edit func(*intake.Options)) *env {
@@ -57,7 +45,7 @@ func newEnv(t testing.TB, edit func(*intake.Options)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	e := &env{addr: b.Addrs()[0], broker: b, clock: &clock{t: time.Now()}}
+	e := &env{addr: b.Addrs()[0], broker: b, clock: testclock.New(time.Now())}
 	if e.keys, err = partners.Create(filepath.Join(t.TempDir(), "partners.json")); err != nil {
 		t.Fatal(err)
 	}

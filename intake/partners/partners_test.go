@@ -6,33 +6,21 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/trucewatch/trucewatch/internal/testclock"
 )
 
-// clock is a settable clock for the reload interval.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newKeys(t *testing.T) (*Keys, *clock) {
+func newKeys(t *testing.T) (*Keys, *testclock.Clock) {
 	t.Helper()
 	k, err := Create(filepath.Join(t.TempDir(), "sub", "partners.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{t: time.Date(2017, 1, 4, 12, 0, 0, 0, time.UTC)}
-	k.now = c.now
-	k.checked.Store(c.now().UnixNano())
+	c := testclock.New(time.Date(2017, 1, 4, 12, 0, 0, 0, time.UTC)) // for the reload interval
+	k.now = c.Now
+	k.checked.Store(c.Now().UnixNano())
 	return k, c
 }
 
@@ -137,7 +125,7 @@ func TestReload(t *testing.T) {
 	if _, ok := server.Authenticate(key); !ok {
 		t.Fatal("the file was checked before ReloadInterval passed")
 	}
-	clk.add(ReloadInterval)
+	clk.Add(ReloadInterval)
 	if _, ok := server.Authenticate(key); ok {
 		t.Fatal("revoked key still authenticates after the reload interval")
 	}
@@ -147,7 +135,7 @@ func TestReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk.add(ReloadInterval)
+	clk.Add(ReloadInterval)
 	if id, ok := server.Authenticate(key2); !ok || id != "daraa24" {
 		t.Fatal("new key not picked up")
 	}
@@ -156,7 +144,7 @@ func TestReload(t *testing.T) {
 	if err := os.WriteFile(server.Path(), []byte(`{"version":1,"keys":[{`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(ReloadInterval)
+	clk.Add(ReloadInterval)
 	if _, ok := server.Authenticate(key2); !ok {
 		t.Fatal("a corrupt keys file dropped the keys")
 	}
@@ -164,7 +152,7 @@ func TestReload(t *testing.T) {
 	if err := os.Remove(server.Path()); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(ReloadInterval)
+	clk.Add(ReloadInterval)
 	if _, ok := server.Authenticate(key2); ok {
 		t.Fatal("keys still valid after the keys file was removed")
 	}
@@ -172,7 +160,7 @@ func TestReload(t *testing.T) {
 	if err := writeFile(server.Path(), file{Version: FileVersion, Keys: cli.entries}); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(ReloadInterval)
+	clk.Add(ReloadInterval)
 	if _, ok := server.Authenticate(key2); !ok {
 		t.Fatal("keys not back with the file")
 	}
