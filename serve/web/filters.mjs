@@ -1,19 +1,22 @@
 // filters.mjs — the controls for what is drawn: measure, layers, and the API's filters (category, side, partner, violation, definite/possible).
 
+// esc makes a value from the server safe inside HTML text and attributes.
+export const esc = (v) => String(v).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+
 // createFilters builds the controls in el from the values the API documents (openapi x-values); onChange(patch).
 export function createFilters(el, openapi, sets, s, onChange) {
   const docs = {};
   for (const p of openapi?.paths['/v1/reports'].get.parameters ?? []) docs[p.name] = p.schema['x-values'] || [];
   docs.category ??= [];
   docs.side ??= [];
-  const opt = (v, t = v) => `<option value="${v}">${t.replace(/_/g, ' ')}</option>`;
+  const opt = (v, t = v) => `<option value="${esc(v)}">${esc(t.replace(/_/g, ' '))}</option>`;
   el.innerHTML = `
     <label>show <select id="f-measure">${['reports', 'violations', 'killed', 'injured'].map((v) => opt(v)).join('')}</select></label>
     <label><input id="f-grid" type="checkbox"> grid</label>
     <label>areas <select id="f-choro">${opt('none', 'none')}${opt('zones', 'zones')}${opt('adm1', 'governorates')}${opt('adm2', 'districts')}${opt('adm3', 'sub-districts')}</select></label>
     <label>zone set <select id="f-set">${opt('', 'all')}${sets.map((v) => opt(v)).join('')}</select></label>
     <details><summary>category</summary><div id="f-cats">${docs.category.map((c) =>
-      `<label><input type="checkbox" value="${c}"> ${c.replace(/_/g, ' ')}</label>`).join('')}</div></details>
+      `<label><input type="checkbox" value="${esc(c)}"> ${esc(c.replace(/_/g, ' '))}</label>`).join('')}</div></details>
     <label>perpetrator <select id="f-side">${opt('', 'any side')}${docs.side.map((v) => opt(v)).join('')}</select></label>
     <label>partner <input id="f-partner" size="12" placeholder="any" aria-label="partner ids, comma-separated"></label>
     <label><input id="f-viol" type="checkbox"> violations only</label>

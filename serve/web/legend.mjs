@@ -1,5 +1,6 @@
 // legend.mjs — the legend, drawn from the same colour stops as the style (colors.mjs).
 import { densityColors, densityStops, choroColors, noDataColor, zoneKinds } from './colors.mjs';
+import { esc } from './filters.mjs';
 
 const names = { zones: 'zones', adm1: 'governorates', adm2: 'districts', adm3: 'sub-districts' };
 
@@ -10,14 +11,14 @@ function section(title, stops, colors, below) {
     const hi = stops[i + 1];
     rows.push(`<div class="row"><span class="sw" data-c="${colors[i]}"></span>${hi === undefined ? `${v}+` : hi - 1 > v ? `${v}–${hi - 1}` : v}</div>`);
   });
-  return `<h2>${title}</h2>${rows.join('')}`;
+  return `<h2>${esc(title)}</h2>${rows.join('')}`;
 }
 
 // renderLegend fills el for state s; choroStops are the choropleth's class breaks (null when it is off).
 export function renderLegend(el, s, choroStops) {
   let html = '';
   if (s.grid === '1') html += section(`${s.measure} per grid cell`, densityStops, densityColors);
-  if (choroStops) html += section(`${s.measure} per ${names[s.choro].replace(/s$/, '')}`, choroStops, choroColors, noDataColor);
+  if (choroStops) html += section(`${s.measure} per ${(names[s.choro] ?? s.choro).replace(/s$/, '')}`, choroStops, choroColors, noDataColor);
   html += '<h2>zones in force</h2>' + Object.entries(zoneKinds).map(([k, c]) =>
     `<div class="row"><span class="sw line" data-c="${c}"></span>${k.replace(/_/g, ' ')}</div>`).join('');
   el.innerHTML = html;
