@@ -27,9 +27,7 @@ import (
 // TestMain starts ClickHouse for the end-to-end test and checks that
 // nothing outlives the tests.
 func TestMain(m *testing.M) {
-	code := chtest.Run(m)
-	kafka.DefaultTransport.(*kafka.Transport).CloseIdleConnections()
-	os.Exit(chtest.Leaks(code))
+	chtest.MainAfter(m, kafka.DefaultTransport.(*kafka.Transport).CloseIdleConnections)
 }
 
 // TestImportEndToEnd imports the UCDP sample through the real broker,
@@ -211,7 +209,6 @@ func expected(m *geo.Matcher, reps []report.Report) map[string][2]int64 {
 // storedFigures reads the same figures from ClickHouse's aggregate tables.
 func storedFigures(t *testing.T, ctx context.Context, s *storage.Store) map[string][2]int64 {
 	t.Helper()
-	db := s.Database()
 	queries := []string{
 		`SELECT concat('adm1|', adm1), sum(n_reports), sum(n_killed) FROM %s.agg_adm_day FINAL GROUP BY adm1`,
 		`SELECT concat('adm2|', adm2), sum(n_reports), sum(n_killed) FROM %s.agg_adm_day FINAL GROUP BY adm2`,
@@ -223,26 +220,5 @@ func storedFigures(t *testing.T, ctx context.Context, s *storage.Store) map[stri
 		`SELECT concat('zonehour|', zone, '|', formatDateTime(hour, '%%Y-%%m-%%dT%%H')), sum(n_reports), sum(n_killed)
 			FROM %s.agg_zone_hour FINAL GROUP BY zone, hour`,
 	}
-	out := map[string][2]int64{}
-	for _, q := range queries {
-		rows, err := s.Conn().Query(ctx, fmt.Sprintf(q, db))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var k string
-			var v [2]int64
-			if err := rows.Scan(&k, &v[0], &v[1]); err != nil {
-				t.Fatal(err)
-			}
-			if v != ([2]int64{}) {
-				out[k] = v
-			}
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		rows.Close()
-	}
-	return out
+	return chtest.Figures[[2]int64](t, ctx, s, queries...)
 }

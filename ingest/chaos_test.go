@@ -197,34 +197,15 @@ func (f *chaosFeed) aggregates(m *geo.Matcher) map[string][3]int64 {
 // storedAggregates reads the same figures from the aggregate tables.
 func storedAggregates(t *testing.T, ctx context.Context, s *storage.Store) map[string][3]int64 {
 	t.Helper()
-	db := s.Database()
-	queries := map[string]string{
-		"adm": `SELECT concat('adm|', adm3, '|', toString(day), '|', category, '|', toString(violation)),
+	queries := []string{
+		`SELECT concat('adm|', adm3, '|', toString(day), '|', category, '|', toString(violation)),
 			sum(n_reports), sum(n_killed), sum(n_injured) FROM %s.agg_adm_day FINAL GROUP BY adm3, day, category, violation`,
-		"tile": `SELECT concat('tile|', toString(tile), '|', toString(day), '|', category, '|', toString(violation)),
+		`SELECT concat('tile|', toString(tile), '|', toString(day), '|', category, '|', toString(violation)),
 			sum(n_reports), sum(n_killed), sum(n_injured) FROM %s.agg_tile_day FINAL GROUP BY tile, day, category, violation`,
-		"zone": `SELECT concat('zone|', zone, '|', formatDateTime(hour, '%%Y-%%m-%%dT%%H'), '|', category, '|', toString(violation), '|', toString(possible)),
+		`SELECT concat('zone|', zone, '|', formatDateTime(hour, '%%Y-%%m-%%dT%%H'), '|', category, '|', toString(violation), '|', toString(possible)),
 			sum(n_reports), sum(n_killed), sum(n_injured) FROM %s.agg_zone_hour FINAL GROUP BY zone, hour, category, violation, possible`,
 	}
-	out := map[string][3]int64{}
-	for _, q := range queries {
-		rows, err := s.Conn().Query(ctx, fmt.Sprintf(q, db))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var k string
-			var v [3]int64
-			if err := rows.Scan(&k, &v[0], &v[1], &v[2]); err != nil {
-				t.Fatal(err)
-			}
-			if v != ([3]int64{}) {
-				out[k] = v
-			}
-		}
-		rows.Close()
-	}
-	return out
+	return chtest.Figures[[3]int64](t, ctx, s, queries...)
 }
 
 // buildBinary compiles trucewatch once for the processes the test kills.

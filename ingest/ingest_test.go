@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
 	"os/exec"
 	"slices"
 	"sort"
@@ -33,9 +32,7 @@ import (
 // clients use kafka-go's shared default transport, whose idle connections
 // live until closed; the worker closes its own.
 func TestMain(m *testing.M) {
-	code := chtest.Run(m)
-	kafka.DefaultTransport.(*kafka.Transport).CloseIdleConnections()
-	os.Exit(chtest.Leaks(code))
+	chtest.MainAfter(m, kafka.DefaultTransport.(*kafka.Transport).CloseIdleConnections)
 }
 
 // env is one test's broker, database and store.

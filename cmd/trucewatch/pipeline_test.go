@@ -21,9 +21,7 @@ import (
 // the goroutines it starts. The tests' own clients use kafka-go's shared
 // default transport, whose idle connections live until closed.
 func TestMain(m *testing.M) {
-	code := chtest.Run(m)
-	kafka.DefaultTransport.(*kafka.Transport).CloseIdleConnections()
-	os.Exit(chtest.Leaks(code))
+	chtest.MainAfter(m, kafka.DefaultTransport.(*kafka.Transport).CloseIdleConnections)
 }
 
 // TestProduceIngest runs the subcommands as a user would: produce

@@ -100,6 +100,15 @@ func Shared(t testing.TB) *Server {
 // them (goleak), and exits. Call it from TestMain.
 func Main(m *testing.M, opts ...goleak.Option) { os.Exit(Leaks(Run(m), opts...)) }
 
+// MainAfter is Main that calls after once the tests and the shared server
+// are done and before it looks for leaks: to close what outlives the tests
+// by design, such as a client library's shared idle connections.
+func MainAfter(m *testing.M, after func(), opts ...goleak.Option) {
+	code := Run(m)
+	after()
+	os.Exit(Leaks(code, opts...))
+}
+
 // Leaks is the exit code of tests that ended with code: 1 if they passed
 // but left goroutines running (goleak), else code.
 func Leaks(code int, opts ...goleak.Option) int {
@@ -169,4 +178,38 @@ func Open(t testing.TB, srv *Server, o storage.Options) *storage.Store {
 		t.Fatalf("chtest: %v", err)
 	}
 	return s
+}
+
+// Figures runs each query, with the store's database for its %s, and
+// returns its rows by their first column, a string; the other columns are
+// the figures (as many as V holds), and rows whose figures are all zero are
+// left out.
+func Figures[V ~[2]int64 | ~[3]int64](t testing.TB, ctx context.Context, s *storage.Store, queries ...string) map[string]V {
+	t.Helper()
+	out := map[string]V{}
+	for _, q := range queries {
+		rows, err := s.Conn().Query(ctx, fmt.Sprintf(q, s.Database()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var k string
+			var v, zero V
+			dest := []any{&k}
+			for i := 0; i < len(v); i++ {
+				dest = append(dest, &v[i])
+			}
+			if err := rows.Scan(dest...); err != nil {
+				t.Fatal(err)
+			}
+			if v != zero {
+				out[k] = v
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+	}
+	return out
 }
