@@ -52,6 +52,8 @@ var acledTime = map[string]report.TimePrecision{"1": report.TimeDay, "2": report
 // a region, 3 a larger region (coded to its capital), taken as adm1.
 var acledGeo = map[string]report.GeoPrecision{"1": report.GeoExact, "2": report.GeoNear, "3": report.GeoAdm1}
 
+var acledPlace = place{timeCol: "time_precision", timeCodes: "1-3", time: acledTime, geoCol: "geo_precision", geoCodes: "1-3", geo: acledGeo}
+
 // acledInter names the numeric interaction codes of older ACLED files;
 // newer ones write the names.
 var acledInter = map[string]string{
@@ -109,18 +111,8 @@ func mapACLED(r row, o *Options) (report.Report, error) {
 		return rep, reject("acled: bad event_date", "%s: %q", id, date)
 	}
 	rep.ObservedAt = at
-	var ok bool
-	if rep.TimePrecision, ok = acledTime[r.get("time_precision")]; !ok {
-		return rep, reject("acled: time_precision not 1-3", "%s: %q", id, r.get("time_precision"))
-	}
-	if rep.GeoPrecision, ok = acledGeo[r.get("geo_precision")]; !ok {
-		return rep, reject("acled: geo_precision not 1-3", "%s: %q", id, r.get("geo_precision"))
-	}
-	if rep.Lat, err = strconv.ParseFloat(r.get("latitude"), 64); err != nil {
-		return rep, reject("acled: bad latitude", "%s: %q", id, r.get("latitude"))
-	}
-	if rep.Lon, err = strconv.ParseFloat(r.get("longitude"), 64); err != nil {
-		return rep, reject("acled: bad longitude", "%s: %q", id, r.get("longitude"))
+	if err := acledPlace.set(&rep, r, "acled", id); err != nil {
+		return rep, err
 	}
 	sub := strings.ToLower(r.get("sub_event_type"))
 	cat, ok := acledCategory[sub]

@@ -15,6 +15,7 @@ import (
 	"hash/fnv"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -154,6 +155,36 @@ func New(r io.Reader, o Options) (*Importer, error) {
 func (im *Importer) Close() error {
 	if im.closer != nil {
 		return im.closer.Close()
+	}
+	return nil
+}
+
+// place is how a dataset codes where and when an event was: the column
+// of each precision code, its table, and the codes' range as a rejection
+// names it; the coordinates are in latitude and longitude.
+type place struct {
+	timeCol, timeCodes string
+	time               map[string]report.TimePrecision
+	geoCol, geoCodes   string
+	geo                map[string]report.GeoPrecision
+}
+
+// set sets rep's precisions and coordinates from r, or rejects event id
+// with a reason that starts with the dataset's name ds.
+func (p place) set(rep *report.Report, r row, ds, id string) error {
+	var ok bool
+	if rep.TimePrecision, ok = p.time[r.get(p.timeCol)]; !ok {
+		return reject(ds+": "+p.timeCol+" not "+p.timeCodes, "%s: %q", id, r.get(p.timeCol))
+	}
+	if rep.GeoPrecision, ok = p.geo[r.get(p.geoCol)]; !ok {
+		return reject(ds+": "+p.geoCol+" not "+p.geoCodes, "%s: %q", id, r.get(p.geoCol))
+	}
+	var err error
+	if rep.Lat, err = strconv.ParseFloat(r.get("latitude"), 64); err != nil {
+		return reject(ds+": bad latitude", "%s: %q", id, r.get("latitude"))
+	}
+	if rep.Lon, err = strconv.ParseFloat(r.get("longitude"), 64); err != nil {
+		return reject(ds+": bad longitude", "%s: %q", id, r.get("longitude"))
 	}
 	return nil
 }

@@ -66,6 +66,8 @@ var ucdpGeo = map[string]report.GeoPrecision{
 	"1": report.GeoExact, "2": report.GeoNear, "3": report.GeoAdm2, "4": report.GeoAdm1, "5": report.GeoAdm1, "6": report.GeoCountry,
 }
 
+var ucdpPlace = place{timeCol: "date_prec", timeCodes: "1-5", time: ucdpTime, geoCol: "where_prec", geoCodes: "1-6", geo: ucdpGeo}
+
 var ucdpViolence = map[string]string{"1": "state-based", "2": "non-state", "3": "one-sided"}
 
 func mapUCDP(r row, o *Options) (report.Report, error) {
@@ -86,18 +88,8 @@ func mapUCDP(r row, o *Options) (report.Report, error) {
 	if end.After(start) {
 		rep.ObservedUntil = end.Add(24*time.Hour - time.Second) // the end of date_end
 	}
-	var ok bool
-	if rep.TimePrecision, ok = ucdpTime[r.get("date_prec")]; !ok {
-		return rep, reject("ucdp: date_prec not 1-5", "%s: %q", id, r.get("date_prec"))
-	}
-	if rep.GeoPrecision, ok = ucdpGeo[r.get("where_prec")]; !ok {
-		return rep, reject("ucdp: where_prec not 1-6", "%s: %q", id, r.get("where_prec"))
-	}
-	if rep.Lat, err = strconv.ParseFloat(r.get("latitude"), 64); err != nil {
-		return rep, reject("ucdp: bad latitude", "%s: %q", id, r.get("latitude"))
-	}
-	if rep.Lon, err = strconv.ParseFloat(r.get("longitude"), 64); err != nil {
-		return rep, reject("ucdp: bad longitude", "%s: %q", id, r.get("longitude"))
+	if err := ucdpPlace.set(&rep, r, "ucdp", id); err != nil {
+		return rep, err
 	}
 	tov := r.get("type_of_violence")
 	kind, ok := ucdpViolence[tov]
