@@ -129,14 +129,9 @@ func mapACLED(r row, o *Options) (report.Report, error) {
 	rep.Category = cat
 	rep.Perpetrator = report.Actor{Name: clip(r.get("actor1"), report.MaxActorNameLen), Side: acledSide(r.get("actor1"), r.get("inter1"))}
 	rep.Target = report.Actor{Name: clip(r.get("actor2"), report.MaxActorNameLen), Side: acledSide(r.get("actor2"), r.get("inter2"))}
-	f, err := strconv.ParseUint(r.get("fatalities"), 10, 32)
-	if err != nil {
-		return rep, reject("acled: bad fatalities", "%s: %q", id, r.get("fatalities"))
+	if rep.Killed, err = casualties(r, "fatalities", "acled", id); err != nil {
+		return rep, err
 	}
-	if f > report.MaxCasualties {
-		return rep, reject("acled: fatalities above the schema's limit", "%s: %d", id, f)
-	}
-	rep.Killed = uint32(f)
 	var d strings.Builder
 	fmt.Fprintf(&d, "ACLED event %s: %s / %s", id, r.get("event_type"), r.get("sub_event_type"))
 	if v := r.get("location"); v != "" {

@@ -189,6 +189,20 @@ func (p place) set(rep *report.Report, r row, ds, id string) error {
 	return nil
 }
 
+// casualties is the count in column col of r, or a rejection of event id
+// (with a reason that starts with the dataset's name ds) when it is not a
+// count or above the schema's limit.
+func casualties(r row, col, ds, id string) (uint32, error) {
+	n, err := strconv.ParseUint(r.get(col), 10, 32)
+	if err != nil {
+		return 0, reject(ds+": bad "+col, "%s: %q", id, r.get(col))
+	}
+	if n > report.MaxCasualties {
+		return 0, reject(ds+": "+col+" above the schema's limit", "%s: %d", id, n)
+	}
+	return uint32(n), nil
+}
+
 // row is one CSV record with its header.
 type row struct {
 	head map[string]int

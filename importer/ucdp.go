@@ -101,14 +101,9 @@ func mapUCDP(r row, o *Options) (report.Report, error) {
 	rep.Category = report.GroundClash
 	rep.Perpetrator = report.Actor{Name: clip(r.get("side_a"), report.MaxActorNameLen), Side: SideOf(r.get("side_a"))}
 	rep.Target = report.Actor{Name: clip(r.get("side_b"), report.MaxActorNameLen), Side: SideOf(r.get("side_b"))}
-	best, err := strconv.ParseUint(r.get("best"), 10, 32)
-	if err != nil {
-		return rep, reject("ucdp: bad best", "%s: %q", id, r.get("best"))
+	if rep.Killed, err = casualties(r, "best", "ucdp", id); err != nil {
+		return rep, err
 	}
-	if best > report.MaxCasualties {
-		return rep, reject("ucdp: best above the schema's limit", "%s: %d", id, best)
-	}
-	rep.Killed = uint32(best)
 	var d strings.Builder
 	fmt.Fprintf(&d, "UCDP GED event %s, %s violence (type %s)", id, kind, tov)
 	if v := r.get("dyad_name"); v != "" {
