@@ -432,12 +432,7 @@ func TestReadyz(t *testing.T) {
 	ctx := context.Background()
 	store := chtest.Open(t, ch, storage.Options{ReadTimeout: 2 * time.Second, DialTimeout: time.Second})
 	admin, sets, _ := matcher(t)
-	s, err := serve.New(serve.Options{Store: store, Admin: admin, ZoneSets: sets})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(s)
-	defer hs.Close()
+	hs := testServer(t, serve.Options{Store: store, Admin: admin, ZoneSets: sets})
 	if resp, body := get(t, hs.URL+"/readyz"); resp.StatusCode != 200 {
 		t.Fatalf("ready: %d %s", resp.StatusCode, body)
 	}
@@ -485,13 +480,8 @@ func (s slowStore) TileCells(ctx context.Context, q read.CellQuery) ([]read.Cell
 func TestCancelledRequestCancelsQuery(t *testing.T) {
 	f := newFixture(t)
 	admin, sets, _ := matcher(t)
-	s, err := serve.New(serve.Options{Store: slowStore{f.store}, Admin: admin, ZoneSets: sets,
+	hs := testServer(t, serve.Options{Store: slowStore{f.store}, Admin: admin, ZoneSets: sets,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(s)
-	defer hs.Close()
 	running := func() int {
 		var n uint64
 		err := f.store.Conn().QueryRow(context.Background(),
@@ -538,12 +528,7 @@ func TestFinalOnlyWhereNeeded(t *testing.T) {
 	store := chtest.Store(t)
 	admin, sets, m := matcher(t)
 	seed(t, store, m)
-	s, err := serve.New(serve.Options{Store: store, Admin: admin, ZoneSets: sets, CacheBytes: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(s)
-	defer hs.Close()
+	hs := testServer(t, serve.Options{Store: store, Admin: admin, ZoneSets: sets, CacheBytes: -1})
 	paths := []string{
 		tilePath(ghoutaLon, ghoutaLat, 6, "geojson") + "?" + win,
 		tilePath(idlibLon, idlibLat, 8, "geojson") + "?" + win + "&by=category",
@@ -620,13 +605,8 @@ func TestFinalOnlyWhereNeeded(t *testing.T) {
 func TestReadTokens(t *testing.T) {
 	f := newFixture(t)
 	admin, sets, _ := matcher(t)
-	s, err := serve.New(serve.Options{Store: f.store, Admin: admin, ZoneSets: sets,
+	hs := testServer(t, serve.Options{Store: f.store, Admin: admin, ZoneSets: sets,
 		ReadTokens: []string{"analyst-token", " map-token "}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(s)
-	defer hs.Close()
 	path := hs.URL + "/v1/admin/adm1.geojson?from=2017-01-01&to=2017-02-01"
 	for _, c := range []struct {
 		hdr  []string
@@ -771,12 +751,7 @@ func TestStalePyramidsRefresh(t *testing.T) {
 	admin, sets, m := matcher(t)
 	rows := seed(t, store, m)
 	const maxAge = 2 * time.Second
-	s, err := serve.New(serve.Options{Store: store, Admin: admin, ZoneSets: sets, TileMaxAge: maxAge})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(s)
-	defer hs.Close()
+	hs := testServer(t, serve.Options{Store: store, Admin: admin, ZoneSets: sets, TileMaxAge: maxAge})
 	extra := rows[0]
 	extra.ReportID, extra.Revision = "stale-test", 1
 	p := tilePath(extra.Lon, extra.Lat, 6, "geojson") + "?" + win

@@ -1,7 +1,6 @@
 package serve_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"github.com/trucewatch/trucewatch/serve"
-	"github.com/trucewatch/trucewatch/storage"
-	"github.com/trucewatch/trucewatch/storage/chserver"
 )
 
 // timings records the server's answer time of every request by route.
@@ -92,26 +89,7 @@ func BenchmarkMapPage(b *testing.B) {
 	if !*loadOn {
 		b.Skip("runs only with -load (the bench-serve data set)")
 	}
-	ctx := context.Background()
-	dir := *loadDir
-	if dir == "" {
-		dir = b.TempDir()
-	}
-	ch, err := chserver.Launch(ctx, dir, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ch.Close()
-	store, err := storage.Open(ctx, storage.Options{Addr: ch.Addr(), Database: loadDB})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	admin, sets, _ := matcher(b)
-	seedLoad(b, store, admin, sets, *loadReports)
+	store, admin, sets := loadData(b, 0)
 	s, err := serve.New(serve.Options{Store: store, Admin: admin, ZoneSets: sets})
 	if err != nil {
 		b.Fatal(err)

@@ -75,10 +75,7 @@ func ghoutaCell(f *fixture) (read.Tile, string, []*storage.Row) {
 // sources as links only when they are http(s) URLs, and never takes
 // report text as HTML.
 func TestBrowserMapPanelFields(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test")
-	}
-	f := newFixture(t)
+	f := browserFixture(t)
 	h := pageServer(t, hostileStore{f.store})
 	b := newBrowser(t)
 	cell, hash, rows := ghoutaCell(f)
@@ -147,10 +144,7 @@ func TestBrowserMapPanelFields(t *testing.T) {
 // centre, Tab walks the list, Escape closes the panel and gives the map
 // its focus back, and the arrow keys pan.
 func TestBrowserMapKeyboard(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test")
-	}
-	f := newFixture(t)
+	f := browserFixture(t)
 	b := newBrowser(t)
 	// Headless, the page never has the window's focus, so focus events would not fire.
 	if _, err := chromedp.Call(b.ctx, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true}); err != nil {
@@ -210,10 +204,7 @@ func waitFor(t *testing.T, b *browser, js string) {
 // refused), keeps it for the tab only and out of the URL, and sends it
 // on every request, the grid's tiles included.
 func TestBrowserMapTokens(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test")
-	}
-	f := newFixture(t)
+	f := browserFixture(t)
 	const tok = "read-tok-3f9a"
 	h := pageServer(t, f.store, tok)
 	for _, path := range []string{"/", "/map/main.mjs", "/map/auth.mjs", "/map/app.css", "/map/vendor/maplibre-gl/maplibre-gl.mjs",

@@ -34,6 +34,16 @@ type browser struct {
 	problems []string
 }
 
+// browserFixture is the seeded fixture for a browser test, which -short
+// skips.
+func browserFixture(t *testing.T) *fixture {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser test")
+	}
+	return newFixture(t)
+}
+
 func newBrowser(t testing.TB) *browser {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
@@ -323,23 +333,28 @@ func screenshot(t *testing.T, b *browser, name string) {
 
 // TestBrowserMap opens the map page in a real browser against the test
 // data set and checks what MapLibre drew against counts made here.
-func TestBrowserMap(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test")
+// checkWindow checks that the page shows the window from..to and that its
+// grid cells and districts hold the reports of that window.
+func checkWindow(t *testing.T, b *browser, f *fixture, from, to string) pageState {
+	t.Helper()
+	st := eval[pageState](t, b, `window.trucewatch.state()`)
+	if st.From != from || st.To != to {
+		t.Fatalf("window %s..%s, want %s..%s", st.From, st.To, from, to)
 	}
-	f := newFixture(t)
+	checkCells(t, b, f, st, false)
+	checkAdmin(t, b, f, st, "adm2", func(*storage.Row) int64 { return 1 })
+	return st
+}
+
+func TestBrowserMap(t *testing.T) {
+	f := browserFixture(t)
 	b := newBrowser(t)
 	// live=0: no redraw every 15 s under the checks.
 	start := time.Now()
 	b.load(t, f.http.URL+"/#live=0")
 	t.Logf("first full render (navigate to idle): %v", time.Since(start).Round(time.Millisecond))
-	st := eval[pageState](t, b, `window.trucewatch.state()`)
 	// The data end on 2017-02-28: the page opens on the last 30 days that hold data.
-	if st.From != "2017-01-30" || st.To != "2017-03-01" {
-		t.Errorf("opened on %s..%s, want 2017-01-30..2017-03-01", st.From, st.To)
-	}
-	checkCells(t, b, f, st, false)
-	checkAdmin(t, b, f, st, "adm2", func(*storage.Row) int64 { return 1 })
+	st := checkWindow(t, b, f, "2017-01-30", "2017-03-01")
 	screenshot(t, b, "map.png")
 	b.check(t, f.http.URL)
 
@@ -369,12 +384,7 @@ func TestBrowserMap(t *testing.T) {
 			r.dispatchEvent(new Event('input')); return true; })()`)
 		b.idle(t)
 		t.Logf("window change re-rendered in %v (300 ms of it the idle check)", time.Since(start).Round(time.Millisecond))
-		st := eval[pageState](t, b, `window.trucewatch.state()`)
-		if st.From != "2017-01-23" || st.To != "2017-02-22" {
-			t.Fatalf("window after the slider moved: %s..%s", st.From, st.To)
-		}
-		checkCells(t, b, f, st, false)
-		checkAdmin(t, b, f, st, "adm2", func(*storage.Row) int64 { return 1 })
+		st := checkWindow(t, b, f, "2017-01-23", "2017-02-22")
 		eval[bool](t, b, `document.getElementById('f-viol').click(), true`)
 		b.idle(t)
 		st = eval[pageState](t, b, `window.trucewatch.state()`)
@@ -416,10 +426,7 @@ func TestBrowserMap(t *testing.T) {
 // TestBrowserMapReports: from zoom 11 the map draws the reports
 // themselves.
 func TestBrowserMapReports(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test")
-	}
-	f := newFixture(t)
+	f := browserFixture(t)
 	b := newBrowser(t)
 	b.load(t, f.http.URL+"/#lon=36.3500&lat=33.5300&z=12.00&from=2017-01-01&to=2017-03-01&live=0")
 	st := eval[pageState](t, b, `window.trucewatch.state()`)
@@ -449,10 +456,7 @@ func TestBrowserMapReports(t *testing.T) {
 // TestBrowserMapArea: an admin area's panel (from the URL) lists exactly
 // the reports placed in it.
 func TestBrowserMapArea(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test")
-	}
-	f := newFixture(t)
+	f := browserFixture(t)
 	b := newBrowser(t)
 	// The sub-district of the first report in the window, with most reports.
 	n := map[string]int{}
@@ -478,10 +482,7 @@ func TestBrowserMapArea(t *testing.T) {
 // TestBrowserMapZones: the zone choropleth (definite, then definite or
 // possible) and a zone's panel, from a URL.
 func TestBrowserMapZones(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test")
-	}
-	f := newFixture(t)
+	f := browserFixture(t)
 	b := newBrowser(t)
 	const zone = "nationwide-2016"
 	b.load(t, f.http.URL+"/#from=2017-02-01&to=2017-02-08&choro=zones&grid=0&sel=zone:"+zone+"&live=0")

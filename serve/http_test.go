@@ -17,13 +17,8 @@ import (
 func TestReadTokensPrivate(t *testing.T) {
 	f := newFixture(t)
 	admin, sets, _ := matcher(t)
-	s, err := serve.New(serve.Options{Store: f.store, Admin: admin, ZoneSets: sets,
+	hs := testServer(t, serve.Options{Store: f.store, Admin: admin, ZoneSets: sets,
 		ReadTokens: []string{"analyst-token"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(s)
-	defer hs.Close()
 	paths := []string{
 		tilePath(ghoutaLon, ghoutaLat, 6, "geojson") + "?" + win,
 		tilePath(ghoutaLon, ghoutaLat, 10, "mvt") + "?" + win,

@@ -65,25 +65,7 @@ func BenchmarkServeLoad(b *testing.B) {
 		b.Skip("the load benchmark runs only with -load (make bench-serve)")
 	}
 	ctx := context.Background()
-	dir := *loadDir
-	if dir == "" {
-		dir = b.TempDir()
-	}
-	ch, err := chserver.Launch(ctx, dir, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ch.Close()
-	store, err := storage.Open(ctx, storage.Options{Addr: ch.Addr(), Database: loadDB, MaxOpenConns: *loadConns})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	admin, sets, _ := matcher(b)
-	seedLoad(b, store, admin, sets, *loadReports)
+	store, admin, sets := loadData(b, *loadConns)
 	tableSizes(b, store)
 
 	reg := prometheus.NewRegistry()
@@ -584,4 +566,32 @@ FROM system.parts WHERE database = ? AND active GROUP BY table ORDER BY table`, 
 		rows.Scan(&t, &n, &by, &parts)
 		fmt.Printf("table %-18s %11d rows %8.1f MB %4d parts\n", t, n, float64(by)/1e6, parts)
 	}
+}
+
+// loadData is the bench-serve data set: its own ClickHouse under
+// -load.dir, the schema, and the 10 million reports, seeded once. Closed
+// when b ends.
+func loadData(b *testing.B, conns int) (*storage.Store, *geo.Admin, []*geo.ZoneSet) {
+	b.Helper()
+	ctx := context.Background()
+	dir := *loadDir
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	ch, err := chserver.Launch(ctx, dir, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ch.Close() })
+	store, err := storage.Open(ctx, storage.Options{Addr: ch.Addr(), Database: loadDB, MaxOpenConns: conns})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	if err := store.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	admin, sets, _ := matcher(b)
+	seedLoad(b, store, admin, sets, *loadReports)
+	return store, admin, sets
 }

@@ -249,3 +249,15 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
+
+// testServer is a server with o behind an httptest server, closed with t.
+func testServer(t testing.TB, o serve.Options) *httptest.Server {
+	t.Helper()
+	s, err := serve.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	t.Cleanup(hs.Close)
+	return hs
+}
