@@ -155,6 +155,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{o: o, log: o.Logger, mux: http.NewServeMux(), zones: map[string]*zoneInfo{}, readTokens: readTokens}
 	s.pyramids = pieceCache[*pyramid]{max: maxPyramidCells, size: (*pyramid).len}
 	s.adminPieces = pieceCache[map[string]counts]{max: maxAreaTotals, size: func(m map[string]counts) int { return len(m) }}
+	s.cache = newCache(o.CacheBytes)
 	for _, zs := range o.ZoneSets {
 		for i := range zs.Zones {
 			z := &zs.Zones[i]
@@ -166,15 +167,23 @@ func New(o Options) (*Server, error) {
 			s.zoneList = append(s.zoneList, zi)
 		}
 	}
+	if err := s.registerMetrics(o.Registry); err != nil {
+		return nil, err
+	}
+	s.mount()
+	return s, nil
+}
+
+// registerMetrics creates the server's Prometheus series in reg.
+func (s *Server) registerMetrics(reg prometheus.Registerer) error {
+	latency := []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 	s.mReq = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "trucewatch", Subsystem: "serve", Name: "request_duration_seconds",
-		Help:    "HTTP request latency by route and status code.",
-		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		Help: "HTTP request latency by route and status code.", Buckets: latency,
 	}, []string{"route", "code"})
 	s.mQuery = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "trucewatch", Subsystem: "serve", Name: "query_duration_seconds",
-		Help:    "ClickHouse query latency by query name and source table.",
-		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		Help: "ClickHouse query latency by query name and source table.", Buckets: latency,
 	}, []string{"query", "table"})
 	s.mErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "trucewatch", Subsystem: "serve", Name: "query_errors_total",
@@ -189,7 +198,6 @@ func New(o Options) (*Server, error) {
 		Namespace: "trucewatch", Subsystem: "serve", Name: "cache_requests_total",
 		Help: "Cacheable requests by result: hit (from the cache), shared (waited for an identical request in flight), miss (queried), retry.",
 	}, []string{"result"})
-	s.cache = newCache(o.CacheBytes)
 	cells := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "trucewatch", Subsystem: "serve", Name: "cached_cells",
 		Help: "Tile cells held in week pyramids and metatiles (at most 8,000,000; 24 bytes each).",
@@ -199,10 +207,17 @@ func New(o Options) (*Server, error) {
 		Help: "Week totals of admin areas held (at most 150,000).",
 	}, func() float64 { return float64(s.adminPieces.held()) })
 	for _, c := range []prometheus.Collector{s.mReq, s.mQuery, s.mErrors, s.mRespLen, s.mCache, cells, areas} {
-		if err := o.Registry.Register(c); err != nil {
-			return nil, fmt.Errorf("serve: register metrics: %w", err)
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("serve: register metrics: %w", err)
 		}
 	}
+	return nil
+}
+
+// mount puts the route table, /metrics and the map page on the mux, and
+// answers everything else with 405 (a path served under other methods) or
+// 404.
+func (s *Server) mount() {
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
 		if rt.handler == nil {
@@ -210,7 +225,7 @@ func New(o Options) (*Server, error) {
 		}
 		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
 	}
-	s.mux.Handle("GET /metrics", ops.Metrics(o.Registry))
+	s.mux.Handle("GET /metrics", ops.Metrics(s.o.Registry))
 	s.mountPage() // the map page at /, see page.go
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// The catch-all matches every method, so the mux's own 405 never
@@ -223,7 +238,6 @@ func New(o Options) (*Server, error) {
 		}
 		s.writeError(w, r, &paramError{Status: http.StatusNotFound, Param: "path", Message: "no such endpoint; see /openapi.json"})
 	})
-	return s, nil
 }
 
 // allowed returns the methods the route table serves r's path with, in

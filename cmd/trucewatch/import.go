@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,150 +18,189 @@ import (
 	"github.com/trucewatch/trucewatch/kafka/publish"
 )
 
+// importFlags are the flags of import.
+type importFlags struct {
+	kafka            kafkaFlags
+	rate             float64
+	dry              bool
+	version, partner string
+	state            string
+}
+
+func (f *importFlags) register(fs *flag.FlagSet) {
+	f.kafka.register(fs, defaultBrokers, false)
+	fs.Float64Var(&f.rate, "rate", 0, "reports per second (0: as fast as the broker takes them)")
+	fs.BoolVar(&f.dry, "dry-run", false, "map and validate only, send nothing, print the summary")
+	fs.StringVar(&f.version, "version", "", "UCDP GED version of the file (e.g. 19.1, 23.1): the reports' revision; default from a file name like GEDEvent_v23_1.csv")
+	fs.StringVar(&f.partner, "partner", "", "partner_id of the reports (default the dataset name)")
+	fs.StringVar(&f.state, "state", "", "file recording what earlier imports sent: unchanged events are not sent again and changed ones are counted as revised; updated after a complete import")
+}
+
 func runImport(ctx context.Context, args []string, std stdio) error {
 	fs := newFlags("import", "ucdp|acled FILE [flags]",
 		"Read a UCDP GED or ACLED CSV file (gzip too) and send its events to the reports topic as\nschema-v1 reports, keyed by report id (ucdp-ID, acled-EVENT_ID_CNTY). Rows the mapping\ncannot express are rejected with their reason in the summary; docs/import.md has both mappings.", std)
-	var kf kafkaFlags
-	kf.register(fs, defaultBrokers, false)
-	rate := fs.Float64("rate", 0, "reports per second (0: as fast as the broker takes them)")
-	dry := fs.Bool("dry-run", false, "map and validate only, send nothing, print the summary")
-	version := fs.String("version", "", "UCDP GED version of the file (e.g. 19.1, 23.1): the reports' revision; default from a file name like GEDEvent_v23_1.csv")
-	partner := fs.String("partner", "", "partner_id of the reports (default the dataset name)")
-	statePath := fs.String("state", "", "file recording what earlier imports sent: unchanged events are not sent again and changed ones are counted as revised; updated after a complete import")
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		if err := parseFlags(fs, args); err != nil {
-			return err
-		}
-		fs.Usage()
-		return errUsage
-	}
-	dataset := args[0]
-	if !slices.Contains(importer.Datasets, dataset) {
-		fmt.Fprintf(std.err, "import: unknown dataset %q (%s)\n", dataset, strings.Join(importer.Datasets, ", "))
-		return errUsage
-	}
-	if err := parseFlags(fs, args[1:]); err != nil {
+	var f importFlags
+	f.register(fs)
+	dataset, file, err := importArgs(fs, args, std)
+	if err != nil {
 		return err
 	}
-	rest := fs.Args()
-	if len(rest) > 1 { // flags after FILE
-		if err := parseFlags(fs, rest[1:]); err != nil {
-			return err
-		}
-		if fs.NArg() > 0 {
-			fmt.Fprintf(std.err, "import: one FILE only, got %q\n", append(rest[:1], fs.Args()...))
-			return errUsage
-		}
+	o, err := f.options(dataset, file)
+	if err != nil {
+		return err
 	}
-	if len(rest) == 0 {
-		fmt.Fprintln(std.err, "import: FILE missing (- for stdin)")
-		return errUsage
+	in, size, closeIn, err := openInput(file, std)
+	if err != nil {
+		return err
 	}
-	file := rest[0]
-	o := importer.Options{Dataset: dataset, PartnerID: *partner}
-	if dataset == "ucdp" {
-		v := *version
-		if v == "" {
-			v = importer.UCDPVersionFromName(filepath.Base(file))
-		}
-		if v == "" {
-			return errors.New("the UCDP version is not in the file name: give --version (e.g. --version 19.1)")
-		}
-		rev, err := importer.UCDPRevision(v)
-		if err != nil {
-			return err
-		}
-		o.Revision = rev
-	} else if *version != "" {
-		return errors.New("--version is for ucdp (ACLED's revision is each row's timestamp)")
-	}
-	if *statePath != "" {
-		f, err := os.Open(*statePath)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-		case err != nil:
-			return err
-		default:
-			o.Prior, err = importer.ReadState(f)
-			f.Close()
-			if err != nil {
-				return err
-			}
-		}
-	}
-
-	in := io.Reader(std.in)
-	var size int64
-	if !isStdin(file) {
-		f, err := os.Open(file)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if fi, err := f.Stat(); err == nil {
-			size = fi.Size()
-		}
-		in = f
-	}
+	defer closeIn()
 	cr := &countingReader{r: in}
 	im, err := importer.New(cr, o)
 	if err != nil {
 		return err
 	}
 	defer im.Close()
-
 	prog := startProgress(std.err, cr, size, im)
-	var sent int
 	start := time.Now()
-	if *dry {
-		src := im.Source()
-		for {
-			_, ok, err2 := src()
-			if err2 != nil {
-				err = err2
-				break
-			}
-			if !ok || ctx.Err() != nil {
-				break
-			}
-			sent++
-		}
-	} else {
-		_, transport, terr := kf.clients()
-		if terr != nil {
-			prog.stop()
-			return terr
-		}
-		pub := publish.New(publish.Options{Brokers: kf.brokerList(), Topic: kf.topic, Transport: transport})
-		defer pub.Close()
-		sent, err = publish.Stream(ctx, pub, im.Source(), *rate)
-	}
+	sent, err := f.send(ctx, im)
 	prog.stop()
-	st := im.Stats()
-	if *dry {
+	if f.dry {
 		fmt.Fprintf(std.out, "dry run of %s %s (nothing sent; \"sent\" is what would be):\n", dataset, file)
 	} else {
-		fmt.Fprintf(std.out, "imported %s %s to %s in %s:\n", dataset, file, kf.topic, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(std.out, "imported %s %s to %s in %s:\n", dataset, file, f.kafka.topic, time.Since(start).Round(time.Millisecond))
 	}
-	st.Summary(std.out, sent)
+	im.Stats().Summary(std.out, sent)
 	if err != nil {
 		return err
 	}
 	if ctx.Err() != nil {
 		return errors.New("interrupted: the state file was not updated")
 	}
-	if *statePath != "" && !*dry {
-		var b bytes.Buffer
-		if _, err := im.State().WriteTo(&b); err != nil {
-			return err
-		}
-		tmp := *statePath + ".tmp"
-		if err := os.WriteFile(tmp, b.Bytes(), 0o644); err != nil {
-			return err
-		}
-		return os.Rename(tmp, *statePath)
+	if f.state != "" && !f.dry {
+		return writeState(f.state, im)
 	}
 	return nil
+}
+
+// importArgs parses "DATASET FILE" with flags before or after FILE.
+func importArgs(fs *flag.FlagSet, args []string, std stdio) (dataset, file string, err error) {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if err := parseFlags(fs, args); err != nil {
+			return "", "", err
+		}
+		fs.Usage()
+		return "", "", errUsage
+	}
+	dataset = args[0]
+	if !slices.Contains(importer.Datasets, dataset) {
+		fmt.Fprintf(std.err, "import: unknown dataset %q (%s)\n", dataset, strings.Join(importer.Datasets, ", "))
+		return "", "", errUsage
+	}
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return "", "", err
+	}
+	rest := fs.Args()
+	if len(rest) > 1 { // flags after FILE
+		if err := parseFlags(fs, rest[1:]); err != nil {
+			return "", "", err
+		}
+		if fs.NArg() > 0 {
+			fmt.Fprintf(std.err, "import: one FILE only, got %q\n", append(rest[:1], fs.Args()...))
+			return "", "", errUsage
+		}
+	}
+	if len(rest) == 0 {
+		fmt.Fprintln(std.err, "import: FILE missing (- for stdin)")
+		return "", "", errUsage
+	}
+	return dataset, rest[0], nil
+}
+
+// options are the importer's options: the revision of a UCDP file from
+// --version or its name, and what earlier imports sent (--state).
+func (f *importFlags) options(dataset, file string) (importer.Options, error) {
+	o := importer.Options{Dataset: dataset, PartnerID: f.partner}
+	if dataset == "ucdp" {
+		v := f.version
+		if v == "" {
+			v = importer.UCDPVersionFromName(filepath.Base(file))
+		}
+		if v == "" {
+			return o, errors.New("the UCDP version is not in the file name: give --version (e.g. --version 19.1)")
+		}
+		rev, err := importer.UCDPRevision(v)
+		if err != nil {
+			return o, err
+		}
+		o.Revision = rev
+	} else if f.version != "" {
+		return o, errors.New("--version is for ucdp (ACLED's revision is each row's timestamp)")
+	}
+	if f.state == "" {
+		return o, nil
+	}
+	st, err := os.Open(f.state)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return o, nil
+	case err != nil:
+		return o, err
+	}
+	defer st.Close()
+	o.Prior, err = importer.ReadState(st)
+	return o, err
+}
+
+// openInput opens FILE, or stdin for "-", and says its size (0 unknown).
+func openInput(file string, std stdio) (io.Reader, int64, func(), error) {
+	if isStdin(file) {
+		return std.in, 0, func() {}, nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	var size int64
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	return f, size, func() { f.Close() }, nil
+}
+
+// send publishes the import's reports, or with --dry-run only maps and
+// counts them.
+func (f *importFlags) send(ctx context.Context, im *importer.Importer) (int, error) {
+	if !f.dry {
+		_, transport, err := f.kafka.clients()
+		if err != nil {
+			return 0, err
+		}
+		pub := publish.New(publish.Options{Brokers: f.kafka.brokerList(), Topic: f.kafka.topic, Transport: transport})
+		defer pub.Close()
+		return publish.Stream(ctx, pub, im.Source(), f.rate)
+	}
+	src, sent := im.Source(), 0
+	for ctx.Err() == nil {
+		_, ok, err := src()
+		if err != nil || !ok {
+			return sent, err
+		}
+		sent++
+	}
+	return sent, nil
+}
+
+// writeState replaces the state file with what this import sent.
+func writeState(path string, im *importer.Importer) error {
+	var b bytes.Buffer
+	if _, err := im.State().WriteTo(&b); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // countingReader counts the bytes read, for the progress bar.
