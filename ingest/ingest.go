@@ -253,7 +253,6 @@ func (in *Ingester) Run(ctx context.Context) error {
 
 	// stop ends fetching; partitions then flush under their own deadline.
 	stopCtx, stop := context.WithCancel(ctx)
-	defer stop()
 	in.lastActivity.Store(time.Now().UnixNano())
 	var watchers sync.WaitGroup
 	defer watchers.Wait()
@@ -380,16 +379,11 @@ func (in *Ingester) topics(ctx context.Context) ([]string, error) {
 	if in.o.PartnerTopicPrefix == "-" {
 		return []string{in.o.Topic}, nil
 	}
-	for attempt := 0; ; attempt++ {
-		ts, err := in.partnerTopics(ctx)
-		if err == nil {
-			return append([]string{in.o.Topic}, ts...), nil
-		}
-		in.o.Logger.Warn("list partner topics", "err", err, "attempt", attempt)
-		if !sleep(ctx, backoff(attempt)) {
-			return nil, ctx.Err()
-		}
+	ts, err := untilOK(ctx, in.o.Logger, "list partner topics", func() ([]string, error) { return in.partnerTopics(ctx) })
+	if err != nil {
+		return nil, err
 	}
+	return append([]string{in.o.Topic}, ts...), nil
 }
 
 func (in *Ingester) partnerTopics(ctx context.Context) ([]string, error) {

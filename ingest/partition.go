@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"sync"
@@ -234,27 +235,20 @@ func (p *partition) locate(ctx context.Context) (storage.Position, int64, error)
 func (p *partition) highWatermark(ctx context.Context) (int64, error) {
 	in := p.in
 	c := &kafka.Client{Addr: kafka.TCP(in.o.Brokers...), Transport: roundTripper(in.o.Transport), Timeout: 10 * time.Second}
-	for attempt := 0; ; attempt++ {
+	return untilOK(ctx, in.o.Logger, "list offsets", func() (int64, error) {
 		resp, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{
 			Topics: map[string][]kafka.OffsetRequest{p.topic: {kafka.LastOffsetOf(p.id)}},
 		})
-		if err == nil {
-			for _, po := range resp.Topics[p.topic] {
-				if po.Partition == p.id && po.Error == nil {
-					return po.LastOffset, nil
-				} else if po.Partition == p.id {
-					err = po.Error
-				}
-			}
-			if err == nil {
-				err = errors.New("no offsets in response")
+		if err != nil {
+			return 0, err
+		}
+		for _, po := range resp.Topics[p.topic] {
+			if po.Partition == p.id {
+				return po.LastOffset, po.Error
 			}
 		}
-		in.o.Logger.Warn("list offsets", "partition", p.id, "err", err, "attempt", attempt)
-		if !sleep(ctx, backoff(attempt)) {
-			return 0, ctx.Err()
-		}
-	}
+		return 0, errors.New("no offsets in response")
+	}, "partition", p.id)
 }
 
 // homePartitions lists the partitions of the reports topic, retrying while
@@ -263,36 +257,41 @@ func (p *partition) highWatermark(ctx context.Context) (int64, error) {
 func (p *partition) homePartitions(ctx context.Context) ([]int, error) {
 	in := p.in
 	c := &kafka.Client{Addr: kafka.TCP(in.o.Brokers...), Transport: roundTripper(in.o.Transport), Timeout: 10 * time.Second}
-	for attempt := 0; ; attempt++ {
+	return untilOK(ctx, in.o.Logger, "reports topic metadata", func() ([]int, error) {
 		md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{in.o.Topic}})
-		if err == nil && (len(md.Topics) != 1 || md.Topics[0].Error != nil || len(md.Topics[0].Partitions) == 0) {
-			err = fmt.Errorf("no partitions of %s in %+v", in.o.Topic, md.Topics)
+		if err != nil {
+			return nil, err
 		}
-		if err == nil {
-			ids := make([]int, len(md.Topics[0].Partitions))
-			for i, mp := range md.Topics[0].Partitions {
-				ids[i] = mp.ID
-			}
-			slices.Sort(ids)
-			return ids, nil
+		if len(md.Topics) != 1 || md.Topics[0].Error != nil || len(md.Topics[0].Partitions) == 0 {
+			return nil, fmt.Errorf("no partitions of %s in %+v", in.o.Topic, md.Topics)
 		}
-		in.o.Logger.Warn("reports topic metadata", "err", err, "attempt", attempt)
-		if !sleep(ctx, backoff(attempt)) {
-			return nil, ctx.Err()
+		ids := make([]int, len(md.Topics[0].Partitions))
+		for i, mp := range md.Topics[0].Partitions {
+			ids[i] = mp.ID
 		}
-	}
+		slices.Sort(ids)
+		return ids, nil
+	})
 }
 
 // resume asks the store where src continues, retrying while it is down.
 func (p *partition) resume(ctx context.Context, src storage.Source) (storage.Position, error) {
+	return untilOK(ctx, p.in.o.Logger, "resume position", func() (storage.Position, error) {
+		return p.in.store.Resume(ctx, src)
+	}, "partition", p.id)
+}
+
+// untilOK calls fn until it succeeds, logging each failure as op (with
+// args) and backing off between attempts, or until ctx ends.
+func untilOK[T any](ctx context.Context, log *slog.Logger, op string, fn func() (T, error), args ...any) (T, error) {
 	for attempt := 0; ; attempt++ {
-		pos, err := p.in.store.Resume(ctx, src)
+		v, err := fn()
 		if err == nil {
-			return pos, nil
+			return v, nil
 		}
-		p.in.o.Logger.Warn("resume position", "partition", p.id, "err", err, "attempt", attempt)
+		log.Warn(op, append(args, "err", err, "attempt", attempt)...)
 		if !sleep(ctx, backoff(attempt)) {
-			return pos, ctx.Err()
+			return v, ctx.Err()
 		}
 	}
 }
@@ -391,7 +390,6 @@ func (p *partition) flush(ctx context.Context, span storage.Span, msgs []kafka.M
 				continue
 			}
 		}
-		sent = true
 		err := p.write(ctx, span, len(msgs), b)
 		<-in.writes
 		return err

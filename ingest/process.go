@@ -68,11 +68,7 @@ func (in *Ingester) process(rt route, msgs []kafka.Message) processed {
 			out.dead = append(out.dead, dlq.Make(rt.topic, msg, err, in.o.WriterID))
 			continue
 		}
-		if rt.partner != "" {
-			out.forward = append(out.forward, forwardFrom(rt, msg, r.ID, now))
-			continue
-		}
-		if home := homePartition(r.ID, rt.partitions); home != rt.partition {
+		if rt.partner != "" || homePartition(r.ID, rt.partitions) != rt.partition {
 			out.forward = append(out.forward, forwardFrom(rt, msg, r.ID, now))
 			continue
 		}
@@ -142,12 +138,9 @@ func homePartition(id string, partitions []int) int {
 func forwardFrom(rt route, msg kafka.Message, id string, now time.Time) kafka.Message {
 	hs := make([]kafka.Header, 0, len(msg.Headers)+2)
 	for _, h := range msg.Headers {
-		if h.Key != report.HeaderPartner && h.Key != HeaderForwardedFrom {
+		if h.Key != HeaderForwardedFrom && (rt.partner == "" || h.Key != report.HeaderPartner) {
 			hs = append(hs, h)
 		}
-	}
-	if p := header(msg.Headers, report.HeaderPartner); rt.partner == "" && p != "" {
-		hs = append(hs, kafka.Header{Key: report.HeaderPartner, Value: []byte(p)})
 	}
 	if rt.partner != "" {
 		hs = append(hs, kafka.Header{Key: report.HeaderPartner, Value: []byte(rt.partner)})

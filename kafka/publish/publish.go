@@ -120,10 +120,8 @@ func (p *Publisher) WriteMessages(ctx context.Context, msgs ...kafka.Message) er
 	if err != nil {
 		return err
 	}
-	for i := range msgs {
-		if n := RecordSize(msgs[i]); n > MaxRecordBytes(limit) {
-			return &TooLargeError{Index: i, Size: n, Limit: MaxRecordBytes(limit)}
-		}
+	if err := fitAlone(msgs, limit); err != nil {
+		return err
 	}
 	for attempt := 0; ; attempt++ {
 		err := w.WriteMessages(ctx, msgs...)
@@ -140,13 +138,22 @@ func (p *Publisher) WriteMessages(ctx context.Context, msgs ...kafka.Message) er
 		if w, limit, err = p.writer(ctx, limit); err != nil {
 			return err
 		}
-		for i := range refused {
-			if n := RecordSize(refused[i]); n > MaxRecordBytes(limit) {
-				return &TooLargeError{Index: i, Size: n, Limit: MaxRecordBytes(limit)}
-			}
+		if err := fitAlone(refused, limit); err != nil {
+			return err
 		}
 		msgs = refused
 	}
+}
+
+// fitAlone says which message, if any, cannot fit alone in a record batch
+// of limit bytes.
+func fitAlone(msgs []kafka.Message, limit int) error {
+	for i := range msgs {
+		if n := RecordSize(msgs[i]); n > MaxRecordBytes(limit) {
+			return &TooLargeError{Index: i, Size: n, Limit: MaxRecordBytes(limit)}
+		}
+	}
+	return nil
 }
 
 // tooLarge returns the messages the broker refused as too large, or nil
