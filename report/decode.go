@@ -330,9 +330,13 @@ func Decode(data []byte, now time.Time) (Report, error) {
 	// writing through a pointer made Decode 10% slower).
 	var r Report
 	r.ID, r.PartnerID, r.Revision = d.identity(get)
-	r.ObservedAt, r.ObservedUntil, r.TimePrecision = d.when(get)
-	r.Lat, r.Lon, r.AccuracyM, r.GeoPrecision = d.where(get)
-	r.Category, r.Perpetrator, r.Target = d.what(get)
+	r.Withdrawn = d.boolean(get, "withdrawn")
+	// A withdrawal names the report and its new revision; what it
+	// withdraws is the stored content (see storage's plan).
+	need := !r.Withdrawn
+	r.ObservedAt, r.ObservedUntil, r.TimePrecision = d.when(get, need)
+	r.Lat, r.Lon, r.AccuracyM, r.GeoPrecision = d.where(get, need)
+	r.Category, r.Perpetrator, r.Target = d.what(get, need)
 	r.Killed, r.Injured = d.casualties(get)
 	r.Description = d.str(get, "description", false, MaxDescriptionLen, true)
 	r.Sources = d.sources(get)
@@ -401,8 +405,8 @@ func (d *decoder) identity(get getter) (id, partnerID string, revision uint32) {
 }
 
 // when reads observed_at, observed_until and time_precision.
-func (d *decoder) when(get getter) (at, until time.Time, precision TimePrecision) {
-	at = d.time(get, "observed_at", true)
+func (d *decoder) when(get getter, required bool) (at, until time.Time, precision TimePrecision) {
+	at = d.time(get, "observed_at", required)
 	until = d.time(get, "observed_until", false)
 	if !at.IsZero() && !until.IsZero() {
 		switch span := until.Sub(at); {
@@ -416,17 +420,19 @@ func (d *decoder) when(get getter) (at, until time.Time, precision TimePrecision
 }
 
 // where reads lat, lon, accuracy_m and geo_precision.
-func (d *decoder) where(get getter) (lat, lon, accuracyM float64, precision GeoPrecision) {
-	lat = d.number(get, "lat", true, -90, 90)
-	lon = d.number(get, "lon", true, -180, 180)
+func (d *decoder) where(get getter, required bool) (lat, lon, accuracyM float64, precision GeoPrecision) {
+	lat = d.number(get, "lat", required, -90, 90)
+	lon = d.number(get, "lon", required, -180, 180)
 	accuracyM = d.number(get, "accuracy_m", false, 0, MaxAccuracyM)
 	return lat, lon, accuracyM, enum(d, get, "geo_precision", geoPrecisions)
 }
 
 // what reads the category and the actors.
-func (d *decoder) what(get getter) (c Category, perpetrator, target Actor) {
+func (d *decoder) what(get getter, required bool) (c Category, perpetrator, target Actor) {
 	if _, ok := get.get("category"); !ok {
-		d.fail("category", "required", "is required (one of %s)", join(categories))
+		if required {
+			d.fail("category", "required", "is required (one of %s)", join(categories))
+		}
 	} else {
 		c = enum(d, get, "category", categories)
 	}
@@ -448,7 +454,7 @@ func (d *decoder) casualties(get getter) (killed, injured uint32) {
 var fieldNames = [...]string{"id", "partner_id", "revision", "observed_at", "observed_until",
 	"time_precision", "lat", "lon", "accuracy_m", "geo_precision",
 	"category", "perpetrator", "target", "killed", "injured",
-	"description", "sources"}
+	"description", "sources", "withdrawn"}
 
 // fieldNum is name's index in fieldNames, -1 for an unknown field; a
 // switch, because it runs for every member of every report
@@ -489,6 +495,8 @@ func fieldNum(name string) int {
 		return 15
 	case "sources":
 		return 16
+	case "withdrawn":
+		return 17
 	}
 	return -1
 }
@@ -620,6 +628,22 @@ func (d *decoder) integer(fields getter, name string, lo, hi float64) (uint64, b
 		return 0, false
 	}
 	return uint64(f), true
+}
+
+// boolean reads an optional JSON true or false.
+func (d *decoder) boolean(fields getter, name string) bool {
+	raw, ok := present(fields, name)
+	if !ok {
+		return false
+	}
+	switch string(raw) {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	d.fail(name, "type", "must be true or false, got %s", clip(string(raw)))
+	return false
 }
 
 func (d *decoder) time(fields getter, name string, required bool) time.Time {

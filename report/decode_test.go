@@ -66,6 +66,33 @@ func TestDecodeYearLong(t *testing.T) {
 	}
 }
 
+// TestDecodeWithdrawal: a withdrawal needs only its id; it encodes back to
+// a document that decodes to itself.
+func TestDecodeWithdrawal(t *testing.T) {
+	r, err := Decode([]byte(`{"id":"a","partner_id":"sn4hr","revision":3,"withdrawn":true,"description":"duplicate of a-7"}`), testNow)
+	if err != nil || !r.Withdrawn || r.Revision != 3 || !r.ObservedAt.IsZero() {
+		t.Fatalf("withdrawal: %+v, %v", r, err)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(b); got != `{"id":"a","partner_id":"sn4hr","revision":3,"description":"duplicate of a-7","withdrawn":true}` {
+		t.Fatalf("encoded as %s", got)
+	}
+	if _, err := Decode([]byte(`{"id":"a","withdrawn":false}`), testNow); err == nil || !strings.Contains(err.Error(), "observed_at") {
+		t.Fatalf("not withdrawn, no time: %v", err)
+	}
+	if _, err := Decode([]byte(`{"id":"a","withdrawn":"yes"}`), testNow); err == nil || !strings.Contains(err.Error(), "withdrawn: type: must be true or false") {
+		t.Fatalf("withdrawn \"yes\": %v", err)
+	}
+	// A report at 0,0 keeps its coordinates when encoded.
+	z := Report{ID: "z", ObservedAt: testNow, Category: Other}
+	if b, _ := json.Marshal(z); !strings.Contains(string(b), `"lat":0,"lon":0`) {
+		t.Fatalf("0,0 dropped: %s", b)
+	}
+}
+
 func TestDecodeDefaults(t *testing.T) {
 	r, err := Decode([]byte(`{"id":"a","observed_at":"2017-01-04T13:30:00Z","lat":33,"lon":36,"category":"airstrike","perpetrator":{"name":"x"}}`), testNow)
 	if err != nil {

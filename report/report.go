@@ -30,6 +30,10 @@ type Report struct {
 	Injured       uint32
 	Description   string
 	Sources       []string
+	// Withdrawn marks a revision that takes the report out of every count
+	// and the drill-down; its history stays. Only ID and Revision are
+	// required with it.
+	Withdrawn bool
 }
 
 // Actor is a party to an incident.
@@ -53,20 +57,21 @@ type wire struct {
 	ID            string   `json:"id"`
 	PartnerID     string   `json:"partner_id,omitempty"`
 	Revision      uint32   `json:"revision,omitempty"`
-	ObservedAt    string   `json:"observed_at"`
+	ObservedAt    string   `json:"observed_at,omitempty"`
 	ObservedUntil string   `json:"observed_until,omitempty"`
 	TimePrecision string   `json:"time_precision,omitempty"`
-	Lat           float64  `json:"lat"`
-	Lon           float64  `json:"lon"`
+	Lat           *float64 `json:"lat,omitempty"`
+	Lon           *float64 `json:"lon,omitempty"`
 	AccuracyM     float64  `json:"accuracy_m,omitempty"`
 	GeoPrecision  string   `json:"geo_precision,omitempty"`
-	Category      string   `json:"category"`
+	Category      string   `json:"category,omitempty"`
 	Perpetrator   *Actor   `json:"perpetrator,omitempty"`
 	Target        *Actor   `json:"target,omitempty"`
 	Killed        uint32   `json:"killed,omitempty"`
 	Injured       uint32   `json:"injured,omitempty"`
 	Description   string   `json:"description,omitempty"`
 	Sources       []string `json:"sources,omitempty"`
+	Withdrawn     bool     `json:"withdrawn,omitempty"`
 }
 
 // MarshalJSON encodes r in schema v1.
@@ -75,10 +80,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		ID:            r.ID,
 		PartnerID:     r.PartnerID,
 		Revision:      r.Revision,
-		ObservedAt:    r.ObservedAt.UTC().Format(time.RFC3339Nano),
 		TimePrecision: string(r.TimePrecision),
-		Lat:           r.Lat,
-		Lon:           r.Lon,
 		AccuracyM:     r.AccuracyM,
 		GeoPrecision:  string(r.GeoPrecision),
 		Category:      string(r.Category),
@@ -86,6 +88,15 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		Injured:       r.Injured,
 		Description:   r.Description,
 		Sources:       r.Sources,
+		Withdrawn:     r.Withdrawn,
+	}
+	// A withdrawal may leave out what it withdraws; every other report has
+	// a time and a place (lat 0 and lon 0 included).
+	if !r.ObservedAt.IsZero() {
+		w.ObservedAt = r.ObservedAt.UTC().Format(time.RFC3339Nano)
+	}
+	if !r.Withdrawn || r.Lat != 0 || r.Lon != 0 {
+		w.Lat, w.Lon = &r.Lat, &r.Lon
 	}
 	if !r.ObservedUntil.IsZero() {
 		w.ObservedUntil = r.ObservedUntil.UTC().Format(time.RFC3339Nano)

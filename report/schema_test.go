@@ -58,6 +58,9 @@ func TestSchemaAgreesWithGo(t *testing.T) {
 		mod(`"sources":[` + strings.Repeat(`"s",`, MaxSources-1) + `"s"]`), mod(`"sources":[` + strings.Repeat(`"s",`, MaxSources) + `"s"]`),
 		mod(`"observed_at":"2017-01-04 13:30:00"`), mod(`"observed_at":"2017-01-04T13:30:00.123456789+03:00"`),
 		mod(`"unknown":1`), `{}`, `[]`, `"report"`,
+		mod(`"withdrawn":true`), mod(`"withdrawn":false`), mod(`"withdrawn":"yes"`), mod(`"withdrawn":1`),
+		`{"id":"a","revision":3,"withdrawn":true}`, `{"id":"a","withdrawn":false}`, `{"revision":3,"withdrawn":true}`,
+		`{"id":"a","withdrawn":true,"category":"picnic"}`, `{"id":"a","withdrawn":true,"lat":91}`,
 	}
 	for i, doc := range corpus {
 		inst, err := jsonschema.UnmarshalJSON(strings.NewReader(doc))
@@ -77,6 +80,9 @@ func TestSchemaAgreesWithGo(t *testing.T) {
 func TestSchemaLimits(t *testing.T) {
 	var sch struct {
 		Required   []string                   `json:"required"`
+		Else       struct {
+			Required []string `json:"required"`
+		} `json:"else"`
 		Properties map[string]json.RawMessage `json:"properties"`
 		Defs       struct {
 			Actor struct {
@@ -120,7 +126,8 @@ func TestSchemaLimits(t *testing.T) {
 			t.Errorf("%s: schema says %v, Go says %v", what, got, want)
 		}
 	}
-	eq("required", sch.Required, []string{"id", "observed_at", "lat", "lon", "category"})
+	eq("required", sch.Required, []string{"id"})
+	eq("required unless withdrawn", sch.Else.Required, []string{"id", "observed_at", "lat", "lon", "category"})
 	eq("category enum", get(sch.Properties, "category").Enum, Categories())
 	eq("side enum", get(sch.Defs.Actor.Properties, "side").Enum, sides)
 	eq("time_precision enum", get(sch.Properties, "time_precision").Enum, timePrecisions)
