@@ -43,6 +43,12 @@ func New(m Matcher, c Classifier) *Enricher { return &Enricher{match: m, classif
 // classified, received at receivedAt (which must come from the message,
 // not the clock, so that a redone batch writes the same row).
 func (e *Enricher) Row(r *report.Report, receivedAt time.Time) storage.Row {
+	if r.Withdrawn {
+		// Stored with the content it withdraws (storage decides): no match.
+		row := Flatten(r, &geo.Match{})
+		row.ReceivedAt = receivedAt
+		return row
+	}
 	e.match.Match(orb.Point{r.Lon, r.Lat}, r.ObservedAt, r.UncertaintyM(), &e.m)
 	row := Flatten(r, &e.m)
 	row.ReceivedAt = receivedAt
@@ -80,6 +86,7 @@ func Flatten(r *report.Report, m *geo.Match) storage.Row {
 		Adm2:            m.Adm2,
 		Adm3:            m.Adm3,
 		AdmApprox:       m.AdmApprox,
+		Withdrawn:       r.Withdrawn,
 	}
 	for _, z := range m.Zones {
 		if z.Possible {

@@ -210,15 +210,15 @@ func expected(m *geo.Matcher, reps []report.Report) map[string][2]int64 {
 func storedFigures(t *testing.T, ctx context.Context, s *storage.Store) map[string][2]int64 {
 	t.Helper()
 	queries := []string{
-		`SELECT concat('adm1|', adm1), sum(n_reports), sum(n_killed) FROM %s.agg_adm_day FINAL GROUP BY adm1`,
-		`SELECT concat('adm2|', adm2), sum(n_reports), sum(n_killed) FROM %s.agg_adm_day FINAL GROUP BY adm2`,
-		`SELECT concat('adm3|', adm3), sum(n_reports), sum(n_killed) FROM %s.agg_adm_day FINAL GROUP BY adm3`,
+		`SELECT concat('adm1|', adm1), sum(n_reports), sum(n_killed) FROM %s.counts_adm_day FINAL GROUP BY adm1`,
+		`SELECT concat('adm2|', adm2), sum(n_reports), sum(n_killed) FROM %s.counts_adm_day FINAL GROUP BY adm2`,
+		`SELECT concat('adm3|', adm3), sum(n_reports), sum(n_killed) FROM %s.counts_adm_day FINAL GROUP BY adm3`,
 		`SELECT concat('adm3day|', adm3, '|', toString(day), '|', toString(violation)), sum(n_reports), sum(n_killed)
-			FROM %s.agg_adm_day FINAL GROUP BY adm3, day, violation`,
+			FROM %s.counts_adm_day FINAL GROUP BY adm3, day, violation`,
 		`SELECT concat('zone|', zone, '|', toString(possible), '|', toString(violation)), sum(n_reports), sum(n_killed)
-			FROM %s.agg_zone_hour FINAL GROUP BY zone, possible, violation`,
+			FROM %s.counts_zone_hour FINAL GROUP BY zone, possible, violation`,
 		`SELECT concat('zonehour|', zone, '|', formatDateTime(hour, '%%Y-%%m-%%dT%%H')), sum(n_reports), sum(n_killed)
-			FROM %s.agg_zone_hour FINAL GROUP BY zone, hour`,
+			FROM %s.counts_zone_hour FINAL GROUP BY zone, hour`,
 	}
 	return chtest.Figures[[2]int64](t, ctx, s, queries...)
 }

@@ -367,11 +367,11 @@ func TestMisroutedCorrections(t *testing.T) {
 		}
 	}
 	var sum int64
-	if err := e.store.Conn().QueryRow(e.ctx, fmt.Sprintf("SELECT sum(n_reports) FROM %s.agg_adm_day FINAL", e.store.Database())).Scan(&sum); err != nil {
+	if err := e.store.Conn().QueryRow(e.ctx, fmt.Sprintf("SELECT sum(n_reports) FROM %s.counts_adm_day FINAL", e.store.Database())).Scan(&sum); err != nil {
 		t.Fatal(err)
 	}
 	if sum != int64(len(final)) {
-		t.Errorf("agg_adm_day sums to %d reports, want %d", sum, len(final))
+		t.Errorf("counts_adm_day sums to %d reports, want %d", sum, len(final))
 	}
 }
 

@@ -198,12 +198,12 @@ func (f *chaosFeed) aggregates(m *geo.Matcher) map[string][3]int64 {
 func storedAggregates(t *testing.T, ctx context.Context, s *storage.Store) map[string][3]int64 {
 	t.Helper()
 	queries := []string{
-		`SELECT concat('adm|', adm3, '|', toString(day), '|', category, '|', toString(violation)),
-			sum(n_reports), sum(n_killed), sum(n_injured) FROM %s.agg_adm_day FINAL GROUP BY adm3, day, category, violation`,
-		`SELECT concat('tile|', toString(tile), '|', toString(day), '|', category, '|', toString(violation)),
-			sum(n_reports), sum(n_killed), sum(n_injured) FROM %s.agg_tile_day FINAL GROUP BY tile, day, category, violation`,
+		`SELECT concat('adm|', adm3, '|', toString(day), '|', category, '|', toString(toUInt8(violation_class > 0))),
+			sum(n_reports), sum(n_killed), sum(n_injured) FROM %s.counts_adm_day FINAL GROUP BY adm3, day, category, violation_class > 0`,
+		`SELECT concat('tile|', toString(tile), '|', toString(day), '|', category, '|', toString(toUInt8(violation_class > 0))),
+			sum(n_reports), sum(n_killed), sum(n_injured) FROM %s.counts_tile_day FINAL GROUP BY tile, day, category, violation_class > 0`,
 		`SELECT concat('zone|', zone, '|', formatDateTime(hour, '%%Y-%%m-%%dT%%H'), '|', category, '|', toString(violation), '|', toString(possible)),
-			sum(n_reports), sum(n_killed), sum(n_injured) FROM %s.agg_zone_hour FINAL GROUP BY zone, hour, category, violation, possible`,
+			sum(n_reports), sum(n_killed), sum(n_injured) FROM %s.counts_zone_hour FINAL GROUP BY zone, hour, category, violation, possible`,
 	}
 	return chtest.Figures[[3]int64](t, ctx, s, queries...)
 }

@@ -157,18 +157,18 @@ FROM {db}.reports_current ORDER BY partner_id, report_id) WHERE inwin`),
     FROM {db}.reports FINAL GROUP BY inwin) WHERE inwin`),
 		ZoneHour: q(`SELECT concat(zone, ' ', toString(hour), ' ', category, ' ', toString(violation), ' ', toString(possible), ' ',
     toString(sum(n_reports)), ' ', toString(sum(n_killed)), ' ', toString(sum(n_injured))) AS c
-FROM {db}.agg_zone_hour FINAL
+FROM {db}.counts_zone_hour FINAL
 GROUP BY zone, hour, category, violation, possible
 HAVING hour < ` + end + ` AND (sum(n_reports) != 0 OR sum(n_killed) != 0 OR sum(n_injured) != 0) ORDER BY c`),
-		AdmDay: q(`SELECT concat(adm1, adm2, adm3, ' ', toString(day), ' ', category, ' ', toString(violation), ' ',
+		AdmDay: q(`SELECT concat(adm1, adm2, adm3, ' ', toString(day), ' ', category, ' ', toString(violation_class), ' ',
     toString(sum(n_reports)), ' ', toString(sum(n_killed)), ' ', toString(sum(n_injured))) AS c
-FROM {db}.agg_adm_day FINAL
-GROUP BY adm1, adm2, adm3, day, category, violation
+FROM {db}.counts_adm_day FINAL
+GROUP BY adm1, adm2, adm3, day, category, violation_class
 HAVING day < toDate(` + end + `) AND (sum(n_reports) != 0 OR sum(n_killed) != 0 OR sum(n_injured) != 0) ORDER BY c`),
-		TileDay: q(`SELECT concat(toString(tile), ' ', toString(day), ' ', category, ' ', toString(violation), ' ',
+		TileDay: q(`SELECT concat(toString(tile), ' ', toString(day), ' ', category, ' ', toString(violation_class), ' ',
     toString(sum(n_reports)), ' ', toString(sum(n_killed)), ' ', toString(sum(n_injured))) AS c
-FROM {db}.agg_tile_day FINAL
-GROUP BY tile, day, category, violation
+FROM {db}.counts_tile_day FINAL
+GROUP BY tile, day, category, violation_class
 HAVING day < toDate(` + end + `) AND (sum(n_reports) != 0 OR sum(n_killed) != 0 OR sum(n_injured) != 0) ORDER BY c`),
 	}
 }
@@ -212,7 +212,7 @@ func sameSnapshot(t *testing.T, what string, got, want snapshot) {
 func rawCount(t *testing.T, s *storage.Store) string {
 	t.Helper()
 	var parts []string
-	for _, tbl := range []string{"reports", "report_revisions", "agg_zone_hour", "agg_adm_day", "agg_tile_day"} {
+	for _, tbl := range []string{"reports", "report_revisions", "counts_zone_hour", "counts_adm_day", "counts_tile_day"} {
 		var n uint64
 		if err := s.Conn().QueryRow(ctxT(t), "SELECT count() FROM "+s.Database()+"."+tbl+" FINAL").Scan(&n); err != nil {
 			t.Fatal(err)

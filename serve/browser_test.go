@@ -238,7 +238,7 @@ func checkCells(t *testing.T, b *browser, f *fixture, st pageState, violationsOn
 			want.Reports++
 			want.Killed += int64(r.Killed)
 			want.Injured += int64(r.Injured)
-			if r.Violation {
+			if definite(r) {
 				want.Violations++
 			}
 		}

@@ -25,24 +25,61 @@ import (
 const MaxSimplifyZoom = 18
 
 var (
-	zonesParams  = []string{"set", "from", "to", "zoom"}
-	seriesParams = []string{"bucket", "from", "to"}
-	adminParams  = []string{"from", "to", "zoom"}
+	zonesParams  = []string{"set", "from", "to", "zoom", "category", "precision"}
+	seriesParams = []string{"bucket", "from", "to", "tz", "category", "precision"}
+	adminParams  = []string{"from", "to", "zoom", "category", "violation", "precision"}
 )
 
-// counts are the aggregates of an area over a window.
-type counts struct {
-	Reports, Killed, Injured, Violations, Possible int64
+// counts are the aggregates of an area over a window (read.Counts: the
+// same measures in zones, admin areas and tiles).
+type counts = read.Totals
+
+func add(a *counts, b counts) {
+	a.Reports += b.Reports
+	a.Killed += b.Killed
+	a.Injured += b.Injured
+	a.Violations += b.Violations
+	a.PossibleViolations += b.PossibleViolations
+	a.Coarse += b.Coarse
+	a.Possible += b.Possible
 }
 
-func (c counts) props(p geojson.Properties, possible bool) {
+// props sets an area's measures: a zone's possible_reports, an admin
+// area's coarse_reports (a zone has none: a coarse report's circle crosses
+// it or lies inside it).
+func props(c counts, p geojson.Properties, zone bool) {
 	p["reports"] = c.Reports
 	p["killed"] = c.Killed
 	p["injured"] = c.Injured
 	p["violations"] = c.Violations
-	if possible {
+	p["possible_violations"] = c.PossibleViolations
+	if zone {
 		p["possible_reports"] = c.Possible
+	} else {
+		p["coarse_reports"] = c.Coarse
 	}
+}
+
+// totalsFilter reads the filters of the choropleths and series (those
+// their aggregates hold): category, precision and, for admin areas,
+// violation.
+func totalsFilter(q *query, violation bool) (read.Filter, error) {
+	var f read.Filter
+	var err error
+	if f.Categories, err = q.list("category", validCategory, "a report category"); err != nil {
+		return f, err
+	}
+	if f.Precisions, err = q.list("precision", validPrecision, "a geo precision ("+strings.Join(read.Precisions, ", ")+")"); err != nil {
+		return f, err
+	}
+	if violation {
+		f.Violations, err = q.violations()
+	}
+	return f, err
+}
+
+func filterKey(f read.Filter) string {
+	return fmt.Sprintf("%s|%s|%v", strings.Join(f.Categories, ","), strings.Join(f.Precisions, ","), f.Violations)
 }
 
 // zoomParam reads the simplification zoom; -1 = full detail.
@@ -257,7 +294,11 @@ func (s *Server) handleZones(w http.ResponseWriter, r *http.Request) error {
 			return badParam("set", "unknown zone set %q (known: %s)", set, strings.Join(s.setNames(), ", "))
 		}
 	}
-	win, err := q.window(s.windowNow(r), s.o.Window, s.o.MaxWindow)
+	win, err := q.window(s.windowNow(r), s.o.Window, s.o.MaxTotalsWindow)
+	if err != nil {
+		return err
+	}
+	f, err := totalsFilter(q, false)
 	if err != nil {
 		return err
 	}
@@ -268,13 +309,13 @@ func (s *Server) handleZones(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	key := "zones|" + set + "|" + win.From.String() + "|" + win.To.String() + "|" + fmt.Sprint(zoom)
+	key := "zones|" + set + "|" + win.From.String() + "|" + win.To.String() + "|" + fmt.Sprint(zoom) + "|" + filterKey(f)
 	return s.cached(w, r, key, defaultChoroplethAge, func(r *http.Request) (response, error) {
-		return s.buildZones(r, hasSet, set, win, zoom)
+		return s.buildZones(r, hasSet, set, f, win, zoom)
 	})
 }
 
-func (s *Server) buildZones(r *http.Request, hasSet bool, set string, win window, zoom int) (response, error) {
+func (s *Server) buildZones(r *http.Request, hasSet bool, set string, f read.Filter, win window, zoom int) (response, error) {
 	var zs []*zoneInfo
 	var ids []string
 	for _, zi := range s.zoneList {
@@ -283,7 +324,7 @@ func (s *Server) buildZones(r *http.Request, hasSet bool, set string, win window
 			ids = append(ids, zi.zone.ID)
 		}
 	}
-	agg, err := s.zoneCounts(r, ids, win)
+	agg, err := s.zoneCounts(r, ids, f, win)
 	if err != nil {
 		return response{}, err
 	}
@@ -298,7 +339,7 @@ func (s *Server) buildZones(r *http.Request, hasSet bool, set string, win window
 		if !z.ValidTo.IsZero() {
 			f.props["valid_to"] = z.ValidTo.UTC().Format(time.RFC3339)
 		}
-		agg[z.ID].props(f.props, true)
+		props(agg[z.ID], f.props, true)
 		fs = append(fs, f)
 	}
 	return rawFCResponse("zones", fs, win)
@@ -312,55 +353,53 @@ func (s *Server) setNames() []string {
 	return out
 }
 
-// zoneCounts sums agg_zone_hour per zone over the window.
-func (s *Server) zoneCounts(r *http.Request, ids []string, win window) (map[string]counts, error) {
+// zoneCounts sums counts_zone_hour per zone over the window.
+func (s *Server) zoneCounts(r *http.Request, ids []string, f read.Filter, win window) (map[string]counts, error) {
 	if len(ids) == 0 {
 		return map[string]counts{}, nil
 	}
 	var tot map[string]read.Totals
-	err := s.ask(r, "zones", "agg_zone_hour", func(ctx context.Context) (err error) {
-		tot, err = s.o.Store.ZoneTotals(ctx, ids, win.From, win.To)
+	err := s.ask(r, "zones", "counts_zone_hour", func(ctx context.Context) (err error) {
+		tot, err = s.o.Store.ZoneTotals(ctx, ids, inWindow(f, win))
 		return err
 	})
-	return countsOf(tot), err
-}
-
-// countsOf converts the store's totals.
-func countsOf(tot map[string]read.Totals) map[string]counts {
-	out := make(map[string]counts, len(tot))
-	for k, t := range tot {
-		out[k] = counts{Reports: t.Reports, Killed: t.Killed, Injured: t.Injured, Violations: t.Violations, Possible: t.Possible}
-	}
-	return out
+	return tot, err
 }
 
 // seriesPoint is one bucket of a zone's time series.
 type seriesPoint struct {
-	T          string `json:"t"`
-	Reports    int64  `json:"reports"`
-	Killed     int64  `json:"killed"`
-	Injured    int64  `json:"injured"`
-	Violations int64  `json:"violations"`
-	Possible   int64  `json:"possible_reports"`
+	T                  string `json:"t"`
+	Reports            int64  `json:"reports"`
+	Killed             int64  `json:"killed"`
+	Injured            int64  `json:"injured"`
+	Violations         int64  `json:"violations"`
+	PossibleViolations int64  `json:"possible_violations"`
+	Possible           int64  `json:"possible_reports"`
 }
 
 type seriesBody struct {
 	Zone   string        `json:"zone"`
 	Bucket string        `json:"bucket"`
+	TZ     string        `json:"tz"`
 	From   string        `json:"from"`
 	To     string        `json:"to"`
 	Points []seriesPoint `json:"points"`
 }
 
-// bucketStart truncates t to its bucket (UTC; weeks start on Monday).
-func bucketStart(t time.Time, bucket string) time.Time {
-	t = t.UTC()
+// bucketStart truncates t to its bucket in loc (weeks start on Monday).
+func bucketStart(t time.Time, bucket string, loc *time.Location) time.Time {
+	t = t.In(loc)
+	y, m, d := t.Date()
 	switch bucket {
 	case "day":
-		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+		return time.Date(y, m, d, 0, 0, 0, 0, loc)
 	case "week":
-		d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-		return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7))
+		day := time.Date(y, m, d, 0, 0, 0, 0, loc)
+		return day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7))
+	case "month":
+		return time.Date(y, m, 1, 0, 0, 0, 0, loc)
+	case "year":
+		return time.Date(y, 1, 1, 0, 0, 0, 0, loc)
 	}
 	return t.Truncate(time.Hour)
 }
@@ -371,6 +410,10 @@ func nextBucket(t time.Time, bucket string) time.Time {
 		return t.AddDate(0, 0, 1)
 	case "week":
 		return t.AddDate(0, 0, 7)
+	case "month":
+		return t.AddDate(0, 1, 0)
+	case "year":
+		return t.AddDate(1, 0, 0)
 	}
 	return t.Add(time.Hour)
 }
@@ -385,39 +428,53 @@ func (s *Server) handleSeries(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	bucket, err := q.enum("bucket", "day", "hour", "day", "week")
+	bucket, err := q.enum("bucket", "day", "hour", "day", "week", "month", "year")
 	if err != nil {
 		return err
 	}
-	win, err := q.window(s.windowNow(r), s.o.Window, s.o.MaxWindow)
+	loc, err := q.location()
 	if err != nil {
 		return err
+	}
+	win, err := q.windowIn(s.windowNow(r), s.o.Window, s.o.MaxTotalsWindow, loc)
+	if err != nil {
+		return err
+	}
+	if _, off := win.From.In(loc).Zone(); off%3600 != 0 {
+		return badParam("tz", "zone aggregates are hourly: %s is not a whole number of hours from UTC", loc)
 	}
 	if !win.hourAligned() {
-		return badParam("from", "zone aggregates are hourly: from and to must be whole hours (UTC)")
+		return badParam("from", "zone aggregates are hourly: from and to must be whole hours")
 	}
-	key := "series|" + zi.zone.ID + "|" + bucket + "|" + win.From.String() + "|" + win.To.String()
+	f, err := totalsFilter(q, false)
+	if err != nil {
+		return err
+	}
+	if bucket == "hour" && win.To.Sub(win.From) > s.o.MaxWindow {
+		return badParam("bucket", "hourly series are limited to %s; use day, week, month or year", fmtDays(s.o.MaxWindow))
+	}
+	key := "series|" + zi.zone.ID + "|" + bucket + "|" + loc.String() + "|" + win.From.String() + "|" + win.To.String() + "|" + filterKey(f)
 	return s.cached(w, r, key, defaultChoroplethAge, func(r *http.Request) (response, error) {
-		return s.buildSeries(r, zi, bucket, win)
+		return s.buildSeries(r, zi, bucket, loc, f, win)
 	})
 }
 
-func (s *Server) buildSeries(r *http.Request, zi *zoneInfo, bucket string, win window) (response, error) {
+func (s *Server) buildSeries(r *http.Request, zi *zoneInfo, bucket string, loc *time.Location, f read.Filter, win window) (response, error) {
 	// Every bucket of the window, zeros included, so that a time slider
 	// gets a dense series.
 	idx := map[int64]int{}
 	var pts []seriesPoint
-	for t := bucketStart(win.From, bucket); t.Before(win.To); t = nextBucket(t, bucket) {
+	for t := bucketStart(win.From, bucket, loc); t.Before(win.To); t = nextBucket(t, bucket) {
 		idx[t.Unix()] = len(pts)
 		pts = append(pts, seriesPoint{T: t.Format(time.RFC3339)})
 	}
 	var hours []read.HourTotals
-	err := s.ask(r, "series", "agg_zone_hour", func(ctx context.Context) (err error) {
-		hours, err = s.o.Store.ZoneSeries(ctx, zi.zone.ID, win.From, win.To)
+	err := s.ask(r, "series", "counts_zone_hour", func(ctx context.Context) (err error) {
+		hours, err = s.o.Store.ZoneSeries(ctx, zi.zone.ID, inWindow(f, win))
 		return err
 	})
 	for _, h := range hours {
-		i, ok := idx[bucketStart(h.Hour, bucket).Unix()]
+		i, ok := idx[bucketStart(h.Hour, bucket, loc).Unix()]
 		if !ok {
 			continue
 		}
@@ -426,12 +483,13 @@ func (s *Server) buildSeries(r *http.Request, zi *zoneInfo, bucket string, win w
 		p.Killed += h.Killed
 		p.Injured += h.Injured
 		p.Violations += h.Violations
+		p.PossibleViolations += h.PossibleViolations
 		p.Possible += h.Possible
 	}
 	if err != nil {
 		return response{}, err
 	}
-	body := seriesBody{Zone: zi.zone.ID, Bucket: bucket, From: win.From.Format(time.RFC3339), To: win.To.Format(time.RFC3339), Points: pts}
+	body := seriesBody{Zone: zi.zone.ID, Bucket: bucket, TZ: loc.String(), From: win.From.Format(time.RFC3339), To: win.To.Format(time.RFC3339), Points: pts}
 	return jsonResponse("series", "application/json", fmt.Sprintf("public, max-age=%d", int(defaultChoroplethAge/time.Second)), body)
 }
 
@@ -451,7 +509,11 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	win, err := q.window(s.windowNow(r), s.o.Window, s.o.MaxWindow)
+	win, err := q.window(s.windowNow(r), s.o.Window, s.o.MaxTotalsWindow)
+	if err != nil {
+		return err
+	}
+	f, err := totalsFilter(q, true)
 	if err != nil {
 		return err
 	}
@@ -462,14 +524,14 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	key := fmt.Sprintf("admin|%d|%s|%s|%d", level, win.From, win.To, zoom)
+	key := fmt.Sprintf("admin|%d|%s|%s|%d|%s", level, win.From, win.To, zoom, filterKey(f))
 	return s.cached(w, r, key, defaultChoroplethAge, func(r *http.Request) (response, error) {
-		return s.buildAdmin(r, level, win, zoom)
+		return s.buildAdmin(r, level, f, win, zoom)
 	})
 }
 
-func (s *Server) buildAdmin(r *http.Request, level int, win window, zoom int) (response, error) {
-	agg, err := s.adminCounts(r, level, win)
+func (s *Server) buildAdmin(r *http.Request, level int, f read.Filter, win window, zoom int) (response, error) {
+	agg, err := s.adminCounts(r, level, f, win)
 	if err != nil {
 		return response{}, err
 	}
@@ -481,7 +543,7 @@ func (s *Server) buildAdmin(r *http.Request, level int, win window, zoom int) (r
 		if level == 3 {
 			f.props["adm2"] = a.Adm2
 		}
-		agg[a.PCode].props(f.props, false)
+		props(agg[a.PCode], f.props, false)
 		fs = append(fs, f)
 	}
 	return rawFCResponse("admin", fs, win)
@@ -489,16 +551,17 @@ func (s *Server) buildAdmin(r *http.Request, level int, win window, zoom int) (r
 
 // adminCounts sums the areas' aggregates over win from week pieces
 // (see pyramid.go: windows that overlap share their weeks), or with one
-// query when the server caches nothing.
-func (s *Server) adminCounts(r *http.Request, level int, win window) (map[string]counts, error) {
-	if s.cache == nil {
-		return s.queryAdminCounts(r, level, win)
+// query when the server caches nothing or the window is longer than a
+// year (a 20-year window would be a thousand weeks).
+func (s *Server) adminCounts(r *http.Request, level int, f read.Filter, win window) (map[string]counts, error) {
+	if s.cache == nil || win.To.Sub(win.From) > DefaultMaxWindow {
+		return s.queryAdminCounts(r, level, f, win)
 	}
 	parts, err := eachWeek(win, func(w window) (map[string]counts, error) {
-		key := fmt.Sprintf("%d|%s|%s", level, w.From, w.To)
+		key := fmt.Sprintf("%d|%s|%s|%s", level, w.From, w.To, filterKey(f))
 		m, how, err := s.adminPieces.get(r.Context(), key, defaultChoroplethAge, s.o.QueryTimeout,
 			func(ctx context.Context) (map[string]counts, error) {
-				return s.queryAdminCounts(r.WithContext(ctx), level, w)
+				return s.queryAdminCounts(r.WithContext(ctx), level, f, w)
 			},
 			func(err error) { s.o.Logger.Warn("serve: refresh area totals", "err", err) })
 		s.mCache.WithLabelValues("areas_" + how).Inc()
@@ -511,10 +574,7 @@ func (s *Server) adminCounts(r *http.Request, level int, win window) (map[string
 	for _, m := range parts {
 		for pc, c := range m {
 			a := agg[pc]
-			a.Reports += c.Reports
-			a.Killed += c.Killed
-			a.Injured += c.Injured
-			a.Violations += c.Violations
+			add(&a, c)
 			agg[pc] = a
 		}
 	}
@@ -522,11 +582,11 @@ func (s *Server) adminCounts(r *http.Request, level int, win window) (map[string
 }
 
 // queryAdminCounts is one query for the areas' aggregates over win.
-func (s *Server) queryAdminCounts(r *http.Request, level int, win window) (map[string]counts, error) {
+func (s *Server) queryAdminCounts(r *http.Request, level int, f read.Filter, win window) (map[string]counts, error) {
 	var tot map[string]read.Totals
-	err := s.ask(r, "admin", "agg_adm_day", func(ctx context.Context) (err error) {
-		tot, err = s.o.Store.AreaTotals(ctx, level, win.From, win.To)
+	err := s.ask(r, "admin", "counts_adm_day", func(ctx context.Context) (err error) {
+		tot, err = s.o.Store.AreaTotals(ctx, level, inWindow(f, win))
 		return err
 	})
-	return countsOf(tot), err
+	return tot, err
 }

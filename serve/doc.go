@@ -37,7 +37,7 @@
 // tile at any zoom is a contiguous key range and a cell is the key shifted
 // right: the query reads one range of the primary key, like adsb.exposed.
 //
-//   - agg_tile_day (tile x day x category x violation) when from and to
+//   - counts_tile_day (tile x day x category x violation) when from and to
 //     are whole UTC days, the only filters are category and violation, and
 //     z <= 16;
 //   - the raw reports table (sum of sign over FINAL rows, so a replaced
@@ -47,8 +47,8 @@
 //     coordinates of the reports of the tile's zoom-20 ancestor.
 //
 // The X-Trucewatch-Source header (and "source" in GeoJSON tiles) says
-// which. Zone choropleths and series read agg_zone_hour (from and to must
-// be whole hours), admin choropleths agg_adm_day (whole days). The zone
+// which. Zone choropleths and series read counts_zone_hour (from and to must
+// be whole hours), admin choropleths counts_adm_day (whole days). The zone
 // filter counts reports inside the zone, not those whose uncertainty only
 // overlaps it; zone choropleths report those separately as
 // possible_reports.
@@ -76,8 +76,8 @@
 //   - These pieces are kept for TileMaxAge (choropleths: 60 s); for one
 //     more max-age an expired piece is still served while one background
 //     query replaces it (stale-while-revalidate), so a busy piece's expiry
-//     stalls no request. At most 8 million cells (24 bytes each, about
-//     190 MB; a year of the benchmark's 10 million reports fits) and
+//     stalls no request. At most 8 million cells (32 bytes each, about
+//     256 MB; a year of the benchmark's 10 million reports fits) and
 //     150,000 area totals are kept, least recently used first out.
 //   - Responses (tiles, choropleths, series) are cached for their max-age
 //     (64 MiB by default) with their ETag and gzipped body, and identical

@@ -48,10 +48,10 @@ func (s *Server) extent(ctx context.Context) (first, last time.Time, ok bool, er
 		c.ok = false
 		err = nil
 	default:
-		s.observe("extent", "agg_adm_day", start, err)
+		s.observe("extent", "counts_adm_day", start, err)
 		return first, last, false, err
 	}
-	s.observe("extent", "agg_adm_day", start, nil)
+	s.observe("extent", "counts_adm_day", start, nil)
 	c.at = now
 	return c.first, c.last, c.ok, nil
 }

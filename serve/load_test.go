@@ -545,7 +545,7 @@ func seedLoad(b *testing.B, store *storage.Store, admin *geo.Admin, sets []*geo.
 	// Let the background merges settle, as on a server that has been
 	// running: OPTIMIZE the aggregates (FINAL is cheaper on merged parts).
 	t0 := time.Now()
-	for _, tb := range []string{"agg_tile_day", "agg_adm_day", "agg_zone_hour"} {
+	for _, tb := range []string{"counts_tile_day", "counts_adm_day", "counts_zone_hour"} {
 		if err := store.Conn().Exec(ctx, "OPTIMIZE TABLE "+loadDB+"."+tb+" FINAL"); err != nil {
 			fmt.Fprintf(os.Stderr, "optimize %s: %v\n", tb, err)
 		}

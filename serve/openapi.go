@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/trucewatch/trucewatch/report"
+	"github.com/trucewatch/trucewatch/storage/read"
 )
 
 // route is one endpoint: how it is mounted and how it is documented.
@@ -33,7 +34,7 @@ func (s *Server) routeTable() []*route {
 	rs := []*route{
 		{name: "tile", method: "GET", pattern: "/v1/tiles/{z}/{x}/{yfmt}", path: "/v1/tiles/{z}/{x}/{y}.{format}",
 			summary: "Aggregates of the reports in one map tile, as a grid of 16x16 cells.",
-			desc: "Cells are the tiles at zoom z+4. Computed from the tile aggregate (agg_tile_day) when from and to " +
+			desc: "Cells are the tiles at zoom z+4. Computed from the tile aggregate (counts_tile_day) when from and to " +
 				"are whole UTC days and the only filters are category and violation; from the raw reports table " +
 				"otherwise (side, zone, partner filters, windows not on day boundaries, zooms above 16). " +
 				"The X-Trucewatch-Source header says which. Empty cells are omitted.",
@@ -50,7 +51,8 @@ func (s *Server) routeTable() []*route {
 		{name: "zones", method: "GET", pattern: "/v1/zones.geojson", path: "/v1/zones.geojson",
 			summary: "The zones of a zone set with their aggregates over the window (a choropleth).",
 			desc: "reports, killed, injured, violations count the reports inside the zone; possible_reports those " +
-				"whose location uncertainty only overlaps it. From agg_zone_hour: from and to must be whole hours.",
+				"whose location uncertainty only crosses it, possible_violations the candidate violations among them. " +
+				"From counts_zone_hour: from and to must be whole hours.",
 			query: zonesParams, ctypes: []string{"application/geo+json"}, handler: s.handleZones},
 		{name: "series", method: "GET", pattern: "/v1/zones/{id}/series", path: "/v1/zones/{id}/series",
 			summary:    "A zone's time series, one point per bucket (zeros included).",
@@ -58,7 +60,10 @@ func (s *Server) routeTable() []*route {
 			query:      seriesParams, ctypes: []string{"application/json"}, handler: s.handleSeries},
 		{name: "admin", method: "GET", pattern: "/v1/admin/{level}", path: "/v1/admin/{level}.geojson",
 			summary: "Administrative areas (governorates, districts, sub-districts) with their aggregates.",
-			desc:    "From agg_adm_day: from and to must be dates (whole UTC days).",
+			desc: "reports, killed, injured, violations (definite), possible_violations count the reports placed " +
+				"at the level: exact, near and adm3 precision at adm3, adm2 at adm2 and above, adm1 at adm1; " +
+				"coarse_reports the others whose point lies in the area. " +
+				"From counts_adm_day: from and to must be dates (whole UTC days).",
 			pathParams: []param{{"level", "adm1 (governorates), adm2 (districts) or adm3 (sub-districts)",
 				map[string]any{"type": "string", "enum": []string{"adm1", "adm2", "adm3"}}}},
 			query: adminParams, ctypes: []string{"application/geo+json"}, handler: s.handleAdmin},
@@ -99,8 +104,14 @@ var paramDocs = map[string]param{
 		"pattern": "^[a-z_]+(,[a-z_]+)*$", "x-values": report.Categories()}},
 	"side": {"side", "only reports whose perpetrator is on these sides (comma-separated); uses the raw table",
 		map[string]any{"type": "string", "x-values": report.Sides()}},
-	"violation": {"violation", "only reports classified as ceasefire violations (true) or not (false)",
-		map[string]any{"type": "boolean"}},
+	"violation": {"violation", "only these violation classes (comma-separated): definite (in a protected zone), " +
+		"possible (its uncertainty circle only crosses one), none; true = definite,possible; false = none",
+		map[string]any{"type": "string", "x-values": []string{"definite", "possible", "none", "true", "false"}}},
+	"precision": {"precision", "only reports of these geo precisions (comma-separated). Whatever the filter, a report " +
+		"counts at an admin level or map zoom only if its precision places it there; the others are coarse_reports",
+		map[string]any{"type": "string", "x-values": read.Precisions}},
+	"tz": {"tz", "IANA time zone of the buckets and of dates in from and to (default UTC); its offset must be whole hours",
+		map[string]any{"type": "string", "default": "UTC"}},
 	"zone": {"zone", "only reports inside one of these zones (ids, comma-separated); uses the raw table",
 		map[string]any{"type": "string"}},
 	"partner": {"partner", "only reports from these partners (comma-separated); uses the raw table",
@@ -110,8 +121,9 @@ var paramDocs = map[string]param{
 	"set": {"set", "zone set name (default: every zone set)", map[string]any{"type": "string"}},
 	"zoom": {"zoom", fmt.Sprintf("simplify geometries for display at this map zoom (Douglas-Peucker, tolerance one "+
 		"pixel); 0..%d, default full detail", MaxSimplifyZoom), map[string]any{"type": "integer", "minimum": 0, "maximum": MaxSimplifyZoom}},
-	"bucket": {"bucket", "time bucket (UTC; weeks start on Monday)", map[string]any{"type": "string",
-		"enum": []string{"hour", "day", "week"}, "default": "day"}},
+	"bucket": {"bucket", fmt.Sprintf("time bucket in tz (weeks start on Monday); hour only for windows up to %s. "+
+		"Choropleths and series take windows of up to %s", fmtDays(DefaultMaxWindow), fmtDays(DefaultMaxTotalsWindow)),
+		map[string]any{"type": "string", "enum": []string{"hour", "day", "week", "month", "year"}, "default": "day"}},
 	"bbox": {"bbox", "minLon,minLat,maxLon,maxLat (WGS 84); default everywhere", map[string]any{"type": "string"}},
 	"limit": {"limit", fmt.Sprintf("reports per page, 1..%d", MaxReportsLimit), map[string]any{"type": "integer",
 		"minimum": 1, "maximum": MaxReportsLimit, "default": DefaultReportsLimit}},

@@ -109,23 +109,29 @@ func parseTime(param, s string) (time.Time, error) {
 // window reads from and to. Both are optional: to defaults to the next UTC
 // midnight after now, from to DefaultWindow before to.
 func (q *query) window(now time.Time, defaultWindow, maxWindow time.Duration) (window, error) {
+	return q.windowIn(now, defaultWindow, maxWindow, time.UTC)
+}
+
+// windowIn is window with dates read as midnights in loc.
+func (q *query) windowIn(now time.Time, defaultWindow, maxWindow time.Duration, loc *time.Location) (window, error) {
 	var w window
 	var err error
 	fs, hasFrom := q.get("from")
 	ts, hasTo := q.get("to")
 	if hasTo {
-		if w.To, err = parseTime("to", ts); err != nil {
+		if w.To, err = parseTimeIn("to", ts, loc); err != nil {
 			return w, err
 		}
 	}
 	if hasFrom {
-		if w.From, err = parseTime("from", fs); err != nil {
+		if w.From, err = parseTimeIn("from", fs, loc); err != nil {
 			return w, err
 		}
 	}
 	switch {
 	case !hasTo && !hasFrom:
-		w.To = now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+		n := now.In(loc)
+		w.To = time.Date(n.Year(), n.Month(), n.Day()+1, 0, 0, 0, 0, loc).UTC()
 		w.From = w.To.Add(-defaultWindow)
 	case !hasTo:
 		w.To = w.From.Add(defaultWindow)
@@ -140,6 +146,33 @@ func (q *query) window(now time.Time, defaultWindow, maxWindow time.Duration) (w
 			w.From.Format(time.RFC3339), w.To.Format(time.RFC3339), fmtDays(maxWindow))
 	}
 	return w, nil
+}
+
+// parseTimeIn is parseTime with a date read as midnight in loc.
+func parseTimeIn(param, s string, loc *time.Location) (time.Time, error) {
+	t, err := parseTime(param, s)
+	if err != nil || loc == time.UTC || len(s) != len("2006-01-02") {
+		return t, err
+	}
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc).UTC(), nil
+}
+
+// location reads tz, an IANA time zone name (default UTC). The hourly zone
+// aggregates can only be cut at whole hours, so a zone whose offset is
+// not whole hours during [from, to) is refused (checked by the caller).
+func (q *query) location() (*time.Location, error) {
+	s, has := q.get("tz")
+	if !has || s == "UTC" {
+		return time.UTC, nil
+	}
+	if len(s) > 64 || strings.ContainsAny(s, " .\\") {
+		return nil, badParam("tz", "%q is not an IANA time zone name such as Asia/Damascus", clipParam(s))
+	}
+	loc, err := time.LoadLocation(s)
+	if err != nil {
+		return nil, badParam("tz", "%q is not an IANA time zone name such as Asia/Damascus", clipParam(s))
+	}
+	return loc, nil
 }
 
 func fmtDays(d time.Duration) string {
@@ -229,6 +262,35 @@ var partnerRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 func validCategory(s string) bool { return report.Category(s).Valid() }
 func validSide(s string) bool     { return report.Side(s).Valid() }
 func validPartner(s string) bool  { return partnerRe.MatchString(s) }
+func validPrecision(s string) bool { return s != "" && read.PrecisionIndex(s) >= 0 }
+
+// violationClasses are the values of the violation parameter: a class, or
+// true (a candidate violation, definite or possible) and false (none).
+var violationClasses = map[string][]uint8{
+	"definite": {read.DefiniteViolation},
+	"possible": {read.PossibleViolation},
+	"none":     {read.NotViolation},
+	"true":     {read.DefiniteViolation, read.PossibleViolation},
+	"false":    {read.NotViolation},
+}
+
+// violations reads violation=definite,possible,none,true,false (a list).
+func (q *query) violations() ([]uint8, error) {
+	vs, err := q.list("violation", func(s string) bool { return violationClasses[s] != nil }, "definite, possible, none, true or false")
+	if err != nil || vs == nil {
+		return nil, err
+	}
+	var out []uint8
+	for _, v := range vs {
+		for _, c := range violationClasses[v] {
+			if !slices.Contains(out, c) {
+				out = append(out, c)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
 
 // filters are the report filters shared by the tile and drill-down
 // endpoints.
@@ -249,7 +311,10 @@ func (q *query) filters(knownZone func(string) bool) (filters, error) {
 	if f.Sides, err = q.list("side", validSide, "a side (government, opposition, excluded_group, unknown)"); err != nil {
 		return f, err
 	}
-	if f.Violation, err = q.boolean("violation"); err != nil {
+	if f.Violations, err = q.violations(); err != nil {
+		return f, err
+	}
+	if f.Precisions, err = q.list("precision", validPrecision, "a geo precision ("+strings.Join(read.Precisions, ", ")+")"); err != nil {
 		return f, err
 	}
 	if f.Zones, err = q.list("zone", knownZone, "a known zone id"); err != nil {

@@ -20,7 +20,7 @@ import (
 const PyramidZoom = 16
 
 // maxPyramidCells bounds the cells kept in week pyramids and metatiles
-// together: about 190 MB of narrow cells. A week of the 10-million-report
+// together: about 256 MB of narrow cells. A week of the 10-million-report
 // benchmark is about 55,000 cells; its year, whole and partial weeks, fits
 // (at 4,000,000 the pieces evicted each other and tile p99 tripled).
 const maxPyramidCells = 8_000_000
@@ -48,9 +48,9 @@ const MetatileLevels = 2
 // load benchmark, whole-window pyramids were 114 queries of about a second
 // in 30 s, most of ClickHouse's work.
 
-// A pyramid's cells are sorted by key (quadkey at zoom cz). They are kept
-// narrow (24 bytes instead of 48) unless they carry categories or a sum
-// outside int32: a server holds millions.
+// A pyramid's cells are sorted by key (quadkey at zoom cz, then
+// precision). They are kept narrow (32 bytes instead of 64) unless they
+// carry categories or a sum outside int32: a server holds millions.
 type pyramid struct {
 	narrow []narrowCell
 	wide   []tileCell
@@ -58,20 +58,24 @@ type pyramid struct {
 }
 
 type narrowCell struct {
-	key                                  uint64
+	key                                  uint64 // quadkey<<precisionBits | precision index
 	reports, killed, injured, violations int32
+	possibleViolations                   int32
 }
 
+// newPyramid keeps cells as queryCells returns them: by cell and
+// precision, not yet placed.
 func newPyramid(cells []tileCell, cz uint32) *pyramid {
 	fits := func(v int64) bool { return v >= math.MinInt32 && v <= math.MaxInt32 }
 	for _, c := range cells {
-		if c.byCategory != nil || !fits(c.reports) || !fits(c.killed) || !fits(c.injured) || !fits(c.violations) {
+		if c.byCategory != nil || !fits(c.reports) || !fits(c.killed) || !fits(c.injured) || !fits(c.violations) || !fits(c.possibleViolations) {
 			return &pyramid{wide: cells, cz: cz}
 		}
 	}
 	narrow := make([]narrowCell, len(cells))
 	for i, c := range cells {
-		narrow[i] = narrowCell{key: c.key, reports: int32(c.reports), killed: int32(c.killed), injured: int32(c.injured), violations: int32(c.violations)}
+		narrow[i] = narrowCell{key: c.key, reports: int32(c.reports), killed: int32(c.killed), injured: int32(c.injured),
+			violations: int32(c.violations), possibleViolations: int32(c.possibleViolations)}
 	}
 	return &pyramid{narrow: narrow, cz: cz}
 }
@@ -79,16 +83,10 @@ func newPyramid(cells []tileCell, cz uint32) *pyramid {
 func (p *pyramid) len() int { return len(p.narrow) + len(p.wide) }
 
 func (tr *tileRequest) pyramidKey(src string, region read.Tile, cz uint32) string {
-	v := "-"
-	if tr.f.Violation != nil {
-		v = "0"
-		if *tr.f.Violation {
-			v = "1"
-		}
-	}
-	return fmt.Sprintf("%s|%d/%d/%d|%d|%s|%s|%s|%s|%s|%s|%s|%s", src, region.Z, region.X, region.Y, cz,
+	return fmt.Sprintf("%s|%d/%d/%d|%d|%s|%s|%s|%s|%s|%s|%v|%s|%s", src, region.Z, region.X, region.Y, cz,
 		tr.win.From, tr.win.To, strings.Join(tr.f.Categories, ","), strings.Join(tr.f.Sides, ","),
-		strings.Join(tr.f.Zones, ","), strings.Join(tr.f.Partners, ","), v, boolStr(tr.byCat))
+		strings.Join(tr.f.Zones, ","), strings.Join(tr.f.Partners, ","), tr.f.Violations,
+		strings.Join(tr.f.Precisions, ","), boolStr(tr.byCat))
 }
 
 func boolStr(b bool) string {
@@ -120,40 +118,56 @@ func (s *Server) pyramidFor(r *http.Request, tr *tileRequest, src string, region
 }
 
 // cellsOf sums the pyramid cells inside tile tr into cells at zoom
-// tr.Z+GridBits.
+// tr.Z+GridBits, placed: a report whose precision is too coarse for the
+// tile's zoom (read.MaxZoom) counts only in coarse.
 func (p *pyramid) cellsOf(tr *tileRequest) []tileCell {
 	lo, hi := read.TileRange(read.Tile{X: tr.tile.X, Y: tr.tile.Y, Z: uint32(tr.tile.Z)})
 	shift := 2 * (read.TileZoom - p.cz)
-	lo, hi = lo>>shift, hi>>shift
-	up := 2 * (p.cz - (uint32(tr.tile.Z) + GridBits))
+	lo, hi = lo>>shift<<precisionBits, hi>>shift<<precisionBits
+	up := 2*(p.cz-(uint32(tr.tile.Z)+GridBits)) + precisionBits
+	var placed [8]bool
+	for i, pr := range read.Precisions {
+		placed[i] = read.MaxZoom(pr) >= uint32(tr.tile.Z)
+	}
 	var out []tileCell
-	add := func(key uint64) *tileCell {
+	add := func(key uint64) (*tileCell, bool) {
+		ok := placed[key&(1<<precisionBits-1)]
 		key >>= up
 		if len(out) == 0 || out[len(out)-1].key != key {
 			out = append(out, tileCell{key: key})
 		}
-		return &out[len(out)-1]
+		return &out[len(out)-1], ok
 	}
 	if p.wide == nil {
 		i := sort.Search(len(p.narrow), func(i int) bool { return p.narrow[i].key >= lo })
 		j := sort.Search(len(p.narrow), func(i int) bool { return p.narrow[i].key >= hi })
 		for _, c := range p.narrow[i:j] {
-			o := add(c.key)
+			o, ok := add(c.key)
+			if !ok {
+				o.coarse += int64(c.reports)
+				continue
+			}
 			o.reports += int64(c.reports)
 			o.killed += int64(c.killed)
 			o.injured += int64(c.injured)
 			o.violations += int64(c.violations)
+			o.possibleViolations += int64(c.possibleViolations)
 		}
 		return out
 	}
 	i := sort.Search(len(p.wide), func(i int) bool { return p.wide[i].key >= lo })
 	j := sort.Search(len(p.wide), func(i int) bool { return p.wide[i].key >= hi })
 	for _, c := range p.wide[i:j] {
-		o := add(c.key)
+		o, ok := add(c.key)
+		if !ok {
+			o.coarse += c.reports
+			continue
+		}
 		o.reports += c.reports
 		o.killed += c.killed
 		o.injured += c.injured
 		o.violations += c.violations
+		o.possibleViolations += c.possibleViolations
 		for cat, n := range c.byCategory {
 			if o.byCategory == nil {
 				o.byCategory = map[string]int64{}
@@ -235,6 +249,8 @@ func addCells(a, b []tileCell) []tileCell {
 			c.killed += b[j].killed
 			c.injured += b[j].injured
 			c.violations += b[j].violations
+			c.possibleViolations += b[j].possibleViolations
+			c.coarse += b[j].coarse
 			for cat, n := range b[j].byCategory {
 				if c.byCategory == nil {
 					c.byCategory = map[string]int64{}

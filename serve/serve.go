@@ -27,7 +27,10 @@ import (
 
 // Defaults and limits for Options.
 const (
-	DefaultMaxWindow     = 366 * 24 * time.Hour // longest from..to window
+	DefaultMaxWindow     = 366 * 24 * time.Hour // longest from..to window of tiles and reports
+	// DefaultMaxTotalsWindow is the longest window of choropleths and
+	// series: 20 years (series in day, week, month or year buckets).
+	DefaultMaxTotalsWindow = (20*365 + 5) * 24 * time.Hour
 	DefaultWindow        = 30 * 24 * time.Hour  // window when from and to are omitted
 	DefaultQueryTimeout  = 10 * time.Second     // per ClickHouse query
 	DefaultTileMaxAge    = 60 * time.Second     // Cache-Control max-age of tiles
@@ -57,7 +60,8 @@ type Options struct {
 	// partners' own keys.
 	ReadTokens []string
 
-	MaxWindow    time.Duration // default DefaultMaxWindow
+	MaxWindow       time.Duration // default DefaultMaxWindow
+	MaxTotalsWindow time.Duration // default DefaultMaxTotalsWindow
 	Window       time.Duration // default DefaultWindow
 	QueryTimeout time.Duration // default DefaultQueryTimeout
 	TileMaxAge   time.Duration // default DefaultTileMaxAge
@@ -79,6 +83,12 @@ func (o *Options) setDefaults() error {
 	}
 	if o.MaxWindow <= 0 {
 		o.MaxWindow = DefaultMaxWindow
+	}
+	if o.MaxTotalsWindow <= 0 {
+		o.MaxTotalsWindow = DefaultMaxTotalsWindow
+	}
+	if o.MaxTotalsWindow < o.MaxWindow {
+		o.MaxTotalsWindow = o.MaxWindow
 	}
 	if o.Window <= 0 {
 		o.Window = DefaultWindow

@@ -16,12 +16,14 @@ type Store interface {
 	// TilePoints counts each report revision of a TileZoom tile at its
 	// coordinates, at most limit of them.
 	TilePoints(ctx context.Context, area read.Tile, f read.Filter, limit int) ([]read.Point, error)
-	// ZoneTotals sums each zone over [from, to), whole hours.
-	ZoneTotals(ctx context.Context, zones []string, from, to time.Time) (map[string]read.Totals, error)
-	// ZoneSeries sums one zone per hour of [from, to), in order.
-	ZoneSeries(ctx context.Context, zone string, from, to time.Time) ([]read.HourTotals, error)
-	// AreaTotals sums each admin area of a level over [from, to), whole days.
-	AreaTotals(ctx context.Context, level int, from, to time.Time) (map[string]read.Totals, error)
+	// ZoneTotals sums each zone over [f.From, f.To), whole hours (f's
+	// categories and precisions).
+	ZoneTotals(ctx context.Context, zones []string, f read.Filter) (map[string]read.Totals, error)
+	// ZoneSeries sums one zone per hour of [f.From, f.To), in order.
+	ZoneSeries(ctx context.Context, zone string, f read.Filter) ([]read.HourTotals, error)
+	// AreaTotals sums each admin area of a level over [f.From, f.To),
+	// whole days (f's categories, violation classes and precisions).
+	AreaTotals(ctx context.Context, level int, f read.Filter) (map[string]read.Totals, error)
 	// Reports lists current reports a page at a time.
 	Reports(ctx context.Context, q read.ReportQuery) ([]read.Report, error)
 	// Ping checks that the database answers (readiness).

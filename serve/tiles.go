@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,19 +20,21 @@ import (
 // Tile sources, as reported in the X-Trucewatch-Source header and the
 // "source" member of a GeoJSON tile.
 const (
-	sourceTileAgg = "agg_tile_day" // whole days, category and violation filters only
+	sourceTileAgg = "counts_tile_day" // whole days, category and violation filters only
 	sourceRaw     = "reports"      // anything else
 )
 
 // MVTLayer is the name of the layer in .mvt tiles.
 const MVTLayer = "cells"
 
-var tileParams = []string{"from", "to", "category", "side", "violation", "zone", "partner", "by"}
+var tileParams = []string{"from", "to", "category", "side", "violation", "zone", "partner", "precision", "by"}
 
-// tileCell is one grid cell of a tile with its aggregates.
+// tileCell is one grid cell of a tile with its aggregates. Before it is
+// placed (see pyramid.cellsOf), key holds the precision too.
 type tileCell struct {
 	key                                  uint64 // quadkey of the cell at the cell zoom
 	reports, killed, injured, violations int64
+	possibleViolations, coarse           int64
 	byCategory                           map[string]int64
 }
 
@@ -164,6 +167,8 @@ func cellFeatures(tr *tileRequest, cells []tileCell) *geojson.FeatureCollection 
 			"killed":     c.killed,
 			"injured":    c.injured,
 			"violations": c.violations,
+			"possible_violations": c.possibleViolations,
+			"coarse_reports":      c.coarse,
 		}
 		for cat, n := range c.byCategory {
 			f.Properties["n_"+cat] = n
@@ -196,17 +201,24 @@ func (s *Server) tileCells(r *http.Request, tr *tileRequest, src string) ([]tile
 		return dropEmpty(p.cellsOf(tr)), nil
 	}
 	area := read.Tile{X: tr.tile.X, Y: tr.tile.Y, Z: uint32(tr.tile.Z)}
-	return s.queryCells(r, tr, src, area, cz)
+	cells, err := s.queryCells(r, tr, src, area, cz)
+	if err != nil {
+		return nil, err
+	}
+	return dropEmpty(newPyramid(cells, cz).cellsOf(tr)), nil
 }
 
 // queryCells aggregates the tiles of region into cells of zoom cz in
-// ClickHouse.
+// ClickHouse, one per cell and precision: key is the cell's quadkey
+// shifted left by precisionBits, plus its read.PrecisionIndex. Which of
+// them a tile shows depends on its zoom (read.MaxZoom): pyramid.cellsOf
+// places them.
 func (s *Server) queryCells(r *http.Request, tr *tileRequest, src string, region read.Tile, cz uint32) ([]tileCell, error) {
 	name := "tile" // a tile or a metatile
 	if region == (read.Tile{}) {
 		name = "tile_week" // a week pyramid
 	}
-	q := read.CellQuery{Filter: inWindow(tr.f, tr.win), Area: region, Zoom: cz, ByCategory: tr.byCat, Raw: src == sourceRaw,
+	q := read.CellQuery{Filter: inWindow(tr.f, tr.win), Area: region, Zoom: cz, ByCategory: tr.byCat, ByPrecision: true, Raw: src == sourceRaw,
 		// A small key range: one thread is enough, and cheaper to start
 		// when many tiles are asked for at once.
 		OneThread: tr.tile.Z >= 10 && name == "tile"}
@@ -218,12 +230,20 @@ func (s *Server) queryCells(r *http.Request, tr *tileRequest, src string, region
 	if err != nil {
 		return nil, err
 	}
+	// Rows come ordered by cell (and category) and precision; cells are
+	// kept ordered by cell and precision.
 	var cells []tileCell
 	for _, rc := range rows {
-		if len(cells) == 0 || cells[len(cells)-1].key != rc.Key {
-			cells = append(cells, tileCell{key: rc.Key})
+		key := rc.Key<<precisionBits | uint64(max(read.PrecisionIndex(rc.Precision), 0))
+		i := len(cells) - 1
+		for i >= 0 && cells[i].key>>precisionBits == rc.Key && cells[i].key > key {
+			i-- // a category's row of an earlier precision
 		}
-		c := &cells[len(cells)-1]
+		if i < 0 || cells[i].key != key {
+			i++
+			cells = slices.Insert(cells, i, tileCell{key: key})
+		}
+		c := &cells[i]
 		c.add(rc.Counts)
 		if tr.byCat && rc.Reports != 0 {
 			if c.byCategory == nil {
@@ -232,21 +252,26 @@ func (s *Server) queryCells(r *http.Request, tr *tileRequest, src string, region
 			c.byCategory[rc.Category] += rc.Reports
 		}
 	}
-	return dropEmpty(cells), nil
+	return cells, nil
 }
+
+// precisionBits hold a precision index in the key of unplaced cells.
+const precisionBits = 3
 
 func (c *tileCell) add(n read.Counts) {
 	c.reports += n.Reports
 	c.killed += n.Killed
 	c.injured += n.Injured
 	c.violations += n.Violations
+	c.possibleViolations += n.PossibleViolations
+	c.coarse += n.Coarse
 }
 
 // dropEmpty removes cells whose reports were all retracted.
 func dropEmpty(cells []tileCell) []tileCell {
 	out := cells[:0]
 	for _, c := range cells {
-		if c.reports > 0 {
+		if c.reports > 0 || c.coarse > 0 {
 			out = append(out, c)
 		}
 	}
@@ -279,6 +304,10 @@ func (s *Server) fineTileCells(r *http.Request, tr *tileRequest) ([]tileCell, er
 		if c == nil {
 			c = &tileCell{key: key}
 			byKey[key] = c
+		}
+		if read.MaxZoom(p.Precision) < uint32(tr.tile.Z) {
+			c.coarse += p.Reports
+			continue
 		}
 		c.add(p.Counts)
 		if tr.byCat {

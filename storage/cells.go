@@ -11,46 +11,54 @@ import (
 )
 
 // TileCells returns the counts of the cells (tiles at zoom q.Zoom) inside
-// q.Area that hold rows, ordered by key (and category): a cell is the tile
-// key shifted right, so the area is one range of the primary key. A cell
-// whose reports were all replaced may be returned with zero counts.
+// q.Area that hold rows, ordered by key (and category, precision): a cell
+// is the tile key shifted right, so the area is one range of the primary
+// key. A cell whose reports were all replaced may be returned with zero
+// counts.
 func (s *Store) TileCells(ctx context.Context, q read.CellQuery) ([]read.Cell, error) {
 	lo, hi := read.TileRange(q.Area)
 	shift := uint8(2 * (read.TileZoom - q.Zoom))
-	catCol := ""
+	by := ""
 	if q.ByCategory {
-		catCol = ", category"
+		by += ", category"
+	}
+	if q.ByPrecision {
+		by += ", precision"
+	}
+	placed := read.Precisions
+	if !q.ByPrecision {
+		placed = read.PlacedAt(0, q.Area.Z)
 	}
 	if q.OneThread {
 		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_threads": 1}))
 	}
-	table := "agg_tile_day"
+	table := tileTable
 	if q.Raw {
 		table = "reports"
 	}
 	segs := s.segments(ctx, table, q.From, q.To)
-	sql, args := unionSQL("cell"+catCol+", sum(n), sum(k), sum(i), sum(v)", "GROUP BY cell"+catCol+"\nORDER BY cell"+catCol, segs,
+	sql, args := unionSQL("cell"+by+", "+sumCounts, "GROUP BY cell"+by+"\nORDER BY cell"+by, segs,
 		func(seg segment, final string) (string, []any) {
 			var sql strings.Builder
 			var args []any
 			if q.Raw {
-				fmt.Fprintf(&sql, `SELECT bitShiftRight(tile, ?) AS cell%s,
-    sum(sign) AS n, sum(sign * killed) AS k, sum(sign * injured) AS i, sum(sign * violation) AS v
+				sel := strings.Replace(by, ", precision", ", "+rawPrecision+" AS precision", 1)
+				fmt.Fprintf(&sql, `SELECT bitShiftRight(tile, ?) AS cell%s, %s
 FROM %s.reports%s
-WHERE tile >= ? AND tile < ?`, catCol, s.qdb, final)
+WHERE tile >= ? AND tile < ?`, sel, placedSums(placed, rawPrecision, rawViolation, "sign", "sign * killed", "sign * injured"), s.qdb, final)
 				args = append(args, shift, lo, hi)
 				f := q.Filter
 				f.From, f.To = seg.from, seg.to
 				args = rawFilters(&sql, args, &f)
 			} else {
-				fmt.Fprintf(&sql, `SELECT bitShiftRight(tile, ?) AS cell%s,
-    sum(n_reports) AS n, sum(n_killed) AS k, sum(n_injured) AS i, sumIf(n_reports, violation = 1) AS v
-FROM %s.agg_tile_day%s
-WHERE tile >= ? AND tile < ? AND day >= toDate(?) AND day < toDate(?)`, catCol, s.qdb, final)
+				fmt.Fprintf(&sql, `SELECT bitShiftRight(tile, ?) AS cell%s, %s
+FROM %s.%s%s
+WHERE tile >= ? AND tile < ? AND day >= toDate(?) AND day < toDate(?)`, by,
+					placedSums(placed, "precision", "violation_class", "n_reports", "n_killed", "n_injured"), s.qdb, tileTable, final)
 				args = append(args, shift, lo, hi, seg.from.Format("2006-01-02"), seg.to.Format("2006-01-02"))
 				args = aggFilters(&sql, args, &q.Filter)
 			}
-			fmt.Fprintf(&sql, "\nGROUP BY cell%s", catCol)
+			fmt.Fprintf(&sql, "\nGROUP BY cell%s", by)
 			return sql.String(), args
 		})
 	var cells []read.Cell
@@ -60,7 +68,10 @@ WHERE tile >= ? AND tile < ? AND day >= toDate(?) AND day < toDate(?)`, catCol, 
 		if q.ByCategory {
 			dst = append(dst, &c.Category)
 		}
-		if err := sc.Scan(append(dst, &c.Reports, &c.Killed, &c.Injured, &c.Violations)...); err != nil {
+		if q.ByPrecision {
+			dst = append(dst, &c.Precision)
+		}
+		if err := sc.Scan(append(dst, scanCounts(&c.Counts)...)...); err != nil {
 			return err
 		}
 		cells = append(cells, c)
@@ -71,20 +82,21 @@ WHERE tile >= ? AND tile < ? AND day >= toDate(?) AND day < toDate(?)`, catCol, 
 
 // TilePoints returns the counts of each stored report revision in the
 // TileZoom ancestor of area (or area itself) matching f, by its
-// coordinates and category, at most limit of them: for cells finer than
-// the tile key.
+// coordinates, category and precision, at most limit of them: for cells
+// finer than the tile key. Nothing is counted as Coarse: the caller
+// places the points.
 func (s *Store) TilePoints(ctx context.Context, area read.Tile, f read.Filter, limit int) ([]read.Point, error) {
 	lo, hi := read.TileRange(area)
 	var sql strings.Builder
-	fmt.Fprintf(&sql, `SELECT lon, lat, category, sum(sign), sum(sign * killed), sum(sign * injured), sum(sign * violation)
+	fmt.Fprintf(&sql, `SELECT lon, lat, category, %s AS precision, %s
 FROM %s.reports FINAL
-WHERE tile >= ? AND tile < ?`, s.qdb)
+WHERE tile >= ? AND tile < ?`, rawPrecision, placedSums(read.Precisions, rawPrecision, rawViolation, "sign", "sign * killed", "sign * injured"), s.qdb)
 	args := rawFilters(&sql, []any{lo, hi}, &f)
-	fmt.Fprintf(&sql, "\nGROUP BY partner_id, report_id, revision, lon, lat, category\nLIMIT %d", limit)
+	fmt.Fprintf(&sql, "\nGROUP BY partner_id, report_id, revision, lon, lat, category, precision\nLIMIT %d", limit)
 	var out []read.Point
 	err := s.each(ctx, "tile points", sql.String(), args, func(sc scanner) error {
 		var p read.Point
-		if err := sc.Scan(&p.Lon, &p.Lat, &p.Category, &p.Reports, &p.Killed, &p.Injured, &p.Violations); err != nil {
+		if err := sc.Scan(append([]any{&p.Lon, &p.Lat, &p.Category, &p.Precision}, scanCounts(&p.Counts)...)...); err != nil {
 			return err
 		}
 		out = append(out, p)
@@ -94,15 +106,27 @@ WHERE tile >= ? AND tile < ?`, s.qdb)
 }
 
 // aggFilters appends the conditions of f that an aggregate table holds
-// (category, violation).
+// (category, violation class, precision).
 func aggFilters(sql *strings.Builder, args []any, f *read.Filter) []any {
+	return classFilters(sql, args, f, "violation_class", "precision")
+}
+
+func classFilters(sql *strings.Builder, args []any, f *read.Filter, violation, precision string) []any {
 	if len(f.Categories) > 0 {
 		sql.WriteString(" AND category IN ?")
 		args = append(args, set(f.Categories))
 	}
-	if f.Violation != nil {
-		sql.WriteString(" AND violation = ?")
-		args = append(args, b2u(*f.Violation))
+	if len(f.Violations) > 0 {
+		fmt.Fprintf(sql, " AND %s IN ?", violation)
+		vs := make([]any, len(f.Violations))
+		for i, v := range f.Violations {
+			vs[i] = v
+		}
+		args = append(args, clickhouse.GroupSet{Value: vs})
+	}
+	if len(f.Precisions) > 0 {
+		fmt.Fprintf(sql, " AND %s IN ?", precision)
+		args = append(args, set(f.Precisions))
 	}
 	return args
 }
@@ -110,7 +134,7 @@ func aggFilters(sql *strings.Builder, args []any, f *read.Filter) []any {
 // rawFilters appends the conditions of f on the raw reports table.
 func rawFilters(sql *strings.Builder, args []any, f *read.Filter) []any {
 	sql.WriteString(" AND observed_at >= toDateTime(?) AND observed_at < toDateTime(?)")
-	args = aggFilters(sql, append(args, f.From.Unix(), f.To.Unix()), f)
+	args = classFilters(sql, append(args, f.From.Unix(), f.To.Unix()), f, rawViolation, rawPrecision)
 	if len(f.Sides) > 0 {
 		sql.WriteString(" AND perpetrator_side IN ?")
 		args = append(args, set(f.Sides))

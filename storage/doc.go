@@ -77,18 +77,18 @@
 //	report_revisions  ReplacingMergeTree ORDER BY (partner_id, report_id, revision)
 //	                  all columns of reports; MV report_revisions_mv: the sign = +1 rows
 //	ledger            ReplacingMergeTree(state) ORDER BY (kafka_cluster, kafka_topic, kafka_partition, first_offset)
-//	agg_zone_hour     ReplacingMergeTree PARTITION BY toYYYYMM(hour)
+//	counts_zone_hour     ReplacingMergeTree PARTITION BY toYYYYMM(hour)
 //	                  ORDER BY (zone, hour, category, violation, possible, span_id)
-//	agg_adm_day       ReplacingMergeTree PARTITION BY toYYYYMM(day)
+//	counts_adm_day       ReplacingMergeTree PARTITION BY toYYYYMM(day)
 //	                  ORDER BY (adm1, adm2, adm3, day, category, violation, span_id)
-//	agg_tile_day      ReplacingMergeTree PARTITION BY toYYYYMM(day)
+//	counts_tile_day      ReplacingMergeTree PARTITION BY toYYYYMM(day)
 //	                  ORDER BY (tile, day, category, violation, span_id)
 //	reports_current   VIEW: one row per report, its current revision (currentSQL,
 //	                  the query every read of current reports runs)
 //	schema_migrations ReplacingMergeTree ORDER BY version
 //
 // Aggregates carry n_reports = sum(sign), n_killed = sum(sign*killed),
-// n_injured = sum(sign*injured). agg_zone_hour has one row per zone a
+// n_injured = sum(sign*injured). counts_zone_hour has one row per zone a
 // report lies in (possible = 0) or whose accuracy circle only overlaps it
 // (possible = 1): a report in two zones counts in each.
 // tile is the Web-Mercator quadkey at read.TileZoom (20) of the report's
@@ -108,14 +108,14 @@
 // measures, group by the dimensions wanted, never by span_id:
 //
 //	SELECT zone, sum(n_reports), sum(n_killed)
-//	FROM agg_zone_hour FINAL
+//	FROM counts_zone_hour FINAL
 //	WHERE hour >= '2024-03-01 00:00:00' AND hour < '2024-03-08 00:00:00'
 //	  AND violation = 1 AND possible = 0
 //	GROUP BY zone
 //
 //	-- per zoom-12 tile inside zoom-8 tile (x, y): lo, hi from read.TileRange
 //	SELECT bitShiftRight(tile, 2 * (20 - 12)) AS qk12, sum(n_reports)
-//	FROM agg_tile_day FINAL
+//	FROM counts_tile_day FINAL
 //	WHERE tile >= lo AND tile < hi AND day >= '2024-03-01'
 //	GROUP BY qk12
 //

@@ -1,6 +1,9 @@
 package storage
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // PlannedRow is a row WriteBatch would insert.
 type PlannedRow = outRow
@@ -37,3 +40,20 @@ var CurrentSQL = currentSQL
 
 // ByMonths is how insertInto splits rows into INSERTs (byMonths).
 var ByMonths = byMonths
+
+// FillCounts runs the statements of migration 0004 that fill the counts
+// tables from the raw one.
+func FillCounts(ctx context.Context, s *Store) error {
+	ms, err := Migrations()
+	if err != nil {
+		return err
+	}
+	for _, st := range statements(ms[3].SQL) {
+		if strings.Contains(st, "{month}") {
+			if err := s.execMigration(ctx, st); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -21,7 +21,7 @@ var ErrNoData = read.ErrNoData
 // the last day, not its end. With no reports it returns ErrNoData.
 func (s *Store) Extent(ctx context.Context) (first, last time.Time, err error) {
 	rows, err := s.conn.Query(ctx, s.sql(`SELECT min(day), max(day), count() FROM (
-    SELECT day FROM {db}.agg_adm_day GROUP BY day HAVING sum(n_reports) > 0)`))
+    SELECT day FROM {db}.counts_adm_day GROUP BY day HAVING sum(n_reports) > 0)`))
 	if err != nil {
 		return first, last, fmt.Errorf("storage: extent: %w", readErr(err))
 	}

@@ -129,9 +129,8 @@ func (s *Store) ApplyMigrations(ctx context.Context) ([]Migration, error) {
 			continue
 		}
 		for _, st := range statements(m.SQL) {
-			err := s.conn.Exec(ctx, s.sql(st))
-			if err != nil && !alreadyExists(err) {
-				return did, fmt.Errorf("storage: migrate %04d_%s: %w\n%s", m.Version, m.Name, err, s.sql(st))
+			if err := s.execMigration(ctx, st); err != nil {
+				return did, fmt.Errorf("storage: migrate %04d_%s: %w", m.Version, m.Name, err)
 			}
 		}
 		b, err := s.conn.PrepareBatch(ctx, s.sql("INSERT INTO {db}.schema_migrations (version, name, applied_at)"))
@@ -149,4 +148,37 @@ func (s *Store) ApplyMigrations(ctx context.Context) ([]Migration, error) {
 		did = append(did, m)
 	}
 	return did, nil
+}
+
+// execMigration runs one statement of a migration. A statement holding
+// {month} fills a table from the raw one: it runs once per month that
+// holds reports, {month} standing for that month's condition, so that no
+// INSERT touches more partitions than current releases allow.
+func (s *Store) execMigration(ctx context.Context, st string) error {
+	if !strings.Contains(st, "{month}") {
+		err := s.conn.Exec(ctx, s.sql(st))
+		if err != nil && !alreadyExists(err) {
+			return fmt.Errorf("%w\n%s", err, s.sql(st))
+		}
+		return nil
+	}
+	var months []uint32
+	err := s.each(ctx, "months", s.sql("SELECT DISTINCT toYYYYMM(observed_at) AS m FROM {db}.reports ORDER BY m"), nil, func(sc scanner) error {
+		var m uint32
+		if err := sc.Scan(&m); err != nil {
+			return err
+		}
+		months = append(months, m)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, m := range months {
+		q := s.sql(strings.ReplaceAll(st, "{month}", fmt.Sprintf("toYYYYMM(observed_at) = %d", m)))
+		if err := s.conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("fill month %d: %w\n%s", m, err, q)
+		}
+	}
+	return nil
 }

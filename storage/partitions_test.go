@@ -86,9 +86,9 @@ func wantMergedTotals(t *testing.T, s *storage.Store, reports, killed int64) {
 	const small = " SETTINGS max_read_buffer_size = 65536"
 	for _, q := range []string{
 		"SELECT toInt64(sum(sign)), toInt64(sum(sign * killed)) FROM " + db + ".reports FINAL" + small,
-		"SELECT toInt64(sumIf(n_reports, possible = 0)), toInt64(sumIf(n_killed, possible = 0)) FROM " + db + ".agg_zone_hour FINAL" + small,
-		"SELECT toInt64(sum(n_reports)), toInt64(sum(n_killed)) FROM " + db + ".agg_adm_day FINAL" + small,
-		"SELECT toInt64(sum(n_reports)), toInt64(sum(n_killed)) FROM " + db + ".agg_tile_day FINAL" + small,
+		"SELECT toInt64(sumIf(n_reports, possible = 0)), toInt64(sumIf(n_killed, possible = 0)) FROM " + db + ".counts_zone_hour FINAL" + small,
+		"SELECT toInt64(sum(n_reports)), toInt64(sum(n_killed)) FROM " + db + ".counts_adm_day FINAL" + small,
+		"SELECT toInt64(sum(n_reports)), toInt64(sum(n_killed)) FROM " + db + ".counts_tile_day FINAL" + small,
 	} {
 		var n, k int64
 		if err := s.Conn().QueryRow(ctx, q).Scan(&n, &k); err != nil {

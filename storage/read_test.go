@@ -27,7 +27,7 @@ func TestReadQueries(t *testing.T) {
 
 	h := t0.Truncate(time.Hour)
 	from, to := h.Add(-24*time.Hour), h.Add(48*time.Hour)
-	zt, err := s.ZoneTotals(ctx, []string{"z1", "z2", "z3"}, from, to)
+	zt, err := s.ZoneTotals(ctx, []string{"z1", "z2", "z3"}, read.Filter{From: from, To: to})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestReadQueries(t *testing.T) {
 	if z2 := zt["z2"]; z2.Reports != 0 || z2.Possible != 2 {
 		t.Fatalf("zone z2 (possible only): %+v", z2)
 	}
-	series, err := s.ZoneSeries(ctx, "z1", from, to)
+	series, err := s.ZoneSeries(ctx, "z1", read.Filter{From: from, To: to})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,14 +52,14 @@ func TestReadQueries(t *testing.T) {
 	}
 
 	day := time.Date(2024, 3, 10, 0, 0, 0, 0, time.UTC)
-	at, err := s.AreaTotals(ctx, 3, day, day.Add(48*time.Hour))
+	at, err := s.AreaTotals(ctx, 3, read.Filter{From: day, To: day.Add(48 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a := at["SY020000"]; a.Reports != 2 || a.Killed != 4 || a.Violations != 1 {
 		t.Fatalf("area totals: %+v", at)
 	}
-	if _, err := s.AreaTotals(ctx, 4, day, day.Add(24*time.Hour)); err == nil {
+	if _, err := s.AreaTotals(ctx, 4, read.Filter{From: day, To: day.Add(24 * time.Hour)}); err == nil {
 		t.Fatal("admin level 4 accepted")
 	}
 	if n, err := s.CountReports(ctx); err != nil || n != 2 {
@@ -69,9 +69,8 @@ func TestReadQueries(t *testing.T) {
 	// Cells at zoom 8 of the whole world, from the aggregate and from the
 	// raw table; then a neighbouring tile, which holds nothing.
 	tile8 := read.TileOf(37.15, 36.2, 8)
-	yes := true
 	for _, raw := range []bool{false, true} {
-		cells, err := s.TileCells(ctx, read.CellQuery{Filter: read.Filter{From: day, To: day.Add(48 * time.Hour), Violation: &yes}, Zoom: 8, Raw: raw})
+		cells, err := s.TileCells(ctx, read.CellQuery{Filter: read.Filter{From: day, To: day.Add(48 * time.Hour), Violations: []uint8{read.DefiniteViolation}}, Zoom: 8, Raw: raw})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,11 +19,11 @@ func cells(t *testing.T, s *storage.Store) []string {
 	var out []string
 	for _, q := range []string{
 		`SELECT concat('zone ', zone, ' ', toString(hour), ' ', category, toString(violation), toString(possible)),
-    sum(n_reports), sum(n_killed), sum(n_injured) FROM ` + db + `.agg_zone_hour FINAL GROUP BY zone, hour, category, violation, possible`,
-		`SELECT concat('adm ', adm1, adm2, adm3, ' ', toString(day), ' ', category, toString(violation)),
-    sum(n_reports), sum(n_killed), sum(n_injured) FROM ` + db + `.agg_adm_day FINAL GROUP BY adm1, adm2, adm3, day, category, violation`,
-		`SELECT concat('tile ', toString(tile), ' ', toString(day), ' ', category, toString(violation)),
-    sum(n_reports), sum(n_killed), sum(n_injured) FROM ` + db + `.agg_tile_day FINAL GROUP BY tile, day, category, violation`,
+    sum(n_reports), sum(n_killed), sum(n_injured) FROM ` + db + `.counts_zone_hour FINAL GROUP BY zone, hour, category, violation, possible`,
+		`SELECT concat('adm ', adm1, adm2, adm3, ' ', toString(day), ' ', category, toString(violation_class)),
+    sum(n_reports), sum(n_killed), sum(n_injured) FROM ` + db + `.counts_adm_day FINAL GROUP BY adm1, adm2, adm3, day, category, violation_class`,
+		`SELECT concat('tile ', toString(tile), ' ', toString(day), ' ', category, toString(violation_class)),
+    sum(n_reports), sum(n_killed), sum(n_injured) FROM ` + db + `.counts_tile_day FINAL GROUP BY tile, day, category, violation_class`,
 		`SELECT concat('raw ', partner_id, '/', report_id, ' r', toString(revision)),
     toInt64(sum(sign)), toInt64(sum(sign * killed)), toInt64(sum(sign * violation)) FROM ` + db + `.reports FINAL GROUP BY partner_id, report_id, revision`,
 		`SELECT concat('current ', partner_id, '/', report_id, ' r', toString(revision), ' ', zone_set, ' ',
@@ -100,9 +100,9 @@ func TestRematchRecover(t *testing.T) {
 	write(t, fresh, span(0, 4), nw...)
 
 	// the adm view misses the batch; the ledger still says pending
-	mustExec(t, stored, "DETACH TABLE `"+stored.Database()+"`.agg_adm_day_mv")
+	mustExec(t, stored, "DETACH TABLE `"+stored.Database()+"`.counts_adm_day_mv")
 	sp := rematchAll(t, stored, "zs2", "")
-	mustExec(t, stored, "ATTACH TABLE `"+stored.Database()+"`.agg_adm_day_mv")
+	mustExec(t, stored, "ATTACH TABLE `"+stored.Database()+"`.counts_adm_day_mv")
 	mustExec(t, stored, fmt.Sprintf("ALTER TABLE `%s`.ledger DELETE WHERE kafka_cluster = '%s'", stored.Database(), storage.RematchCluster))
 	for {
 		p, err := stored.PendingRematch(ctxT(t))

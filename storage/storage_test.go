@@ -58,7 +58,7 @@ type totals struct {
 	Current                   int64 // rows in reports_current
 	CurrentKilled             int64
 	RawSigned                 int64 // sum(sign) over reports FINAL
-	Zone, ZoneKilled, ZonePos int64 // agg_zone_hour FINAL (possible=0 / possible=1)
+	Zone, ZoneKilled, ZonePos int64 // counts_zone_hour FINAL (possible=0 / possible=1)
 	Adm, AdmKilled            int64
 	Tile, TileKilled          int64
 	ZoneQ, AdmQ, TileQ        int64 // through the query functions
@@ -79,10 +79,10 @@ func getTotals(t testing.TB, s *storage.Store) totals {
 	q("SELECT count(), toInt64(sum(killed)) FROM "+db+".reports_current", &cur, &tt.CurrentKilled)
 	tt.Current = int64(cur)
 	q("SELECT sum(sign) FROM "+db+".reports FINAL", &tt.RawSigned)
-	q("SELECT sumIf(n_reports, possible = 0), sumIf(n_killed, possible = 0), sumIf(n_reports, possible = 1) FROM "+db+".agg_zone_hour FINAL",
+	q("SELECT sumIf(n_reports, possible = 0), sumIf(n_killed, possible = 0), sumIf(n_reports, possible = 1) FROM "+db+".counts_zone_hour FINAL",
 		&tt.Zone, &tt.ZoneKilled, &tt.ZonePos)
-	q("SELECT sum(n_reports), sum(n_killed) FROM "+db+".agg_adm_day FINAL", &tt.Adm, &tt.AdmKilled)
-	q("SELECT sum(n_reports), sum(n_killed) FROM "+db+".agg_tile_day FINAL", &tt.Tile, &tt.TileKilled)
+	q("SELECT sum(n_reports), sum(n_killed) FROM "+db+".counts_adm_day FINAL", &tt.Adm, &tt.AdmKilled)
+	q("SELECT sum(n_reports), sum(n_killed) FROM "+db+".counts_tile_day FINAL", &tt.Tile, &tt.TileKilled)
 	return tt
 }
 
@@ -288,7 +288,7 @@ func TestRedoIsIdempotent(t *testing.T) {
 		t.Fatalf("resume after redo: %+v", pos)
 	}
 	// OPTIMIZE FINAL merges duplicates away: same answer.
-	for _, tbl := range []string{"reports", "report_revisions", "agg_zone_hour", "agg_adm_day", "agg_tile_day"} {
+	for _, tbl := range []string{"reports", "report_revisions", "counts_zone_hour", "counts_adm_day", "counts_tile_day"} {
 		if err := s.Conn().Exec(ctx, "OPTIMIZE TABLE "+db+"."+tbl+" FINAL"); err != nil {
 			t.Fatal(err)
 		}
@@ -371,7 +371,7 @@ func TestRawWrittenViewsNot(t *testing.T) {
 	if err := storage.MarkPending(ctx, s, sp); err != nil {
 		t.Fatal(err)
 	}
-	views := []string{"agg_zone_hour_mv", "agg_adm_day_mv", "agg_tile_day_mv"}
+	views := []string{"counts_zone_hour_mv", "counts_adm_day_mv", "counts_tile_day_mv"}
 	for _, v := range views {
 		mustExec(t, s, "DETACH TABLE "+db+"."+v)
 	}

@@ -41,6 +41,9 @@ type Row struct {
 	AdmApprox           bool
 	Violation           bool
 	ViolationReason     string
+	// Withdrawn: this revision takes the report out of every count. It is
+	// stored with the content of the revision it withdraws (see plan).
+	Withdrawn bool
 	// ReceivedAt should come from the Kafka record (its timestamp), not the
 	// clock: a redone span must produce the same rows.
 	ReceivedAt time.Time
@@ -89,6 +92,7 @@ type WriteResult struct {
 	Duplicates  int  // same report and revision already stored or earlier in the batch
 	Stale       int  // a lower revision than the one stored or earlier in the batch
 	Superseded  int  // replaced by a higher revision later in the same batch
+	Withdrawn   int  // of Inserted, withdrawals (a +1 and a -1 row each)
 	Redo        bool // the span was pending: a previous attempt was interrupted
 	AlreadyDone bool // the span was done before: nothing written
 }
@@ -275,7 +279,7 @@ func checkRow(r *Row) error {
 		name string
 		t    time.Time
 		zero bool
-	}{{"observed_at", r.ObservedAt, false}, {"observed_until", r.ObservedUntil, true}, {"received_at", r.ReceivedAt, true}} {
+	}{{"observed_at", r.ObservedAt, r.Withdrawn}, {"observed_until", r.ObservedUntil, true}, {"received_at", r.ReceivedAt, true}} {
 		if t.zero && t.t.IsZero() {
 			continue
 		}
@@ -300,12 +304,20 @@ type outRow struct {
 // plan decides, in batch order, what each row becomes given the stored
 // current revisions. The result depends only on its inputs, so a redo
 // inserts the same rows in the same order.
+//
+// A withdrawn revision is written as a +1 and a -1 row of itself: it sums
+// to zero in the raw table and in every aggregate (both rows are in one
+// block), and report_revisions (fed by the +1 rows) keeps it, so a lower
+// revision arriving later is stale. It carries the content of the latest
+// revision it withdraws, so the history shows what was withdrawn and where.
+// A withdrawn revision is never retracted: it already counts zero.
 func plan(rows []Row, stored map[reportKey]*storedRow, res *WriteResult) []outRow {
 	type keyState struct {
 		rev    uint32
 		exists bool
 		minus  *storedRow // stored revision to retract
 		plus   *Row       // revision to insert
+		base   *Row       // latest content that is not a withdrawal
 	}
 	states := make(map[reportKey]*keyState, len(rows))
 	order := make([]reportKey, 0, len(rows))
@@ -317,24 +329,27 @@ func plan(rows []Row, stored map[reportKey]*storedRow, res *WriteResult) []outRo
 			st = &keyState{}
 			if sr := stored[k]; sr != nil {
 				st.exists, st.rev = true, sr.Revision
-				st.minus = sr // retracted only if a higher revision arrives
+				if !sr.Withdrawn {
+					st.minus = sr // retracted only if a higher revision arrives
+				}
+				st.base = &sr.Row
 			}
 			states[k] = st
 			order = append(order, k)
 		}
 		switch {
-		case !st.exists:
-			st.exists, st.rev, st.plus = true, r.Revision, r
-			st.minus = nil
-		case r.Revision > st.rev:
+		case !st.exists || r.Revision > st.rev:
 			if st.plus != nil {
 				res.Superseded++
 			}
-			st.rev, st.plus = r.Revision, r
+			st.exists, st.rev, st.plus = true, r.Revision, r
 		case r.Revision == st.rev:
 			res.Duplicates++
 		default:
 			res.Stale++
+		}
+		if st.plus == r && !r.Withdrawn {
+			st.base = r
 		}
 	}
 	out := make([]outRow, 0, len(order)+len(order)/8)
@@ -347,10 +362,41 @@ func plan(rows []Row, stored map[reportKey]*storedRow, res *WriteResult) []outRo
 			out = append(out, outRow{row: &st.minus.Row, tile: st.minus.tile, sign: -1})
 			res.Retracted++
 		}
-		out = append(out, outRow{row: st.plus, tile: TileKey(st.plus.Lon, st.plus.Lat), sign: 1})
+		plus := st.plus
+		if plus.Withdrawn {
+			plus = withdrawal(plus, st.base)
+		}
+		tile := TileKey(plus.Lon, plus.Lat)
+		out = append(out, outRow{row: plus, tile: tile, sign: 1})
+		if plus.Withdrawn {
+			out = append(out, outRow{row: plus, tile: tile, sign: -1})
+			res.Withdrawn++
+		}
 		res.Inserted++
 	}
 	return out
+}
+
+// withdrawal is the row stored for withdrawal w of a report whose latest
+// content is base (nil when nothing of it is stored: the withdrawal is
+// kept as it came, dated at its arrival when it has no time, so that a
+// lower revision arriving later is still stale).
+func withdrawal(w, base *Row) *Row {
+	out := *w
+	if base != nil {
+		out = *base
+		out.Revision, out.ReceivedAt, out.Withdrawn = w.Revision, w.ReceivedAt, true
+		if w.Description != "" {
+			out.Description = w.Description
+		}
+		if len(w.Sources) > 0 {
+			out.Sources = w.Sources
+		}
+	} else if out.ObservedAt.IsZero() {
+		out.ObservedAt = w.ReceivedAt
+	}
+	out.Violation = false
+	return &out
 }
 
 // reportColumns are the columns of a report written and read by this
@@ -445,7 +491,7 @@ func (s *Store) insertBlock(ctx context.Context, table string, sp Span, spanID u
 	if len(out) == 0 {
 		return nil
 	}
-	b, err := s.conn.PrepareBatch(ctx, s.sql(`INSERT INTO {db}.`+table+` (`+reportColumns+`, sign,
+	b, err := s.conn.PrepareBatch(ctx, s.sql(`INSERT INTO {db}.`+table+` (`+reportColumns+`, withdrawn, sign,
     kafka_cluster, kafka_topic, kafka_partition, first_offset, last_offset, span_id, gen)`))
 	if err != nil {
 		return err
@@ -459,7 +505,7 @@ func (s *Store) insertBlock(ctx context.Context, table string, sp Span, spanID u
 			r.PerpetratorName, r.PerpetratorSide, r.TargetName, r.TargetSide, r.Killed, r.Injured,
 			r.Description, nonNil(r.Sources), r.ZoneSet, nonNil(r.Zones), nonNil(r.PossibleZones),
 			r.Adm1, r.Adm2, r.Adm3, b2u(r.AdmApprox), b2u(r.Violation), r.ViolationReason,
-			dbTime(r.ReceivedAt), o.sign,
+			dbTime(r.ReceivedAt), b2u(r.Withdrawn), o.sign,
 			sp.Cluster, sp.Topic, part, sp.First, sp.Last, spanID, o.gen); err != nil {
 			return err
 		}
@@ -473,23 +519,14 @@ type storedRow struct {
 	tile uint64
 }
 
-func scanReport(sc interface{ Scan(...any) error }) (*storedRow, error) {
-	var (
-		sr                   storedRow
-		r                    = &sr.Row
-		obs, until, received time.Time
-		admApprox, violation uint8
-	)
-	if err := sc.Scan(&r.PartnerID, &r.ReportID, &r.Revision, &obs, &until, &r.TimePrecision,
-		&r.Lat, &r.Lon, &r.AccuracyM, &r.GeoPrecision, &sr.tile, &r.Category,
-		&r.PerpetratorName, &r.PerpetratorSide, &r.TargetName, &r.TargetSide, &r.Killed, &r.Injured,
-		&r.Description, &r.Sources, &r.ZoneSet, &r.Zones, &r.PossibleZones,
-		&r.Adm1, &r.Adm2, &r.Adm3, &admApprox, &violation, &r.ViolationReason, &received); err != nil {
-		return nil, err
+// scanRevision scans reportColumns and withdrawn (of report_revisions).
+func scanRevision(sc interface{ Scan(...any) error }) (*storedRow, error) {
+	var withdrawn uint8
+	sr, err := scanReportWith(sc, &withdrawn)
+	if err == nil {
+		sr.Withdrawn = withdrawn == 1
 	}
-	r.ObservedAt, r.ObservedUntil, r.ReceivedAt = goTime(obs), goTime(until), goTime(received)
-	r.AdmApprox, r.Violation = admApprox == 1, violation == 1
-	return &sr, nil
+	return sr, err
 }
 
 // storedRevisions returns, for each report key of rows, its highest stored
@@ -523,11 +560,11 @@ WHERE (partner_id, report_id) IN (SELECT partner_id, report_id FROM batch_keys)
 	if err != nil || len(stored) == 0 {
 		return out, err
 	}
-	err = s.withKeys(ctx, stored, `SELECT `+reportColumns+`
+	err = s.withKeys(ctx, stored, `SELECT `+reportColumns+`, withdrawn
 FROM {db}.report_revisions
 WHERE (partner_id, report_id) IN (SELECT partner_id, report_id FROM batch_keys)
   AND span_id != ?`, spanID, func(res driver.Rows) error {
-		sr, err := scanReport(res)
+		sr, err := scanRevision(res)
 		if err != nil {
 			return err
 		}
@@ -570,7 +607,7 @@ func (s *Store) withKeys(ctx context.Context, keys []reportKey, query string, sp
 // Current returns the current (highest stored) revision of a report, or
 // ErrNotFound. It reads report_revisions, ordered by report key.
 func (s *Store) Current(ctx context.Context, partnerID, reportID string) (Row, error) {
-	rows, err := s.conn.Query(ctx, s.sql(`SELECT `+reportColumns+`
+	rows, err := s.conn.Query(ctx, s.sql(`SELECT `+reportColumns+`, withdrawn
 FROM {db}.report_revisions WHERE partner_id = ? AND report_id = ?
 ORDER BY revision DESC LIMIT 1`), partnerID, reportID)
 	if err != nil {
@@ -578,7 +615,7 @@ ORDER BY revision DESC LIMIT 1`), partnerID, reportID)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		sr, err := scanReport(rows)
+		sr, err := scanRevision(rows)
 		if err != nil {
 			return Row{}, fmt.Errorf("storage: current report: %w", err)
 		}

@@ -48,7 +48,7 @@ type ingestResult struct {
 	Load      string        // load average at the end
 	Parts     string        // parts per table in the store at the end (active/all)
 	Writes    writeBreakdown
-	InZone    map[string]int64 // reports inside each zone (not "possible"), from agg_zone_hour
+	InZone    map[string]int64 // reports inside each zone (not "possible"), from counts_zone_hour
 	InOrNear  map[string]int64 // reports inside or possibly inside each zone
 	Lookups   string           // rows the revision lookups read, from system.query_log
 }
@@ -261,17 +261,17 @@ func checkStore(ctx context.Context, o runOptions, res *ingestResult) error {
 	if res.Batches, err = count(ctx, o.conn, fmt.Sprintf(`SELECT toInt64(count()) FROM %s.ledger FINAL WHERE state = 1`, o.database)); err != nil {
 		return err
 	}
-	agg, err := count(ctx, o.conn, fmt.Sprintf(`SELECT toInt64(sum(n_reports)) FROM %s.agg_adm_day FINAL`, o.database))
+	agg, err := count(ctx, o.conn, fmt.Sprintf(`SELECT toInt64(sum(n_reports)) FROM %s.counts_adm_day FINAL`, o.database))
 	if err != nil {
 		return err
 	}
 	res.Writes = parseBreakdown(o.logPath)
 	res.Lookups = lookupReads(ctx, o.conn, o.database)
-	if res.InZone, err = zoneCounts(ctx, o.conn, fmt.Sprintf(`SELECT zone, toInt64(sum(n_reports)) FROM %s.agg_zone_hour FINAL
+	if res.InZone, err = zoneCounts(ctx, o.conn, fmt.Sprintf(`SELECT zone, toInt64(sum(n_reports)) FROM %s.counts_zone_hour FINAL
 WHERE possible = 0 GROUP BY zone`, o.database)); err != nil {
 		return err
 	}
-	if res.InOrNear, err = zoneCounts(ctx, o.conn, fmt.Sprintf(`SELECT zone, toInt64(sum(n_reports)) FROM %s.agg_zone_hour FINAL
+	if res.InOrNear, err = zoneCounts(ctx, o.conn, fmt.Sprintf(`SELECT zone, toInt64(sum(n_reports)) FROM %s.counts_zone_hour FINAL
 GROUP BY zone`, o.database)); err != nil {
 		return err
 	}
@@ -279,7 +279,7 @@ GROUP BY zone`, o.database)); err != nil {
 		return err
 	}
 	if res.Stored != int64(o.reports) || agg != res.Stored {
-		return fmt.Errorf("store holds %d reports (agg_adm_day: %d), want %d", res.Stored, agg, o.reports)
+		return fmt.Errorf("store holds %d reports (counts_adm_day: %d), want %d", res.Stored, agg, o.reports)
 	}
 	return nil
 }

@@ -29,7 +29,8 @@ type Filter struct {
 	From, To   time.Time
 	Categories []string
 	Sides      []string // perpetrator sides
-	Violation  *bool    // candidate violations only (true) or none of them (false)
+	Violations []uint8  // violation classes (NotViolation, DefiniteViolation, PossibleViolation)
+	Precisions []string // geo precisions (Precisions)
 	Zones      []string // reports inside one of these zones (not only possibly)
 	Partners   []string
 }
@@ -47,6 +48,10 @@ type CellQuery struct {
 	Area       Tile
 	Zoom       uint32 // cell zoom, Area.Z <= Zoom <= TileZoom
 	ByCategory bool   // one Cell per cell and category
+	// ByPrecision: one Cell per cell and precision, with nothing counted
+	// as Coarse (the reader places them). Otherwise the cells count the
+	// reports placed at zoom Area.Z and the others as Coarse.
+	ByPrecision bool
 	// Raw reads the raw reports table; otherwise the tile aggregate,
 	// which needs From and To at UTC midnights and no filter NeedsRaw.
 	Raw bool
@@ -56,28 +61,39 @@ type CellQuery struct {
 }
 
 // Counts are signed sums over current reports.
+//
+// Every measure means the same in zones, admin areas and tiles: Reports,
+// Killed and Injured count the reports placed there (see PlacedAt);
+// Violations the definite candidate violations among them,
+// PossibleViolations the possible ones; Coarse the reports whose point
+// lies there but whose precision is too coarse for the level shown (not
+// in the other counts).
 type Counts struct {
 	Reports, Killed, Injured, Violations int64
+	PossibleViolations, Coarse           int64
 }
 
 // Cell is the counts of one cell (and category, with ByCategory).
 type Cell struct {
 	Key      uint64 // quadkey at the query's Zoom
-	Category string // with ByCategory only
+	Category  string // with ByCategory only
+	Precision string // with ByPrecision only
 	Counts
 }
 
 // Point is the counts of one stored report revision at its coordinates
 // (Store.TilePoints); Reports is 0 for a revision replaced since.
 type Point struct {
-	Lon, Lat float64
-	Category string
+	Lon, Lat  float64
+	Category  string
+	Precision string
 	Counts
 }
 
 // Totals are an area's counts over a window. Possible counts the reports
-// whose accuracy circle only overlaps a zone (zones only); the other
-// counts leave those out.
+// whose uncertainty circle only crosses a zone (zones only); the other
+// counts leave those out, and so a zone's PossibleViolations are the
+// candidate violations among its Possible reports.
 type Totals struct {
 	Counts
 	Possible int64
