@@ -158,6 +158,21 @@ func (s *Server) pickPorts() error {
 	return nil
 }
 
+// MergeTreeConfig is the <merge_tree> section every server started here
+// gets, and the one a production server should get too (deploy/clickhouse/
+// config.d/trucewatch.xml holds the same settings). A merge leaves the parts
+// it merged on disk, inactive, for old_parts_lifetime (480 s by default, so
+// that a merged part not yet flushed by the kernel can be rebuilt after a
+// power loss). Under a continuous feed that wait, not the active parts,
+// made the disk hold tens of thousands of parts: 60 s is still twice the
+// kernel's default dirty-page expiry (30 s), and the cleanup runs every
+// 10 s instead of 30.
+const MergeTreeConfig = `    <merge_tree>
+        <old_parts_lifetime>60</old_parts_lifetime>
+        <cleanup_delay_period>10</cleanup_delay_period>
+    </merge_tree>
+`
+
 // writeConfig writes a self-contained configuration: no include of the
 // system config, so nothing there (extra ports, paths) can collide. The
 // <yandex> root is read by 18.x and by current releases alike.
@@ -196,8 +211,8 @@ func (s *Server) writeConfig() error {
     <mark_cache_size>268435456</mark_cache_size>
     <timezone>UTC</timezone>
     <shutdown_wait_unfinished>2</shutdown_wait_unfinished>
-</yandex>
-`, d, s.ports[0], s.ports[1], s.ports[2])
+%[5]s</yandex>
+`, d, s.ports[0], s.ports[1], s.ports[2], MergeTreeConfig)
 	users := `<?xml version="1.0"?>
 <yandex>
     <profiles>
