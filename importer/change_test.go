@@ -5,6 +5,8 @@ import (
 	"encoding/csv"
 	"strconv"
 	"testing"
+
+	"github.com/trucewatch/trucewatch/importer"
 )
 
 // changeUCDP raises best (and high) of the first n events by 5.
@@ -32,4 +34,24 @@ func changeUCDP(t testing.TB, data []byte, n int) []byte {
 	w := csv.NewWriter(&b)
 	w.WriteAll(recs)
 	return b.Bytes()
+}
+
+// dropLast removes the last n events of a CSV file.
+func dropLast(t testing.TB, data []byte, n int) []byte {
+	t.Helper()
+	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	w.WriteAll(recs[:len(recs)-n])
+	return b.Bytes()
+}
+
+// mustState is the state an import of data with o leaves (nothing sent).
+func mustState(t testing.TB, data []byte, o importer.Options) importer.State {
+	t.Helper()
+	_, _, im := importBytes(t, data, o)
+	return im.State()
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/trucewatch/trucewatch/kafka/publish"
 	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/storage"
+	"github.com/trucewatch/trucewatch/storage/read"
 	"github.com/trucewatch/trucewatch/storage/chtest"
 	"github.com/trucewatch/trucewatch/violation"
 )
@@ -167,6 +168,22 @@ func TestImportEndToEnd(t *testing.T) {
 	if killed1 != killed0+25 {
 		t.Fatalf("killed %d after the revisions, want %d", killed1, killed0+25)
 	}
+
+	// 4. A version without its last three events: they are withdrawn from
+	// every count; a re-import of it changes nothing.
+	state = mustState(t, changed, importer.Options{Dataset: "ucdp", Revision: 200100, Prior: state})
+	shorter := dropLast(t, changed, 3)
+	st, im, n = send(shorter, importer.Options{Revision: 210100, Prior: state})
+	if n != 3 || st.Withdrawn != 3 || st.Unchanged != len(reps)-3 {
+		t.Fatalf("shorter version: sent %d, %+v", n, st)
+	}
+	if s := run(); s.Written != 3 || s.DeadLettered != 0 {
+		t.Fatalf("withdrawals: ingest %+v", s)
+	}
+	check("withdrawals", final[:len(final)-3])
+	if _, _, n := send(shorter, importer.Options{Revision: 210100, Prior: im.State()}); n != 0 {
+		t.Fatalf("re-import after the withdrawals sent %d", n)
+	}
 }
 
 // expected computes every figure from the reports: adm1, adm2 and adm3
@@ -185,15 +202,28 @@ func expected(m *geo.Matcher, reps []report.Report) map[string][2]int64 {
 	for i := range reps {
 		r := &reps[i]
 		m.Match(orb.Point{r.Lon, r.Lat}, r.ObservedAt, r.UncertaintyM(), &gm)
-		viol, _ := rules.Classify(r, &gm)
+		viol, reason := rules.Classify(r, &gm)
 		v := 0
-		if viol {
+		switch {
+		case viol && strings.HasPrefix(reason, "possibly_in_zone"):
+			v = 2
+		case viol:
 			v = 1
 		}
 		add("adm1|"+gm.Adm1, r)
 		add("adm2|"+gm.Adm2, r)
 		add("adm3|"+gm.Adm3, r)
 		add(fmt.Sprintf("adm3day|%s|%s|%d", gm.Adm3, r.ObservedAt.UTC().Format("2006-01-02"), v), r)
+		// Placed at a level only if the precision says the point is there
+		// (adm3: exact, near, adm3; adm2: also adm2; adm1: also adm1).
+		for level, areas := range map[int]string{1: gm.Adm1, 2: gm.Adm2, 3: gm.Adm3} {
+			placed := map[report.GeoPrecision]int{"": 3, "exact": 3, "near": 3, "adm3": 3, "adm2": 2, "adm1": 1}[r.GeoPrecision] >= level
+			kind := "placed"
+			if !placed {
+				kind = "coarse"
+			}
+			add(fmt.Sprintf("%s%d|%s", kind, level, areas), r)
+		}
 		for _, z := range gm.Zones {
 			p := 0
 			if z.Possible {
@@ -213,12 +243,29 @@ func storedFigures(t *testing.T, ctx context.Context, s *storage.Store) map[stri
 		`SELECT concat('adm1|', adm1), sum(n_reports), sum(n_killed) FROM %s.counts_adm_day FINAL GROUP BY adm1`,
 		`SELECT concat('adm2|', adm2), sum(n_reports), sum(n_killed) FROM %s.counts_adm_day FINAL GROUP BY adm2`,
 		`SELECT concat('adm3|', adm3), sum(n_reports), sum(n_killed) FROM %s.counts_adm_day FINAL GROUP BY adm3`,
-		`SELECT concat('adm3day|', adm3, '|', toString(day), '|', toString(violation)), sum(n_reports), sum(n_killed)
-			FROM %s.counts_adm_day FINAL GROUP BY adm3, day, violation`,
+		`SELECT concat('adm3day|', adm3, '|', toString(day), '|', toString(violation_class)), sum(n_reports), sum(n_killed)
+			FROM %s.counts_adm_day FINAL GROUP BY adm3, day, violation_class`,
 		`SELECT concat('zone|', zone, '|', toString(possible), '|', toString(violation)), sum(n_reports), sum(n_killed)
 			FROM %s.counts_zone_hour FINAL GROUP BY zone, possible, violation`,
 		`SELECT concat('zonehour|', zone, '|', formatDateTime(hour, '%%Y-%%m-%%dT%%H')), sum(n_reports), sum(n_killed)
 			FROM %s.counts_zone_hour FINAL GROUP BY zone, hour`,
 	}
-	return chtest.Figures[[2]int64](t, ctx, s, queries...)
+	out := chtest.Figures[[2]int64](t, ctx, s, queries...)
+	// What the maps show: the store's own placement.
+	all := read.Filter{From: time.Date(1971, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}
+	for level := 1; level <= 3; level++ {
+		at, err := s.AreaTotals(ctx, level, all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for pc, v := range at {
+			if v.Reports != 0 || v.Killed != 0 {
+				out[fmt.Sprintf("placed%d|%s", level, pc)] = [2]int64{v.Reports, v.Killed}
+			}
+			if v.Coarse != 0 {
+				out[fmt.Sprintf("coarse%d|%s", level, pc)] = [2]int64{v.Coarse, -1}
+			}
+		}
+	}
+	return out
 }

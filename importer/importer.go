@@ -45,6 +45,9 @@ type Options struct {
 	// not change are not sent again (unchanged) and changed ones are
 	// counted as revised.
 	Prior State
+	// KeepMissing: a report of Prior that the file no longer holds is left
+	// as it is. By default it is withdrawn (the dataset deleted the event).
+	KeepMissing bool
 	// Now bounds observed_at when validating (report.Decode); default
 	// time.Now.
 	Now time.Time
@@ -61,6 +64,8 @@ type Importer struct {
 	head   map[string]int
 	seen   map[string]bool
 	next   State // what this import sent or found unchanged
+	gone   []string // Prior's reports the file does not hold, to withdraw
+	ended  bool
 	stats  Stats
 	line   atomic.Int64
 	closer io.Closer
@@ -72,6 +77,7 @@ type Stats struct {
 	New       int            // reports sent that Prior did not hold (all of them without Prior)
 	Revised   int            // reports sent whose content changed since Prior
 	Unchanged int            // reports not sent: same content as in Prior
+	Withdrawn int            // withdrawals sent: Prior's reports the file no longer holds
 	Rejected  int            // rows that became no report
 	Reasons   map[string]int // rejected rows by reason
 	Examples  map[string]string
@@ -222,9 +228,14 @@ func (r row) get(name string) string {
 // read error, not a bad row.
 func (im *Importer) Next() (rep report.Report, ok bool, err error) {
 	for {
+		if im.ended {
+			return im.withdrawal()
+		}
 		rec, err := im.csv.Read()
 		if err == io.EOF {
-			return report.Report{}, false, nil
+			im.ended = true
+			im.gone = im.missing()
+			continue
 		}
 		im.stats.Read++
 		if err != nil {
@@ -255,7 +266,7 @@ func (im *Importer) Next() (rep report.Report, ok bool, err error) {
 		switch {
 		case !known:
 			im.stats.New++
-		case prior.Hash == h:
+		case prior.Hash == h && h != withdrawnHash:
 			im.stats.Unchanged++
 			im.next[r.ID] = prior
 			continue
@@ -319,6 +330,41 @@ func (im *Importer) Stats() Stats { return im.stats }
 // goroutine (for progress).
 func (im *Importer) Line() int { return int(im.line.Load()) }
 
+// withdrawnHash marks a withdrawn report in a State (no content hashes to
+// it: contentHash of any report is another value with overwhelming odds).
+const withdrawnHash = 0
+
+// missing lists, sorted, the reports of Prior that the file does not hold
+// and that are not withdrawn already.
+func (im *Importer) missing() []string {
+	if im.o.KeepMissing {
+		return nil
+	}
+	var out []string
+	for id, e := range im.o.Prior {
+		if !im.seen[id] && e.Hash != withdrawnHash {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// withdrawal returns the next withdrawal to send: a revision above the
+// last one sent (the file's version for UCDP), ok false when none is left.
+func (im *Importer) withdrawal() (report.Report, bool, error) {
+	if len(im.gone) == 0 {
+		return report.Report{}, false, nil
+	}
+	id := im.gone[0]
+	im.gone = im.gone[1:]
+	rev := max(im.o.Revision, im.o.Prior[id].Revision+1)
+	im.stats.Withdrawn++
+	im.next[id] = Entry{Revision: rev, Hash: withdrawnHash}
+	return report.Report{ID: id, PartnerID: im.o.PartnerID, Revision: rev, Withdrawn: true,
+		Description: "withdrawn: no longer in the " + im.o.Dataset + " dataset"}, true, nil
+}
+
 // State returns what a later import should take as Prior: every report of
 // this file that was sent or found unchanged. Save it only once the
 // brokers acknowledged everything sent.
@@ -352,8 +398,11 @@ func (im *Importer) Source() publish.Source {
 // an example each.
 func (s Stats) Summary(w io.Writer, sent int) {
 	fmt.Fprintf(w, "read       %d rows\n", s.Read)
-	fmt.Fprintf(w, "sent       %d reports (%d new, %d revised)\n", sent, s.New, s.Revised)
+	fmt.Fprintf(w, "sent       %d reports (%d new, %d revised, %d withdrawn)\n", sent, s.New, s.Revised, s.Withdrawn)
 	fmt.Fprintf(w, "unchanged  %d (not sent again)\n", s.Unchanged)
+	if s.Withdrawn > 0 {
+		fmt.Fprintf(w, "withdrawn  %d (in the state, no longer in the file)\n", s.Withdrawn)
+	}
 	fmt.Fprintf(w, "rejected   %d\n", s.Rejected)
 	reasons := make([]string, 0, len(s.Reasons))
 	for k := range s.Reasons {

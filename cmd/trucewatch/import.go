@@ -25,6 +25,7 @@ type importFlags struct {
 	dry              bool
 	version, partner string
 	state            string
+	keepMissing      bool
 }
 
 func (f *importFlags) register(fs *flag.FlagSet) {
@@ -33,7 +34,8 @@ func (f *importFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.dry, "dry-run", false, "map and validate only, send nothing, print the summary")
 	fs.StringVar(&f.version, "version", "", "UCDP GED version of the file (e.g. 19.1, 23.1): the reports' revision; default from a file name like GEDEvent_v23_1.csv")
 	fs.StringVar(&f.partner, "partner", "", "partner_id of the reports (default the dataset name)")
-	fs.StringVar(&f.state, "state", "", "file recording what earlier imports sent: unchanged events are not sent again and changed ones are counted as revised; updated after a complete import")
+	fs.StringVar(&f.state, "state", "", "file recording what earlier imports sent: unchanged events are not sent again, changed ones are counted as revised, and those no longer in the file are withdrawn; updated after a complete import")
+	fs.BoolVar(&f.keepMissing, "keep-missing", false, "with --state: do not withdraw the reports of events no longer in the file (for a file that holds part of the dataset)")
 }
 
 func runImport(ctx context.Context, args []string, std stdio) error {
@@ -119,7 +121,7 @@ func importArgs(fs *flag.FlagSet, args []string, std stdio) (dataset, file strin
 // options are the importer's options: the revision of a UCDP file from
 // --version or its name, and what earlier imports sent (--state).
 func (f *importFlags) options(dataset, file string) (importer.Options, error) {
-	o := importer.Options{Dataset: dataset, PartnerID: f.partner}
+	o := importer.Options{Dataset: dataset, PartnerID: f.partner, KeepMissing: f.keepMissing}
 	if dataset == "ucdp" {
 		v := f.version
 		if v == "" {
