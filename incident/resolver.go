@@ -1,0 +1,197 @@
+package incident
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/trucewatch/trucewatch/storage/read"
+)
+
+// Store is what the Resolver reads and writes (storage.Store implements
+// it).
+type Store interface {
+	// ChangedReports returns the keys with a row of reports written at or
+	// after since and their current revisions; every current report for
+	// the zero time.
+	ChangedReports(ctx context.Context, since time.Time) (read.ReportChanges, error)
+	// StoredIncidents returns the id and digest of every stored incident,
+	// and the highest version written.
+	StoredIncidents(ctx context.Context) ([]read.IncidentDigest, uint64, error)
+	// WriteIncidents stores put and deletes del, at version (higher than
+	// any before): idempotent, a redo at a higher version replaces.
+	WriteIncidents(ctx context.Context, version uint64, put []read.Incident, del []string) error
+}
+
+// Defaults of Options.
+const (
+	DefaultInterval = time.Second
+	DefaultOverlap  = 10 * time.Second
+)
+
+// Options configure a Resolver. The zero value of each field but Store
+// works.
+type Options struct {
+	Store  Store
+	Rule   Rule
+	Groups map[string]string // partner id -> partner group, e.g. "guarantor:ru"
+	// Interval between two passes (DefaultInterval).
+	Interval time.Duration
+	// Overlap: each pass reads again the rows written this long before
+	// the previous pass began, so that a row whose INSERT was still
+	// under way then is not missed (DefaultOverlap).
+	Overlap time.Duration
+	Logger  *slog.Logger
+	// Pass, when set, is called after every pass with its figures.
+	Pass func(Pass)
+}
+
+// Pass is the figures of one pass.
+type Pass struct {
+	Full      bool // a full resolution (the first pass, or after an error)
+	Changed   int  // keys read
+	Put, Del  int  // incidents written, deleted
+	Reports   int  // current reports held
+	Incidents int
+	Took      time.Duration
+}
+
+// Resolver keeps the stored incidents equal to the resolution of the
+// current reports. Its first pass (and the pass after any error) reads
+// every current report, resolves them from scratch and writes what
+// differs from the stored incidents, deleting the stored incidents that
+// are not in the result; each later pass reads the reports changed since
+// the previous one began (less Overlap) and resolves only their
+// neighbourhood (Set.Apply). Every write carries a higher version, so a
+// pass that crashed half-way is completed by the next full pass. Run one
+// Resolver per database.
+type Resolver struct {
+	o       Options
+	set     *Set
+	since   time.Time
+	version uint64
+}
+
+// New returns a Resolver; Run or Step start it.
+func New(o Options) (*Resolver, error) {
+	if o.Store == nil {
+		return nil, errors.New("incident: no store")
+	}
+	if o.Interval <= 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.Overlap <= 0 {
+		o.Overlap = DefaultOverlap
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Resolver{o: o}, nil
+}
+
+// Run runs a pass every Interval until ctx ends; a failed pass is logged
+// and followed by a full one.
+func (r *Resolver) Run(ctx context.Context) error {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if err := r.Step(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			r.o.Logger.Warn("incident pass failed", "err", err)
+		}
+		t.Reset(r.o.Interval)
+	}
+}
+
+// Step runs one pass. After an error the next Step is a full pass.
+func (r *Resolver) Step(ctx context.Context) error {
+	start := time.Now()
+	full := r.set == nil
+	var p Pass
+	var err error
+	if full {
+		p, err = r.full(ctx)
+	} else {
+		p, err = r.incremental(ctx)
+	}
+	if err != nil {
+		r.set = nil
+		return err
+	}
+	p.Full, p.Took = full, time.Since(start)
+	p.Reports, p.Incidents = r.set.Len(), len(r.set.incidents)
+	r.o.Logger.Debug("incident pass", "full", p.Full, "changed", p.Changed, "put", p.Put, "del", p.Del, "took", p.Took)
+	if r.o.Pass != nil {
+		r.o.Pass(p)
+	}
+	return nil
+}
+
+func (r *Resolver) full(ctx context.Context) (Pass, error) {
+	ch, err := r.o.Store.ChangedReports(ctx, time.Time{})
+	if err != nil {
+		return Pass{}, fmt.Errorf("incident: read reports: %w", err)
+	}
+	set := NewSet(r.o.Rule, r.o.Groups)
+	set.Apply(nil, ch.Current)
+	stored, version, err := r.o.Store.StoredIncidents(ctx)
+	if err != nil {
+		return Pass{}, fmt.Errorf("incident: read incidents: %w", err)
+	}
+	r.version = max(r.version, version)
+	have := make(map[string]uint64, len(stored))
+	for _, d := range stored {
+		have[d.ID] = d.Digest
+	}
+	var put []read.Incident
+	for _, inc := range set.Incidents() {
+		if d, ok := have[inc.ID]; !ok || d != inc.Digest {
+			put = append(put, inc)
+		}
+	}
+	var del []string
+	for _, d := range stored {
+		if set.incidents[d.ID] == nil {
+			del = append(del, d.ID)
+		}
+	}
+	if err := r.write(ctx, put, del); err != nil {
+		return Pass{}, err
+	}
+	r.set, r.since = set, ch.Now.Add(-r.o.Overlap)
+	return Pass{Changed: len(ch.Keys), Put: len(put), Del: len(del)}, nil
+}
+
+func (r *Resolver) incremental(ctx context.Context) (Pass, error) {
+	ch, err := r.o.Store.ChangedReports(ctx, r.since)
+	if err != nil {
+		return Pass{}, fmt.Errorf("incident: read changes: %w", err)
+	}
+	put, del := r.set.Apply(ch.Keys, ch.Current)
+	if err := r.write(ctx, put, del); err != nil {
+		return Pass{}, err
+	}
+	r.since = ch.Now.Add(-r.o.Overlap)
+	return Pass{Changed: len(ch.Keys), Put: len(put), Del: len(del)}, nil
+}
+
+func (r *Resolver) write(ctx context.Context, put []read.Incident, del []string) error {
+	if len(put) == 0 && len(del) == 0 {
+		return nil
+	}
+	r.version = max(r.version+1, uint64(time.Now().UnixNano()))
+	if err := r.o.Store.WriteIncidents(ctx, r.version, put, del); err != nil {
+		return fmt.Errorf("incident: write: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,213 @@
+package incident
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/trucewatch/trucewatch/report"
+	"github.com/trucewatch/trucewatch/storage/read"
+)
+
+// Set is the current reports and their incidents, kept up to date by
+// Apply: the resolution of its reports, whatever order they came in.
+type Set struct {
+	rule      Rule
+	groups    map[string]string // partner id -> group
+	items     map[read.ReportKey]*item
+	cells     map[cell][]*item
+	of        map[read.ReportKey]string // incident id of each report
+	incidents map[string]*read.Incident
+}
+
+// NewSet is an empty set resolving by rule; groups maps a partner id to
+// its group (partners without one are in none).
+func NewSet(rule Rule, groups map[string]string) *Set {
+	return &Set{rule: rule.withDefaults(), groups: groups, items: map[read.ReportKey]*item{},
+		cells: map[cell][]*item{}, of: map[read.ReportKey]string{}, incidents: map[string]*read.Incident{}}
+}
+
+// Resolve returns the incidents of reports (current revisions, one per
+// key), in id order: what a Set given them in any order holds.
+func Resolve(rule Rule, groups map[string]string, reports []read.Report) []read.Incident {
+	s := NewSet(rule, groups)
+	s.Apply(nil, reports)
+	return s.Incidents()
+}
+
+// Len is the number of reports in s.
+func (s *Set) Len() int { return len(s.items) }
+
+// Incidents returns every incident of s, in id order.
+func (s *Set) Incidents() []read.Incident {
+	out := make([]read.Incident, 0, len(s.incidents))
+	for _, inc := range s.incidents {
+		out = append(out, *inc)
+	}
+	slices.SortFunc(out, func(a, b read.Incident) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// IncidentOf is the id of the incident of report k, "" when s does not
+// hold k.
+func (s *Set) IncidentOf(k read.ReportKey) string { return s.of[k] }
+
+// Apply updates s: every key of gone and of current loses its report,
+// then current (one revision per key) is added. It returns the incidents
+// that are new or changed (put) and the ids of those that no longer exist
+// (del), each in id order. Only the incidents around what changed are
+// resolved again: an incident with no changed report and no link to one
+// is a connected component of the old graph and of the new.
+func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.Incident, del []string) {
+	oldIDs := map[string]bool{}
+	var starts []read.ReportKey
+	drop := func(k read.ReportKey) {
+		it := s.items[k]
+		if it == nil {
+			return
+		}
+		if id := s.of[k]; id != "" {
+			oldIDs[id] = true
+		}
+		s.unindex(it)
+		delete(s.items, k)
+		delete(s.of, k)
+	}
+	for _, k := range gone {
+		drop(k)
+	}
+	for i := range current {
+		it := s.rule.item(current[i])
+		drop(it.key)
+		s.items[it.key] = it
+		s.index(it)
+		starts = append(starts, it.key)
+	}
+	for id := range oldIDs {
+		if inc := s.incidents[id]; inc != nil {
+			for _, m := range inc.Members {
+				if s.items[m] != nil {
+					starts = append(starts, m)
+				}
+			}
+		}
+	}
+	seen := map[read.ReportKey]bool{}
+	newIDs := map[string]bool{}
+	for _, k := range starts {
+		if seen[k] {
+			continue
+		}
+		comp := s.component(s.items[k], seen)
+		for _, it := range comp {
+			if id := s.of[it.key]; id != "" {
+				oldIDs[id] = true
+			}
+		}
+		inc := s.summary(comp)
+		newIDs[inc.ID] = true
+		for _, it := range comp {
+			s.of[it.key] = inc.ID
+		}
+		if old := s.incidents[inc.ID]; old == nil || old.Digest != inc.Digest {
+			s.incidents[inc.ID] = inc
+			put = append(put, *inc)
+		}
+	}
+	for id := range oldIDs {
+		if !newIDs[id] {
+			delete(s.incidents, id)
+			del = append(del, id)
+		}
+	}
+	slices.SortFunc(put, func(a, b read.Incident) int { return strings.Compare(a.ID, b.ID) })
+	slices.Sort(del)
+	return put, del
+}
+
+// component is the connected component of start, marking its members seen.
+func (s *Set) component(start *item, seen map[read.ReportKey]bool) []*item {
+	seen[start.key] = true
+	comp := []*item{start}
+	for i := 0; i < len(comp); i++ {
+		s.neighbours(comp[i], func(n *item) {
+			if !seen[n.key] && linked(comp[i], n) {
+				seen[n.key] = true
+				comp = append(comp, n)
+			}
+		})
+	}
+	return comp
+}
+
+// ID is the incident id of a component whose smallest member key is k.
+func ID(k read.ReportKey) string {
+	h := sha256.Sum256([]byte(k.PartnerID + "\x00" + k.ReportID))
+	return "i" + hex.EncodeToString(h[:8])
+}
+
+func keyLess(a, b read.ReportKey) int {
+	if c := strings.Compare(a.PartnerID, b.PartnerID); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ReportID, b.ReportID)
+}
+
+// summary computes the incident of the reports comp (see the package
+// comment for each field).
+func (s *Set) summary(comp []*item) *read.Incident {
+	slices.SortFunc(comp, func(a, b *item) int { return keyLess(a.key, b.key) })
+	rep := comp[0]
+	for _, it := range comp[1:] {
+		if it.u < rep.u || it.u == rep.u && it.r.ObservedAt < rep.r.ObservedAt {
+			rep = it
+		}
+	}
+	r := &rep.r
+	inc := &read.Incident{ID: ID(comp[0].key), ObservedAt: math.MaxInt64, Lat: r.Lat, Lon: r.Lon, UncertaintyM: float32(rep.u),
+		Tile: read.TileKey(r.Lon, r.Lat), Category: r.Category, Zones: r.Zones, PossibleZones: r.PossibleZones,
+		Adm1: r.Adm1, Adm2: r.Adm2, Adm3: r.Adm3, KilledMin: math.MaxUint32, InjuredMin: math.MaxUint32}
+	for _, it := range comp {
+		m := &it.r
+		inc.Members = append(inc.Members, it.key)
+		inc.ObservedAt = min(inc.ObservedAt, m.ObservedAt)
+		inc.ObservedUntil = max(inc.ObservedUntil, m.ObservedAt, m.ObservedUntil)
+		inc.Violation = inc.Violation || m.Violation
+		inc.Partners = append(inc.Partners, m.PartnerID)
+		if g := s.groups[m.PartnerID]; g != "" {
+			inc.Groups = append(inc.Groups, g)
+		}
+		inc.Killed, inc.KilledMin = max(inc.Killed, m.Killed), min(inc.KilledMin, m.Killed)
+		inc.Injured, inc.InjuredMin = max(inc.Injured, m.Injured), min(inc.InjuredMin, m.Injured)
+		if m.PerpetratorSide != "" && m.PerpetratorSide != string(report.Unknown) {
+			inc.Sides = append(inc.Sides, m.PerpetratorSide)
+		}
+	}
+	if inc.ObservedUntil == inc.ObservedAt {
+		inc.ObservedUntil = 0
+	}
+	inc.Partners = sortedSet(inc.Partners)
+	inc.Groups = sortedSet(inc.Groups)
+	inc.Sides = sortedSet(inc.Sides)
+	inc.Contested = len(inc.Sides) > 1
+	inc.Digest = Digest(inc)
+	return inc
+}
+
+func sortedSet(xs []string) []string {
+	slices.Sort(xs)
+	return slices.Compact(xs)
+}
+
+// Digest hashes every field of inc but Digest.
+func Digest(inc *read.Incident) uint64 {
+	c := *inc
+	c.Digest = 0
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%v", c) // %v: a nil and an empty slice hash the same
+	return h.Sum64()
+}

@@ -1,0 +1,258 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/trucewatch/trucewatch/storage/read"
+)
+
+// Incidents (migration 0005) are written by package incident's resolver,
+// which reads the current reports through ChangedReports; serve reads
+// them through Incidents and Incident.
+
+// incidentReportCols are the columns of a current report the resolver
+// reads (in scanIncidentReport's order).
+const incidentReportCols = `partner_id, report_id, revision, observed_at, observed_until, time_precision,
+    lat, lon, accuracy_m, geo_precision, category, perpetrator_side, killed, injured,
+    zones, possible_zones, adm1, adm2, adm3, violation`
+
+func scanIncidentReport(sc scanner) (read.Report, error) {
+	var (
+		r          read.Report
+		obs, until time.Time
+		violation  uint8
+	)
+	err := sc.Scan(&r.PartnerID, &r.ReportID, &r.Revision, &obs, &until, &r.TimePrecision,
+		&r.Lat, &r.Lon, &r.AccuracyM, &r.GeoPrecision, &r.Category, &r.PerpetratorSide, &r.Killed, &r.Injured,
+		&r.Zones, &r.PossibleZones, &r.Adm1, &r.Adm2, &r.Adm3, &violation)
+	r.ObservedAt, r.ObservedUntil, r.Violation = obs.Unix(), unixOrZero(until), violation != 0
+	if r.ObservedUntil == 0 || until.Unix() == 0 {
+		r.ObservedUntil = 0
+	}
+	return r, err
+}
+
+// ChangedReports returns ClickHouse's clock, every report key with a row
+// in reports written at or after since (a new revision, its retraction, a
+// withdrawal, a rematch, a redone span) and the current revision of those
+// keys that have one (currentSQL). For the zero since: every current
+// report. written_at is the server's clock at INSERT, to the second.
+func (s *Store) ChangedReports(ctx context.Context, since time.Time) (read.ReportChanges, error) {
+	var ch read.ReportChanges
+	err := s.each(ctx, "changed reports: now", "SELECT now()", nil, func(sc scanner) error { return sc.Scan(&ch.Now) })
+	if err != nil {
+		return ch, err
+	}
+	var where string
+	var args []any
+	if !since.IsZero() {
+		err := s.each(ctx, "changed reports: keys", s.sql(`SELECT DISTINCT partner_id, report_id FROM {db}.reports
+WHERE written_at >= toDateTime(?)`), []any{since.UTC()}, func(sc scanner) error {
+			var k read.ReportKey
+			if err := sc.Scan(&k.PartnerID, &k.ReportID); err != nil {
+				return err
+			}
+			ch.Keys = append(ch.Keys, k)
+			return nil
+		})
+		if err != nil || len(ch.Keys) == 0 {
+			return ch, err
+		}
+		where = ` AND (partner_id, report_id) IN (SELECT partner_id, report_id FROM {db}.reports WHERE written_at >= toDateTime(?))`
+		args = []any{since.UTC()}
+	}
+	q := s.sql("SELECT " + incidentReportCols + "\nFROM (" + currentSQL(where) + ")")
+	err = s.each(ctx, "changed reports", q, args, func(sc scanner) error {
+		r, err := scanIncidentReport(sc)
+		if err != nil {
+			return err
+		}
+		ch.Current = append(ch.Current, r)
+		if since.IsZero() {
+			ch.Keys = append(ch.Keys, read.ReportKey{PartnerID: r.PartnerID, ReportID: r.ReportID})
+		}
+		return nil
+	})
+	return ch, err
+}
+
+// StoredIncidents returns the id and digest of every stored incident (not
+// deleted) and the highest version written.
+func (s *Store) StoredIncidents(ctx context.Context) ([]read.IncidentDigest, uint64, error) {
+	var out []read.IncidentDigest
+	err := s.each(ctx, "stored incidents", s.sql(`SELECT incident_id, digest FROM {db}.incidents FINAL WHERE deleted = 0`), nil,
+		func(sc scanner) error {
+			var d read.IncidentDigest
+			if err := sc.Scan(&d.ID, &d.Digest); err != nil {
+				return err
+			}
+			out = append(out, d)
+			return nil
+		})
+	if err != nil {
+		return nil, 0, err
+	}
+	var version uint64
+	err = s.each(ctx, "stored incidents: version", s.sql(`SELECT max(version) FROM {db}.incidents`), nil,
+		func(sc scanner) error { return sc.Scan(&version) })
+	return out, version, err
+}
+
+// MaxIncidentRows bounds the rows of one INSERT of WriteIncidents (one
+// native block, one part).
+const MaxIncidentRows = 100_000
+
+const incidentCols = `incident_id, version, deleted, observed_at, observed_until, lat, lon, uncertainty_m, tile,
+    category, zones, possible_zones, adm1, adm2, adm3, violation, partners, partner_groups,
+    member_partners, member_reports, killed, killed_min, injured, injured_min, sides, contested, digest`
+
+// WriteIncidents stores the incidents put and a deletion of each id of
+// del, all at version, in INSERTs of at most MaxIncidentRows rows. Writing
+// the same again, or at a higher version, is harmless: the table keeps
+// each incident's highest version.
+func (s *Store) WriteIncidents(ctx context.Context, version uint64, put []read.Incident, del []string) error {
+	type row struct {
+		inc     *read.Incident
+		deleted string
+	}
+	rows := make([]row, 0, len(put)+len(del))
+	for i := range put {
+		rows = append(rows, row{inc: &put[i]})
+	}
+	for _, id := range del {
+		rows = append(rows, row{deleted: id})
+	}
+	for len(rows) > 0 {
+		n := min(len(rows), MaxIncidentRows)
+		b, err := s.conn.PrepareBatch(ctx, s.sql("INSERT INTO {db}.incidents ("+incidentCols+")"))
+		if err != nil {
+			return fmt.Errorf("storage: write incidents: %w", readErr(err))
+		}
+		for _, r := range rows[:n] {
+			if r.inc == nil {
+				var empty []string
+				err = b.Append(r.deleted, version, uint8(1), time.Unix(0, 0).UTC(), time.Unix(0, 0).UTC(), 0.0, 0.0, float32(0), uint64(0),
+					"", empty, empty, "", "", "", uint8(0), empty, empty, empty, empty,
+					uint32(0), uint32(0), uint32(0), uint32(0), empty, uint8(0), uint64(0))
+			} else {
+				inc := r.inc
+				mp, mr := make([]string, len(inc.Members)), make([]string, len(inc.Members))
+				for i, m := range inc.Members {
+					mp[i], mr[i] = m.PartnerID, m.ReportID
+				}
+				err = b.Append(inc.ID, version, uint8(0), time.Unix(inc.ObservedAt, 0).UTC(), time.Unix(inc.ObservedUntil, 0).UTC(),
+					inc.Lat, inc.Lon, inc.UncertaintyM, inc.Tile, inc.Category, nonNil(inc.Zones), nonNil(inc.PossibleZones),
+					inc.Adm1, inc.Adm2, inc.Adm3, b2u(inc.Violation), nonNil(inc.Partners), nonNil(inc.Groups), mp, mr,
+					inc.Killed, inc.KilledMin, inc.Injured, inc.InjuredMin, nonNil(inc.Sides), b2u(inc.Contested), inc.Digest)
+			}
+			if err != nil {
+				b.Abort()
+				return fmt.Errorf("storage: write incidents: %w", err)
+			}
+		}
+		if err := b.Send(); err != nil {
+			return fmt.Errorf("storage: write incidents: %w", readErr(err))
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+const incidentReadCols = `incident_id, observed_at, observed_until, lat, lon, uncertainty_m, tile,
+    category, zones, possible_zones, adm1, adm2, adm3, violation, partners, partner_groups,
+    member_partners, member_reports, killed, killed_min, injured, injured_min, sides, contested, digest`
+
+func scanIncident(sc scanner) (read.Incident, error) {
+	var (
+		inc                read.Incident
+		obs, until         time.Time
+		violation, contest uint8
+		mp, mr             []string
+	)
+	err := sc.Scan(&inc.ID, &obs, &until, &inc.Lat, &inc.Lon, &inc.UncertaintyM, &inc.Tile,
+		&inc.Category, &inc.Zones, &inc.PossibleZones, &inc.Adm1, &inc.Adm2, &inc.Adm3, &violation, &inc.Partners, &inc.Groups,
+		&mp, &mr, &inc.Killed, &inc.KilledMin, &inc.Injured, &inc.InjuredMin, &inc.Sides, &contest, &inc.Digest)
+	if err != nil {
+		return inc, err
+	}
+	inc.ObservedAt, inc.ObservedUntil = obs.Unix(), unixOrZero(until)
+	if until.Unix() == 0 {
+		inc.ObservedUntil = 0
+	}
+	inc.Violation, inc.Contested = violation != 0, contest != 0
+	for i := range mp {
+		inc.Members = append(inc.Members, read.ReportKey{PartnerID: mp[i], ReportID: mr[i]})
+	}
+	return inc, nil
+}
+
+// Incidents returns the stored incidents matching q, in (observed_at, id)
+// order.
+func (s *Store) Incidents(ctx context.Context, q read.IncidentQuery) ([]read.Incident, error) {
+	var where strings.Builder
+	var args []any
+	if b := q.Box; b != nil {
+		where.WriteString(" AND lon >= ? AND lon <= ? AND lat >= ? AND lat <= ?")
+		args = append(args, b.MinLon, b.MaxLon, b.MinLat, b.MaxLat)
+	}
+	if !q.From.IsZero() {
+		where.WriteString(" AND observed_at >= toDateTime(?)")
+		args = append(args, q.From.UTC())
+	}
+	if !q.To.IsZero() {
+		where.WriteString(" AND observed_at < toDateTime(?)")
+		args = append(args, q.To.UTC())
+	}
+	sql := s.sql("SELECT " + incidentReadCols + " FROM {db}.incidents FINAL WHERE deleted = 0" + where.String() +
+		"\nORDER BY observed_at, incident_id")
+	if q.Limit > 0 {
+		sql += "\nLIMIT ?"
+		args = append(args, q.Limit)
+	}
+	var out []read.Incident
+	err := s.each(ctx, "incidents", sql, args, func(sc scanner) error {
+		inc, err := scanIncident(sc)
+		out = append(out, inc)
+		return err
+	})
+	return out, err
+}
+
+// Incident returns the stored incident id and the current revisions of
+// its reports, in member order; ok is false when there is none.
+func (s *Store) Incident(ctx context.Context, id string) (inc read.Incident, reports []read.Report, ok bool, err error) {
+	err = s.each(ctx, "incident", s.sql("SELECT "+incidentReadCols+" FROM {db}.incidents FINAL WHERE incident_id = ? AND deleted = 0"),
+		[]any{id}, func(sc scanner) error {
+			inc, err = scanIncident(sc)
+			ok = err == nil
+			return err
+		})
+	if err != nil || !ok {
+		return inc, nil, ok, err
+	}
+	mp, mr := make([]string, len(inc.Members)), make([]string, len(inc.Members))
+	for i, m := range inc.Members {
+		mp[i], mr[i] = m.PartnerID, m.ReportID
+	}
+	byKey := map[read.ReportKey]read.Report{}
+	q := s.sql(currentSQL(" AND has(?, partner_id) AND has(?, report_id)"))
+	err = s.each(ctx, "incident reports", q, []any{mp, mr}, func(sc scanner) error {
+		var gen uint32
+		sr, err := scanReportWith(sc, &gen)
+		if err != nil {
+			return err
+		}
+		r := reportOf(&sr.Row)
+		byKey[read.ReportKey{PartnerID: r.PartnerID, ReportID: r.ReportID}] = r
+		return nil
+	})
+	for _, m := range inc.Members {
+		if r, found := byKey[m]; found {
+			reports = append(reports, r)
+		}
+	}
+	return inc, reports, ok, err
+}
