@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/trucewatch/trucewatch/incident"
 	"github.com/trucewatch/trucewatch/ingest"
 	"github.com/trucewatch/trucewatch/internal/synth"
 	"github.com/trucewatch/trucewatch/kafka/broker"
@@ -30,6 +31,8 @@ type demoFlags struct {
 	repeats, corrections float64
 	every                time.Duration
 	mapAddr              string
+	duplicates           float64 // another partner's report of a recent event, as a fraction of the feed
+	incidents            incidentFlags
 }
 
 func (f *demoFlags) register(fs *flag.FlagSet) {
@@ -43,6 +46,8 @@ func (f *demoFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.malformed, "malformed", 0.01, "fraction of synthetic messages that are malformed on purpose")
 	fs.Float64Var(&f.repeats, "repeats", 0.02, "fraction of synthetic messages that deliver a recent report again (counted once)")
 	fs.Float64Var(&f.corrections, "corrections", 0.01, "fraction of synthetic messages that correct a recent report (a higher revision)")
+	fs.Float64Var(&f.duplicates, "duplicates", 0.3, "fraction of synthetic messages that report a recent event again from another partner (one incident)")
+	f.incidents.register(fs, demoPartnerGroups)
 	fs.DurationVar(&f.every, "every", 2*time.Second, "how often to print progress")
 	fs.StringVar(&f.mapAddr, "map-addr", "127.0.0.1:0", "where the map (trucewatch serve) listens; default a free port, printed; empty: no map")
 }
@@ -143,6 +148,15 @@ func (f *demoFlags) run(ctx context.Context, out io.Writer, log *slog.Logger) er
 		more = append(more, m.run)
 		fmt.Fprintf(out, "map on %s (open it in a browser)\n", m.url())
 	}
+	ro, err := f.incidents.options(store, log)
+	if err != nil {
+		return err
+	}
+	resolver, err := incident.New(ro)
+	if err != nil {
+		return err
+	}
+	more = append(more, resolver.Run)
 	before, _ := store.CountReports(ctx)
 	fmt.Fprintf(out, "schema ready; %d reports already stored; feeding %.0f synthetic reports/s (%.1f%% malformed, %.1f%% repeated, %.1f%% corrections). Ctrl-C stops.\n\n",
 		before, f.rate, f.malformed*100, f.repeats*100, f.corrections*100)
@@ -152,7 +166,7 @@ func (f *demoFlags) run(ctx context.Context, out io.Writer, log *slog.Logger) er
 	defer pub.Close()
 	// A new seed per run, so a re-run adds reports rather than repeating ids.
 	feed := synth.New(synth.Options{Seed: uint64(time.Now().Unix()), Malformed: f.malformed, IDPrefix: "demo",
-		Repeats: f.repeats, Corrections: f.corrections})
+		Repeats: f.repeats, Corrections: f.corrections, Duplicates: f.duplicates})
 	more = append(more, func(ctx context.Context) error {
 		_, err := publish.Stream(ctx, pub, func() (publish.Message, bool, error) {
 			msg := feed.Next()

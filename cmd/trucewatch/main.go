@@ -36,6 +36,7 @@ var commands = []command{
 	{name: "ingest", summary: "consume reports from Kafka into ClickHouse", run: runIngest},
 	{name: "produce", summary: "send NDJSON or synthetic reports to the reports topic", run: runProduce},
 	{name: "import", summary: "send the events of a UCDP GED or ACLED CSV file to the reports topic", run: runImport},
+	{name: "incidents", summary: "resolve the stored reports into incidents, and keep them resolved", run: runIncidents},
 	{name: "serve", summary: "serve map tiles, choropleths and reports over HTTP", run: runServe},
 	{name: "partners", summary: "manage the API keys of field partners (add, list, revoke)", run: runPartners},
 	{name: "zones", summary: "check zone-set files; match NDJSON points against zones", run: runZones},

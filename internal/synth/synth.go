@@ -86,6 +86,10 @@ type Options struct {
 	// fraction that send a higher revision of one of them. Both 0 (the
 	// default) leave the feed as it always was.
 	Repeats, Corrections float64
+	// Duplicates is the fraction of messages that report one of the
+	// recent events again from another partner (Duplicate): one incident,
+	// several reports.
+	Duplicates float64
 }
 
 // recentReports is how many of the latest reports repeats and corrections
@@ -156,7 +160,7 @@ type Message struct {
 
 // Next returns the next message.
 func (f *Feed) Next() Message {
-	if f.o.Repeats > 0 || f.o.Corrections > 0 {
+	if f.o.Repeats > 0 || f.o.Corrections > 0 || f.o.Duplicates > 0 {
 		if m, ok := f.again(); ok {
 			return m
 		}
@@ -165,7 +169,7 @@ func (f *Feed) Next() Message {
 	if f.o.Malformed > 0 && f.rng.Float64() < f.o.Malformed {
 		return f.malformed(r)
 	}
-	if f.o.Repeats > 0 || f.o.Corrections > 0 {
+	if f.o.Repeats > 0 || f.o.Corrections > 0 || f.o.Duplicates > 0 {
 		f.remember(r)
 	}
 	b, _ := json.Marshal(r)
@@ -186,6 +190,8 @@ func (f *Feed) again() (Message, bool) {
 	case x < f.o.Repeats+f.o.Corrections:
 		f.recent[i] = f.Revise(f.recent[i])
 		return Encode(f.recent[i]), true
+	case x < f.o.Repeats+f.o.Corrections+f.o.Duplicates:
+		return Encode(f.Duplicate(f.recent[i])), true
 	}
 	return Message{}, false
 }
@@ -239,6 +245,30 @@ func (f *Feed) Revise(r report.Report) report.Report {
 	r.Killed += uint32(f.rng.IntN(3))
 	r.Injured += uint32(f.rng.IntN(5))
 	r.Description += " (corrected)"
+	return r
+}
+
+// Duplicate returns another partner's report of the event r reports: a
+// new id, the point moved by up to about 700 m, the time by up to 40
+// minutes, casualties off by one, at times another perpetrator side.
+func (f *Feed) Duplicate(r report.Report) report.Report {
+	f.n++
+	p := partners[f.rng.IntN(len(partners)-1)]
+	if p == r.PartnerID {
+		p = partners[len(partners)-1]
+	}
+	r.ID = fmt.Sprintf("%s-%d-%08d", f.o.IDPrefix, f.o.Seed, f.n)
+	r.PartnerID, r.Revision = p, 1
+	r.Lat = round6(r.Lat + (f.rng.Float64()-0.5)*0.009)
+	r.Lon = round6(r.Lon + (f.rng.Float64()-0.5)*0.011)
+	r.ObservedAt = r.ObservedAt.Add(time.Duration(f.rng.IntN(4800)-2400) * time.Second)
+	if r.Killed > 0 || f.rng.IntN(2) == 0 {
+		r.Killed = uint32(max(0, int(r.Killed)+f.rng.IntN(3)-1))
+	}
+	if f.rng.IntN(8) == 0 {
+		r.Perpetrator = actors[f.pick(f.actCum)].a
+	}
+	r.Description += " (as " + p + " reports it)"
 	return r
 }
 
