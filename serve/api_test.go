@@ -33,6 +33,7 @@ import (
 type cellProps struct {
 	Cell                                 string
 	Reports, Killed, Injured, Violations int64
+	Possible, Coarse                     int64
 }
 
 func tileCells(t *testing.T, f *fixture, path string) (map[string]cellProps, string) {
@@ -52,6 +53,8 @@ func tileCells(t *testing.T, f *fixture, path string) (map[string]cellProps, str
 		p.Killed = int64(ft.Properties.MustFloat64("killed"))
 		p.Injured = int64(ft.Properties.MustFloat64("injured"))
 		p.Violations = int64(ft.Properties.MustFloat64("violations"))
+		p.Possible = int64(ft.Properties.MustFloat64("possible_violations"))
+		p.Coarse = int64(ft.Properties.MustFloat64("coarse_reports"))
 		out[p.Cell] = p
 	}
 	return out, resp.Header.Get("X-Trucewatch-Source")
@@ -72,11 +75,18 @@ func TestTileCountsMatchData(t *testing.T) {
 			key := fmt.Sprintf("%d/%d/%d", c.Z, c.X, c.Y)
 			p := want[key]
 			p.Cell = key
-			p.Reports++
-			p.Killed += int64(r.Killed)
-			p.Injured += int64(r.Injured)
-			if definite(&r) {
+			switch {
+			case !placedAtZoom(&r, z):
+				p.Coarse++
+			case definite(&r):
 				p.Violations++
+			case r.Violation:
+				p.Possible++
+			}
+			if placedAtZoom(&r, z) {
+				p.Reports++
+				p.Killed += int64(r.Killed)
+				p.Injured += int64(r.Injured)
 			}
 			want[key] = p
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/paulmach/orb/maptile"
 
+	"github.com/trucewatch/trucewatch/serve"
 	"github.com/trucewatch/trucewatch/storage"
 	"github.com/trucewatch/trucewatch/storage/read"
 )
@@ -233,7 +234,7 @@ func checkCells(t *testing.T, b *browser, f *fixture, st pageState, violationsOn
 		drawn[c.Cell] = true
 		var want renderedCell
 		for _, r := range selection(f, st.From, st.To, func(r *storage.Row) bool {
-			return read.TileOf(r.Lon, r.Lat, tl.Z) == tl && (!violationsOnly || r.Violation)
+			return read.TileOf(r.Lon, r.Lat, tl.Z) == tl && (!violationsOnly || r.Violation) && placedAtZoom(r, tl.Z-serve.GridBits)
 		}) {
 			want.Reports++
 			want.Killed += int64(r.Killed)
@@ -248,7 +249,9 @@ func checkCells(t *testing.T, b *browser, f *fixture, st pageState, violationsOn
 		}
 	}
 	bb := eval[[]float64](t, b, `window.trucewatch.bounds()`)
-	for _, r := range selection(f, st.From, st.To, func(r *storage.Row) bool { return !violationsOnly || r.Violation }) {
+	for _, r := range selection(f, st.From, st.To, func(r *storage.Row) bool {
+		return (!violationsOnly || r.Violation) && placedAtZoom(r, z-serve.GridBits)
+	}) {
 		// Reports well inside the view (not under the legend or the controls' margins).
 		dx, dy := (bb[2]-bb[0])*0.1, (bb[3]-bb[1])*0.1
 		if r.Lon > bb[0]+2*dx && r.Lon < bb[2]-dx && r.Lat > bb[1]+2*dy && r.Lat < bb[3]-dy {
@@ -268,7 +271,8 @@ func checkAdmin(t *testing.T, b *browser, f *fixture, st pageState, level string
 		t.Fatalf("only %d areas drawn", len(areas))
 	}
 	want := map[string]int64{}
-	for _, r := range selection(f, st.From, st.To, func(*storage.Row) bool { return true }) {
+	lvl := map[string]int{"adm1": 1, "adm2": 2, "adm3": 3}[level]
+	for _, r := range selection(f, st.From, st.To, func(r *storage.Row) bool { return placedAtLevel(r, lvl) }) {
 		pc := map[string]string{"adm1": r.Adm1, "adm2": r.Adm2, "adm3": r.Adm3}[level]
 		want[pc] += measure(r)
 	}

@@ -88,8 +88,12 @@ func seed(t testing.TB, store *storage.Store, m *geo.Matcher) []storage.Row {
 	toRow := func(r *report.Report) storage.Row { return e.Row(r, received) }
 	reps := make([]report.Report, nReports)
 	rows := make([]storage.Row, nReports)
+	coarse := []report.GeoPrecision{report.GeoNear, report.GeoAdm3, report.GeoAdm2, report.GeoAdm1, report.GeoCountry}
 	for i := range reps {
 		reps[i] = *feed.Next().Report // Next, not Report: Report does not advance the id
+		if i%9 == 4 { // a ninth of the reports stand for an area, not a place
+			reps[i].GeoPrecision = coarse[(i/9)%len(coarse)]
+		}
 		rows[i] = toRow(&reps[i])
 	}
 	src := storage.Source{Cluster: "test", Topic: "reports", Partition: 0}
@@ -120,6 +124,17 @@ func seed(t testing.TB, store *storage.Store, m *geo.Matcher) []storage.Row {
 	write(revised)
 	return rows
 }
+
+// The placement rule, written out independently of storage/read: the
+// last map zoom and the finest admin level at which a report of a geo
+// precision counts (elsewhere it is coarse).
+var (
+	testMaxZoom  = map[string]uint32{"": 99, "exact": 99, "near": 9, "adm3": 10, "adm2": 8, "adm1": 7, "country": 5}
+	testAdmLevel = map[string]int{"": 3, "exact": 3, "near": 3, "adm3": 3, "adm2": 2, "adm1": 1, "country": 0}
+)
+
+func placedAtZoom(r *storage.Row, z uint32) bool { return testMaxZoom[r.GeoPrecision] >= z }
+func placedAtLevel(r *storage.Row, l int) bool  { return testAdmLevel[r.GeoPrecision] >= l }
 
 func newFixture(t testing.TB) *fixture {
 	fixOnce.Do(func() {
