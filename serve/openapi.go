@@ -86,6 +86,7 @@ func (s *Server) routeTable() []*route {
 		{name: "metrics", method: "GET", pattern: "/metrics", path: "/metrics",
 			summary: "Prometheus metrics.", ctypes: []string{"text/plain"}},
 	}
+	rs = append(rs, s.incidentRoutes()...)
 	if s.o.Intake != nil {
 		rs = append(rs, &route{name: "intake", method: "POST", pattern: "/v1/reports", path: "/v1/reports",
 			summary: "Partner intake: submit reports (see the intake documentation; bearer key required).",

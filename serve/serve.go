@@ -54,6 +54,8 @@ type Options struct {
 	AllowOrigins []string
 	// Intake, if set, serves POST /v1/reports (the partner intake).
 	Intake http.Handler
+	// Incidents, if set, serves /v1/incidents (serve/incidents.go).
+	Incidents IncidentStore
 	// ReadTokens, when set, makes every read endpoint require
 	// "Authorization: Bearer TOKEN" with one of them (401 otherwise).
 	// /healthz and /readyz stay open for probes; POST /v1/reports has the

@@ -28,10 +28,7 @@ func scanIncidentReport(sc scanner) (read.Report, error) {
 	err := sc.Scan(&r.PartnerID, &r.ReportID, &r.Revision, &obs, &until, &r.TimePrecision,
 		&r.Lat, &r.Lon, &r.AccuracyM, &r.GeoPrecision, &r.Category, &r.PerpetratorSide, &r.Killed, &r.Injured,
 		&r.Zones, &r.PossibleZones, &r.Adm1, &r.Adm2, &r.Adm3, &violation)
-	r.ObservedAt, r.ObservedUntil, r.Violation = obs.Unix(), unixOrZero(until), violation != 0
-	if r.ObservedUntil == 0 || until.Unix() == 0 {
-		r.ObservedUntil = 0
-	}
+	r.ObservedAt, r.ObservedUntil, r.Violation = obs.Unix(), until.Unix(), violation != 0 // 1970 = none: 0
 	return r, err
 }
 
@@ -178,10 +175,7 @@ func scanIncident(sc scanner) (read.Incident, error) {
 	if err != nil {
 		return inc, err
 	}
-	inc.ObservedAt, inc.ObservedUntil = obs.Unix(), unixOrZero(until)
-	if until.Unix() == 0 {
-		inc.ObservedUntil = 0
-	}
+	inc.ObservedAt, inc.ObservedUntil = obs.Unix(), until.Unix() // 1970 = none: 0
 	inc.Violation, inc.Contested = violation != 0, contest != 0
 	for i := range mp {
 		inc.Members = append(inc.Members, read.ReportKey{PartnerID: mp[i], ReportID: mr[i]})
@@ -189,9 +183,8 @@ func scanIncident(sc scanner) (read.Incident, error) {
 	return inc, nil
 }
 
-// Incidents returns the stored incidents matching q, in (observed_at, id)
-// order.
-func (s *Store) Incidents(ctx context.Context, q read.IncidentQuery) ([]read.Incident, error) {
+// incidentWhere is the condition of q on the incidents table.
+func incidentWhere(q read.IncidentQuery) (string, []any) {
 	var where strings.Builder
 	var args []any
 	if b := q.Box; b != nil {
@@ -206,7 +199,27 @@ func (s *Store) Incidents(ctx context.Context, q read.IncidentQuery) ([]read.Inc
 		where.WriteString(" AND observed_at < toDateTime(?)")
 		args = append(args, q.To.UTC())
 	}
-	sql := s.sql("SELECT " + incidentReadCols + " FROM {db}.incidents FINAL WHERE deleted = 0" + where.String() +
+	return where.String(), args
+}
+
+// IncidentCounts counts the stored incidents matching q (not limited).
+func (s *Store) IncidentCounts(ctx context.Context, q read.IncidentQuery) (read.IncidentCounts, error) {
+	where, args := incidentWhere(q)
+	var c read.IncidentCounts
+	err := s.each(ctx, "incident counts", s.sql(`SELECT toInt64(count()), toInt64(sum(length(member_reports))),
+    toInt64(countIf(length(partners) = 1)), toInt64(countIf(length(partners) >= 2)), toInt64(countIf(length(partner_groups) >= 2)),
+    toInt64(countIf(contested = 1)), toInt64(countIf(violation = 1)), toInt64(sum(killed)), toInt64(sum(killed_min))
+FROM {db}.incidents FINAL WHERE deleted = 0`+where), args, func(sc scanner) error {
+		return sc.Scan(&c.Incidents, &c.Reports, &c.Single, &c.Corroborated, &c.CrossGroups, &c.Contested, &c.Violations, &c.Killed, &c.KilledMin)
+	})
+	return c, err
+}
+
+// Incidents returns the stored incidents matching q, in (observed_at, id)
+// order.
+func (s *Store) Incidents(ctx context.Context, q read.IncidentQuery) ([]read.Incident, error) {
+	where, args := incidentWhere(q)
+	sql := s.sql("SELECT " + incidentReadCols + " FROM {db}.incidents FINAL WHERE deleted = 0" + where +
 		"\nORDER BY observed_at, incident_id")
 	if q.Limit > 0 {
 		sql += "\nLIMIT ?"

@@ -27,7 +27,7 @@ type mapServer struct {
 // newMap binds addr (a free port for "127.0.0.1:0") for the map page and
 // the read API over store; run serves them.
 func newMap(addr string, store *storage.Store, admin *geo.Admin, sets []*geo.ZoneSet, log *slog.Logger) (*mapServer, error) {
-	s, err := serve.New(serve.Options{Store: store, Admin: admin, ZoneSets: sets, TileMaxAge: demoMapMaxAge, Logger: log})
+	s, err := serve.New(serve.Options{Store: store, Incidents: store, Admin: admin, ZoneSets: sets, TileMaxAge: demoMapMaxAge, Logger: log})
 	if err != nil {
 		return nil, err
 	}

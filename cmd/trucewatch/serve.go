@@ -89,7 +89,7 @@ func runServe(ctx context.Context, args []string, std stdio) error {
 	}
 	defer store.Close()
 	o := serve.Options{
-		Store: store, Admin: admin, ZoneSets: sets,
+		Store: store, Incidents: store, Admin: admin, ZoneSets: sets,
 		AllowOrigins: splitList(f.cors), MaxWindow: f.maxWindow, QueryTimeout: f.queryTimeout,
 		TileMaxAge: f.tileMaxAge, CacheBytes: f.cacheBytes, Logger: log, ReadTokens: splitList(f.readTokens),
 	}

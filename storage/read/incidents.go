@@ -52,3 +52,17 @@ type IncidentQuery struct {
 	From, To time.Time
 	Limit    int
 }
+
+// IncidentCounts count the incidents matching an IncidentQuery (all of
+// them, whatever its Limit).
+type IncidentCounts struct {
+	Incidents    int64 // incidents
+	Reports      int64 // the reports in them
+	Single       int64 // reported by one partner only
+	Corroborated int64 // by two partners or more
+	CrossGroups  int64 // by partners of two groups or more (both sides of the mechanism)
+	Contested    int64 // partners name different perpetrator sides
+	Violations   int64 // candidate violations
+	Killed       int64 // sum of each incident's largest figure
+	KilledMin    int64 // sum of each incident's smallest figure
+}

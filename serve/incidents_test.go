@@ -1,0 +1,123 @@
+package serve_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/trucewatch/trucewatch/incident"
+	"github.com/trucewatch/trucewatch/serve"
+	"github.com/trucewatch/trucewatch/storage"
+	"github.com/trucewatch/trucewatch/storage/chtest"
+)
+
+// incidentStore is a store holding two events: one reported by a partner
+// of each guarantor, who disagree on casualties and the perpetrator, and
+// one reported by a single partner; resolved into incidents.
+func incidentStore(t *testing.T) *storage.Store {
+	t.Helper()
+	ctx := context.Background()
+	store := chtest.Store(t)
+	at := time.Date(2017, 3, 2, 14, 0, 0, 0, time.UTC)
+	rows := []storage.Row{
+		{PartnerID: "ru-obs", ReportID: "r1", Revision: 1, ObservedAt: at, Lat: 33.55, Lon: 36.40, AccuracyM: 300,
+			Category: "shelling", PerpetratorSide: "opposition", Killed: 2, ReceivedAt: at},
+		{PartnerID: "tr-obs", ReportID: "t1", Revision: 1, ObservedAt: at.Add(40 * time.Minute), Lat: 33.556, Lon: 36.405,
+			Category: "shelling", PerpetratorSide: "government", Killed: 4, ReceivedAt: at},
+		{PartnerID: "tr-obs", ReportID: "t2", Revision: 1, ObservedAt: at, Lat: 35.93, Lon: 36.63,
+			Category: "airstrike", Killed: 1, ReceivedAt: at},
+	}
+	sp := storage.Span{Source: storage.Source{Cluster: "c", Topic: "reports"}, First: 0, Last: int64(len(rows)) - 1}
+	if _, err := store.WriteBatch(ctx, storage.Batch{Span: sp, Rows: rows}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := incident.New(incident.Options{Store: store, Groups: map[string]string{"ru-obs": "guarantor:ru", "tr-obs": "guarantor:tr"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
+func TestIncidentsAPI(t *testing.T) {
+	store := incidentStore(t)
+	admin, sets, _ := matcher(t)
+	hs := testServer(t, serve.Options{Store: store, Incidents: store, Admin: admin, ZoneSets: sets})
+
+	resp, body := get(t, hs.URL+"/v1/incidents?from=2017-03-01&to=2017-03-08")
+	if resp.StatusCode != 200 {
+		t.Fatalf("incidents: %d %s", resp.StatusCode, body)
+	}
+	var fc struct {
+		Features []struct {
+			ID         string         `json:"id"`
+			Properties map[string]any `json:"properties"`
+		} `json:"features"`
+		Counts    map[string]int64 `json:"counts"`
+		Truncated bool             `json:"truncated"`
+	}
+	if err := json.Unmarshal(body, &fc); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"incidents": 2, "reports": 3, "single": 1, "corroborated": 1, "cross_groups": 1,
+		"contested": 1, "violations": 0, "killed": 5, "killed_min": 3}
+	for k, v := range want {
+		if fc.Counts[k] != v {
+			t.Errorf("counts[%s] = %d, want %d (%s)", k, fc.Counts[k], v, body)
+		}
+	}
+	if len(fc.Features) != 2 || fc.Truncated {
+		t.Fatalf("%d features, truncated %v", len(fc.Features), fc.Truncated)
+	}
+	var fused string
+	for _, f := range fc.Features {
+		if f.Properties["corroboration"] == "cross_groups" {
+			fused = f.ID
+		}
+	}
+	if fused == "" {
+		t.Fatalf("no incident of both guarantors' partners: %s", body)
+	}
+	_, body = get(t, hs.URL+"/v1/incidents?from=2017-03-01&to=2017-03-08&bbox=36,33,37,34&limit=1")
+	if err := json.Unmarshal(body, &fc); err != nil || len(fc.Features) != 1 || fc.Features[0].ID != fused || fc.Counts["incidents"] != 1 {
+		t.Fatalf("bbox: %s", body)
+	}
+
+	resp, body = get(t, hs.URL+"/v1/incidents/"+fused)
+	if resp.StatusCode != 200 {
+		t.Fatalf("incident: %d %s", resp.StatusCode, body)
+	}
+	var one struct {
+		Incident map[string]any   `json:"incident"`
+		Reports  []map[string]any `json:"reports"`
+		Differs  []string         `json:"differs"`
+		Spread   map[string]float64
+	}
+	if err := json.Unmarshal(body, &one); err != nil {
+		t.Fatal(err)
+	}
+	if len(one.Reports) != 2 || one.Incident["contested"] != true || one.Incident["killed"] != 4.0 || one.Incident["killed_min"] != 2.0 {
+		t.Fatalf("incident: %s", body)
+	}
+	for _, f := range []string{"observed_at", "location", "accuracy_m", "perpetrator.side", "killed"} {
+		if !slices.Contains(one.Differs, f) {
+			t.Errorf("differs %v lacks %s", one.Differs, f)
+		}
+	}
+	if slices.Contains(one.Differs, "category") || one.Spread["time_s"] != 2400 || one.Spread["distance_m"] < 700 || one.Spread["distance_m"] > 900 {
+		t.Errorf("differs %v, spread %v", one.Differs, one.Spread)
+	}
+
+	for path, code := range map[string]int{
+		"/v1/incidents/i0000000000000000": 404, "/v1/incidents?limit=0": 400, "/v1/incidents?zone=x": 400,
+		"/v1/incidents/" + fused + "?x=1": 400,
+	} {
+		if resp, body := get(t, hs.URL+path); resp.StatusCode != code {
+			t.Errorf("%s: %d, want %d: %s", path, resp.StatusCode, code, body)
+		}
+	}
+}
