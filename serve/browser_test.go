@@ -271,10 +271,27 @@ func checkAdmin(t *testing.T, b *browser, f *fixture, st pageState, level string
 		t.Fatalf("only %d areas drawn", len(areas))
 	}
 	want := map[string]int64{}
+	// The choropleth follows the page's category and violation filters,
+	// and counts a report only at a level its precision places it at; the
+	// legend says how many it could not place.
 	lvl := map[string]int{"adm1": 1, "adm2": 2, "adm3": 3}[level]
-	for _, r := range selection(f, st.From, st.To, func(r *storage.Row) bool { return placedAtLevel(r, lvl) }) {
+	cats := strings.Split(st.Category, ",")
+	coarse := 0
+	for _, r := range selection(f, st.From, st.To, func(r *storage.Row) bool {
+		return (st.Violation != "true" || r.Violation) && (st.Category == "" || slices.Contains(cats, r.Category))
+	}) {
 		pc := map[string]string{"adm1": r.Adm1, "adm2": r.Adm2, "adm3": r.Adm3}[level]
+		if !placedAtLevel(r, lvl) {
+			if pc != "" { // in an area drawn
+				coarse++
+			}
+			continue
+		}
 		want[pc] += measure(r)
+	}
+	legend := eval[string](t, b, `document.getElementById('coarse')?.textContent ?? ''`)
+	if wantText := fmt.Sprintf("%d reports too coarse", coarse); coarse > 0 && !strings.HasPrefix(legend, wantText) {
+		t.Errorf("legend says %q, want %q...", legend, wantText)
 	}
 	nonzero := 0
 	for _, a := range areas {

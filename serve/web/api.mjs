@@ -43,15 +43,16 @@ function qs(params) {
 
 // filters are the parameters the tiles and the reports take.
 export function filters(s) {
-  return { category: s.category, side: s.side, partner: s.partner, violation: s.violation };
+  return { category: s.category, side: s.side, partner: s.partner, violation: s.violation, precision: s.precision };
 }
 
 export function tileURL(s) {
   return `${location.origin}/v1/tiles/{z}/{x}/{y}.mvt?${qs({ from: s.from, to: s.to, ...filters(s) })}`;
 }
 
-export const adminURL = (level, s) => `/v1/admin/${level}.geojson?${qs({ from: s.from, to: s.to, zoom: 8 })}`;
-export const zonesURL = (s) => `/v1/zones.geojson?${qs({ set: s.set, from: s.from, to: s.to, zoom: 8 })}`;
+// The choropleths take the filters their aggregates hold (zones: no violation class, it is per zone hit).
+export const adminURL = (level, s) => `/v1/admin/${level}.geojson?${qs({ from: s.from, to: s.to, zoom: 8, category: s.category, violation: s.violation, precision: s.precision })}`;
+export const zonesURL = (s) => `/v1/zones.geojson?${qs({ set: s.set, from: s.from, to: s.to, zoom: 8, category: s.category, precision: s.precision })}`;
 export const seriesURL = (id, s) => `/v1/zones/${encodeURIComponent(id)}/series?${qs({ bucket: 'week', from: s.from, to: s.to })}`;
 
 export function reportsURL(s, extra) {

@@ -14,11 +14,13 @@ function section(title, stops, colors, below) {
   return `<h2>${esc(title)}</h2>${rows.join('')}`;
 }
 
-// renderLegend fills el for state s; choroStops are the choropleth's class breaks (null when it is off).
-export function renderLegend(el, s, choroStops) {
+// renderLegend fills el for state s; choroStops are the choropleth's class breaks (null when it is off);
+// coarse is how many reports of the window the areas shown cannot place (too coarse for the level).
+export function renderLegend(el, s, choroStops, coarse) {
   let html = '';
   if (s.grid === '1') html += section(`${s.measure} per grid cell`, densityStops, densityColors);
   if (choroStops) html += section(`${s.measure} per ${(names[s.choro] ?? s.choro).replace(/s$/, '')}`, choroStops, choroColors, noDataColor);
+  if (coarse > 0) html += `<p id="coarse">${coarse} reports too coarse to place in ${esc(names[s.choro] ?? s.choro)} (show coarse_reports to see where their points lie)</p>`;
   html += '<h2>zones in force</h2>' + Object.entries(zoneKinds).map(([k, c]) =>
     `<div class="row"><span class="sw line" data-c="${c}"></span>${k.replace(/_/g, ' ')}</div>`).join('');
   el.innerHTML = html;

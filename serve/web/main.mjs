@@ -144,7 +144,7 @@ async function main() {
       }
       showChoropleth(map, afc);
       if (rfc !== undefined) setData(map, 'reports', rfc);
-      renderLegend(legend, s, choroStops);
+      renderLegend(legend, s, choroStops, (choroFC?.features ?? []).reduce((n, f) => n + (f.properties.coarse_reports ?? 0), 0));
       if (filters) exportLink(map, filters);
     } catch (e) {
       console.warn(e.message);

@@ -3,12 +3,13 @@
 export const defaults = {
   lon: 38.6, lat: 34.9, z: 6.1,            // position
   from: '', to: '',                      // window (dates, [from, to)); empty = the API's default
-  measure: 'reports',                    // reports | violations | killed | injured
+  measure: 'reports',                    // reports | violations | possible_violations | killed | injured | coarse_reports
   choro: 'adm2',                         // none | zones | adm1 | adm2 | adm3
   set: '',                               // zone set of the zone layers ('' = every set)
   grid: '1',                             // density grid shown
   category: '', side: '', partner: '',   // filters (comma-separated lists)
   violation: '',                         // '' | 'true'
+  precision: '',                         // '' (any) or a list of geo precisions (exact,near,...)
   possible: 'definite',                  // definite | possible | both (zone choropleth)
   sel: '',                               // selection: cell:z/x/y, area:adm2:SY0100, zone:astana-1
   live: '1',                             // redraw every 15 s while the window reaches the data's last day
