@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -817,4 +818,88 @@ func TestStalePyramidsRefresh(t *testing.T) {
 // reasons).
 func definite(r *storage.Row) bool {
 	return r.Violation && !strings.HasPrefix(r.ViolationReason, "possibly_in_zone")
+}
+
+// TestLongSeries: a zone's series over years in month and year buckets of
+// a local time zone, each bucket counted here from the rows themselves;
+// the admin choropleth over ten years equals the data's total.
+func TestLongSeries(t *testing.T) {
+	f := newFixture(t)
+	damascus, err := time.LoadLocation("Asia/Damascus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bucket := range []string{"month", "year", "day"} {
+		resp, body := get(t, f.http.URL+"/v1/zones/nationwide-2016/series?bucket="+bucket+"&from=2016-01-01&to=2019-01-01&tz=Asia/Damascus")
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", bucket, resp.StatusCode, body)
+		}
+		var sb struct {
+			TZ, From string
+			Points   []struct {
+				T                   string
+				Reports, Violations int64
+				PossibleViolations  int64 `json:"possible_violations"`
+			}
+		}
+		if err := json.Unmarshal(body, &sb); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string][3]int64{}
+		for i := range f.current {
+			r := &f.current[i]
+			in, possibly := slices.Contains(r.Zones, "nationwide-2016"), slices.Contains(r.PossibleZones, "nationwide-2016")
+			if !in && !possibly {
+				continue
+			}
+			l := r.ObservedAt.In(damascus)
+			k := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, damascus)
+			switch bucket {
+			case "month":
+				k = time.Date(l.Year(), l.Month(), 1, 0, 0, 0, 0, damascus)
+			case "year":
+				k = time.Date(l.Year(), 1, 1, 0, 0, 0, 0, damascus)
+			}
+			v := want[k.Format(time.RFC3339)]
+			switch {
+			case in:
+				v[0]++
+				if r.Violation {
+					v[1]++
+				}
+			case r.Violation: // only possibly in the zone
+				v[2]++
+			}
+			want[k.Format(time.RFC3339)] = v
+		}
+		n := map[string]int{"month": 36, "year": 3, "day": 1096}[bucket]
+		if sb.TZ != "Asia/Damascus" || len(sb.Points) != n || sb.Points[0].T != "2016-01-01T00:00:00+02:00" {
+			t.Fatalf("%s: tz %s, %d points from %s", bucket, sb.TZ, len(sb.Points), sb.Points[0].T)
+		}
+		for _, p := range sb.Points {
+			if w := want[p.T]; [3]int64{p.Reports, p.Violations, p.PossibleViolations} != w {
+				t.Errorf("%s %s: %d reports, %d violations, %d possible; want %v", bucket, p.T, p.Reports, p.Violations, p.PossibleViolations, w)
+			}
+		}
+	}
+	resp, body := get(t, f.http.URL+"/v1/admin/adm1.geojson?from=2010-01-01&to=2030-01-01&zoom=4")
+	if resp.StatusCode != 200 {
+		t.Fatalf("20 years of admin areas: %d %s", resp.StatusCode, body)
+	}
+	fc, err := geojson.UnmarshalFeatureCollection(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, wantN int64
+	for _, ft := range fc.Features {
+		got += int64(ft.Properties.MustFloat64("reports") + ft.Properties.MustFloat64("coarse_reports"))
+	}
+	for i := range f.current {
+		if f.current[i].Adm1 != "" {
+			wantN++
+		}
+	}
+	if got != wantN {
+		t.Errorf("20 years of governorates: %d reports and coarse, want %d", got, wantN)
+	}
 }
