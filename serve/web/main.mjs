@@ -9,6 +9,7 @@ import { openPanel, closePanel, panelState } from './panel.mjs';
 import { niceStops } from './colors.mjs';
 import { keyboard } from './keys.mjs';
 import { token, askToken } from './auth.mjs';
+import { addIncidents } from './incidents.mjs';
 
 const s = state.read();
 const placed = new URLSearchParams(location.hash.slice(1)).has('z'); // the URL gives a position
@@ -109,6 +110,7 @@ async function main() {
   await new Promise((ok) => map.on('load', ok));
   addLayers(map, s);
   const track = (p) => { busy++; return p.catch((e) => console.warn(e.message)).finally(() => busy--); };
+  const incidents = addIncidents(map, s, document.getElementById('incidents'), track, openapi);
   // Outlines, not waited for: adm1 and adm2 now, adm3 (drawn from zoom 8) once it is needed.
   const outlineP = {};
   outline = (l) => (outlineP[l] ??= track(api.getJSON(api.adminURL(l, s)).then((fc) => { outlines[l] = fc; setData(map, l, fc); })));
@@ -144,6 +146,7 @@ async function main() {
       }
       showChoropleth(map, afc);
       if (rfc !== undefined) setData(map, 'reports', rfc);
+      if (what !== 'style') incidents.refresh();
       renderLegend(legend, s, choroStops, (choroFC?.features ?? []).reduce((n, f) => n + (f.properties.coarse_reports ?? 0), 0));
       if (filters) exportLink(map, filters);
     } catch (e) {
@@ -168,9 +171,11 @@ async function main() {
     state.write(s);
     exportLink(map, filters);
     track(fetchReports(map).then((fc) => setData(map, 'reports', fc)));
+    incidents.refresh();
   });
   // pick selects what is drawn at a point of the map: a grid cell, else a zone or area (nothing: closes the panel).
   const pick = (point) => {
+    if (incidents.pick(point)) return;
     const hit = (layer) => map.getLayer(layer) && map.queryRenderedFeatures(point, { layers: [layer] })[0];
     const cell = s.grid === '1' && hit('cells-fill');
     const area = hit('choro-fill');
@@ -234,6 +239,7 @@ async function main() {
     project: (lon, lat) => { const p = map.project([lon, lat]); const r = map.getContainer().getBoundingClientRect(); return { x: p.x + r.left, y: p.y + r.top }; },
     panel: panelState,
     choroStops: () => choroStops && [...choroStops],
+    incidents: () => incidents.state(),
   });
   void slider;
 }
