@@ -520,19 +520,23 @@ func TestPartnerTopics(t *testing.T) {
 	}
 }
 
-// gatedStore holds every WriteBatch until the gate opens.
+// gatedStore holds every write until the gate opens.
 type gatedStore struct {
 	ingest.Store
 	gate chan struct{}
 }
 
-func (g gatedStore) WriteBatch(ctx context.Context, b storage.Batch) (storage.WriteResult, error) {
+func (g gatedStore) WriteBatches(ctx context.Context, bs []storage.Batch) ([]storage.WriteResult, []error) {
 	select {
 	case <-g.gate:
 	case <-ctx.Done():
-		return storage.WriteResult{}, ctx.Err()
+		errs := make([]error, len(bs))
+		for i := range errs {
+			errs[i] = ctx.Err()
+		}
+		return make([]storage.WriteResult, len(bs)), errs
 	}
-	return g.Store.WriteBatch(ctx, b)
+	return g.Store.WriteBatches(ctx, bs)
 }
 
 // While a partition waits on its write, the lag still counts what arrives

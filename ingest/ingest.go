@@ -26,6 +26,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/trucewatch/trucewatch/enrich"
 	"github.com/trucewatch/trucewatch/kafka/publish"
@@ -36,7 +37,11 @@ import (
 const (
 	DefaultBatchSize = 20000
 	MaxBatchSize     = 100_000
-	DefaultBatchWait = time.Second
+	// DefaultBatchWait: a slow feed is written every few seconds, not
+	// every second. Each write makes a part per month touched in every
+	// table, and merges rewrite them; at 2,000 reports/s a 1 s wait kept
+	// thousands of merged-away parts on disk (docs/soak.md).
+	DefaultBatchWait = 5 * time.Second
 	DefaultTopic     = "reports"
 	DefaultDLQTopic  = "reports.dlq"
 	DefaultGroup     = "trucewatch-ingest"
@@ -62,11 +67,12 @@ type (
 	Classifier = enrich.Classifier
 )
 
-// Store is where batches go. WriteBatch must be idempotent per span, and
-// Resume must say where a partition continues.
+// Store is where batches go. WriteBatches must store each batch (of
+// distinct sources) idempotently per span, as storage.Store.WriteBatches
+// does, and Resume must say where a partition continues.
 type Store interface {
 	Resume(ctx context.Context, src storage.Source) (storage.Position, error)
-	WriteBatch(ctx context.Context, b storage.Batch) (storage.WriteResult, error)
+	WriteBatches(ctx context.Context, bs []storage.Batch) ([]storage.WriteResult, []error)
 }
 
 // Options configure an Ingester. Brokers is required; other zero values
@@ -94,9 +100,11 @@ type Options struct {
 	// every fetched message is written. 0 runs until ctx ends.
 	ExitWhenIdle    time.Duration
 	ShutdownTimeout time.Duration
-	// MaxConcurrentWrites bounds the batches being written to the store at
-	// once, across partitions (default 2). With the batch size it bounds
-	// memory: a partition whose batch waits its turn fetches nothing more.
+	// MaxConcurrentWrites bounds the rows decoded and being written at
+	// once, across partitions, to MaxConcurrentWrites x BatchSize (default
+	// 2): it bounds memory, and a partition whose batch waits its turn
+	// fetches nothing more. The batches of several partitions are written
+	// together, in one store write of at most that many rows.
 	MaxConcurrentWrites int
 	// SessionTimeout is how long the group waits for a silent member
 	// before giving its partitions to others (default 10s): the time a
@@ -192,7 +200,12 @@ type Ingester struct {
 	dlq      *publish.Publisher
 	forwards *publish.Publisher // to the reports topic, murmur2 of the id
 	metrics  *metrics
-	writes   chan struct{} // semaphore of MaxConcurrentWrites
+	// budget is the messages that may be decoded into rows at once
+	// (MaxConcurrentWrites x BatchSize); waiting counts the partitions
+	// waiting for it.
+	budget  *semaphore.Weighted
+	waiting atomic.Int64
+	commit  *committer
 
 	consumed, written, dups, dead, forwarded, batches, retries atomic.Int64
 	lastActivity                                               atomic.Int64 // unix nanos
@@ -218,7 +231,8 @@ func New(o Options, m Matcher, c Classifier, s Store) (*Ingester, error) {
 		return nil, err
 	}
 	in := &Ingester{o: o, match: m, classify: c, store: s, lag: map[topicPartition]int64{}, next: map[topicPartition]int64{}, metrics: met,
-		writes: make(chan struct{}, o.MaxConcurrentWrites)}
+		budget: semaphore.NewWeighted(int64(o.MaxConcurrentWrites * o.BatchSize))}
+	in.commit = &committer{in: in, maxRows: o.MaxConcurrentWrites * o.BatchSize}
 	in.dlq = newDLQWriter(o)
 	in.forwards = publish.New(publish.Options{Brokers: o.Brokers, Topic: o.Topic, Transport: o.Transport, BatchTimeout: time.Millisecond})
 	return in, nil

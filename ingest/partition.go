@@ -364,22 +364,25 @@ func (p *partition) flush(ctx context.Context, span storage.Span, msgs []kafka.M
 	in := p.in
 	defer in.metrics.inFlight.Sub(float64(len(msgs)))
 	sent := false // the dead letters and forwards have landed
+	// The batch's share of the write budget is taken before the batch is
+	// decoded, so that at most MaxConcurrentWrites x BatchSize rows exist
+	// at once, whatever the number of partitions.
+	// A redone span may be longer than BatchSize (the size changed since).
+	weight := int64(min(max(len(msgs), 1), in.commit.maxRows))
 	for {
-		// A write slot is taken before the batch is decoded, so that at
-		// most MaxConcurrentWrites batches of rows exist at once, whatever
-		// the number of partitions.
-		select {
-		case in.writes <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
+		in.waiting.Add(1)
+		err := in.budget.Acquire(ctx, weight)
+		in.waiting.Add(-1)
+		if err != nil {
+			return err
 		}
 		b := in.process(p.route(), msgs)
 		if !sent && len(b.dead)+len(b.forward) > 0 {
 			if err := p.sendAside(ctx, span, &b); err != nil {
-				// Wait for the broker without a write slot, so that the
-				// other partitions go on, and without the rows, which are
-				// decoded again once the slot is back.
-				<-in.writes
+				// Wait for the broker without a share of the budget, so
+				// that the other partitions go on, and without the rows,
+				// which are decoded again once the share is back.
+				in.budget.Release(weight)
 				if !publish.IsPermanent(err) && ctx.Err() == nil {
 					err = retry(ctx, in, "dead-letter write", func() error { return p.sendAside(ctx, span, &b) })
 				}
@@ -390,8 +393,8 @@ func (p *partition) flush(ctx context.Context, span storage.Span, msgs []kafka.M
 				continue
 			}
 		}
-		err := p.write(ctx, span, len(msgs), b)
-		<-in.writes
+		err = p.write(ctx, span, len(msgs), b)
+		in.budget.Release(weight)
 		return err
 	}
 }
@@ -467,7 +470,7 @@ func (p *partition) write(ctx context.Context, span storage.Span, nMsgs int, b p
 	start := time.Now()
 	err := retry(ctx, in, "write batch", func() error {
 		var err error
-		res, err = in.store.WriteBatch(ctx, storage.Batch{Span: span, Rows: b.rows})
+		res, err = in.commit.write(ctx, storage.Batch{Span: span, Rows: b.rows})
 		return err
 	})
 	if err != nil {

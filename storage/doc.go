@@ -12,13 +12,14 @@
 // written as separate parts, so a crash can leave a batch half-written.
 // The design never relies on atomicity, only on an idempotent redo.
 //
-// Ingest writes one Batch per Kafka partition and offset span.
-// WriteBatch:
+// Ingest writes one Batch per Kafka partition and offset span, the
+// batches of the partitions it holds together (WriteBatches: each step
+// below is one statement for all their spans). WriteBatch:
 //
 //  1. marks the span pending in the ledger (a done span is skipped);
 //  2. reads the stored revisions of the batch's reports from
 //     report_revisions (ordered by report key), ignoring rows written by
-//     this same span;
+//     this same span (by the spans written together);
 //  3. decides per row, in offset order: a new report or a higher revision
 //     is inserted with sign +1, and the revision it replaces is copied with
 //     sign -1 (its own columns, the new span's identity); the same revision
@@ -29,7 +30,9 @@
 //     (current ClickHouse refuses more partitions in one INSERT); the MVs
 //     fill report_revisions and the three aggregates from each block, and
 //     as every aggregate cell lies in one month, each cell of a span is
-//     still summed from one block;
+//     still summed from one block; spans written together share the
+//     blocks, and as every row carries its span and the views group by
+//     span_id, each span's rows and cells are those it would write alone;
 //  5. marks the span done.
 //
 // Resume gives a partition's new owner its position: after the last done

@@ -11,7 +11,7 @@ type PlannedRow = outRow
 // PlanRows runs steps 2-3 of WriteBatch without inserting: the rows the
 // INSERT of b would carry.
 func PlanRows(ctx context.Context, s *Store, b Batch) ([]PlannedRow, error) {
-	stored, err := s.storedRevisions(ctx, b.Rows, SpanID(b.Span))
+	stored, err := s.storedRevisions(ctx, [][]Row{b.Rows}, []uint64{SpanID(b.Span)})
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -172,20 +173,6 @@ GROUP BY first_offset`), sp.Cluster, sp.Topic, int32(sp.Partition), sp.First)
 	return found, last, state, res, rows.Err()
 }
 
-func (s *Store) writeLedger(ctx context.Context, sp Span, state uint8, n int, r WriteResult) error {
-	b, err := s.conn.PrepareBatch(ctx, s.sql(`INSERT INTO {db}.ledger (kafka_cluster, kafka_topic, kafka_partition,
-    first_offset, last_offset, state, row_count, inserted, retracted, duplicates, stale, written_at)`))
-	if err != nil {
-		return err
-	}
-	if err := b.Append(sp.Cluster, sp.Topic, int32(sp.Partition), sp.First, sp.Last, state, uint32(n),
-		uint32(r.Inserted), uint32(r.Retracted), uint32(r.Duplicates), uint32(r.Stale), time.Now().UTC()); err != nil {
-		b.Abort()
-		return err
-	}
-	return b.Send()
-}
-
 // WriteBatch stores a batch exactly once (see the package documentation):
 //
 //  1. a ledger entry marks the span pending;
@@ -201,61 +188,10 @@ func (s *Store) writeLedger(ctx context.Context, sp Span, state uint8, n int, r 
 // tables fold. The caller may retry a failed WriteBatch with the same
 // batch. Rows of one report must always come from the same Source
 // partition (Kafka key = the report key) so two spans never race on it.
+// WriteBatches does the same for the spans of several partitions at once.
 func (s *Store) WriteBatch(ctx context.Context, b Batch) (WriteResult, error) {
-	var res WriteResult
-	if b.First < 0 || b.Last < b.First || b.Topic == "" {
-		return res, fmt.Errorf("%w: %s", ErrInvalidSpan, b.Span)
-	}
-	if len(b.Rows) > MaxBatchRows {
-		return res, ErrBatchTooBig
-	}
-	for i := range b.Rows {
-		if err := checkRow(&b.Rows[i]); err != nil {
-			return res, fmt.Errorf("%w: %s: row %d (%s/%s): %v", ErrInvalidRow, b.Span, i, b.Rows[i].PartnerID, b.Rows[i].ReportID, err)
-		}
-	}
-	start := time.Now()
-	found, last, state, prev, err := s.ledgerEntry(ctx, b.Span)
-	if err != nil {
-		return res, fmt.Errorf("storage: write batch %s: ledger: %w", b.Span, err)
-	}
-	if found && last != b.Last {
-		return res, fmt.Errorf("%w: %s, stored last offset %d", ErrSpanMismatch, b.Span, last)
-	}
-	if found && state == stateDone {
-		prev.AlreadyDone = true
-		return prev, nil
-	}
-	res.Redo = found
-	if !found {
-		if err := s.writeLedger(ctx, b.Span, statePending, len(b.Rows), res); err != nil {
-			return res, fmt.Errorf("storage: write batch %s: ledger pending: %w", b.Span, err)
-		}
-	}
-	spanID := SpanID(b.Span)
-	tLedger := time.Since(start)
-	var tLookup, tInsert time.Duration
-	if len(b.Rows) > 0 {
-		t := time.Now()
-		stored, err := s.storedRevisions(ctx, b.Rows, spanID)
-		if err != nil {
-			return res, fmt.Errorf("storage: write batch %s: read revisions: %w", b.Span, err)
-		}
-		out := plan(b.Rows, stored, &res)
-		tLookup = time.Since(t)
-		t = time.Now()
-		if err := s.insertRows(ctx, b.Span, spanID, out); err != nil {
-			return res, fmt.Errorf("storage: write batch %s: insert: %w", b.Span, err)
-		}
-		tInsert = time.Since(t)
-	}
-	if err := s.writeLedger(ctx, b.Span, stateDone, len(b.Rows), res); err != nil {
-		return res, fmt.Errorf("storage: write batch %s: ledger done: %w", b.Span, err)
-	}
-	s.log.Debug("wrote batch", "span", b.Span.String(), "rows", len(b.Rows), "inserted", res.Inserted,
-		"retracted", res.Retracted, "duplicates", res.Duplicates, "stale", res.Stale, "redo", res.Redo,
-		"ledger", tLedger, "lookup", tLookup, "insert", tInsert, "total", time.Since(start))
-	return res, nil
+	res, errs := s.WriteBatches(ctx, []Batch{b})
+	return res[0], errs[0]
 }
 
 // IsPermanent reports whether a WriteBatch error will recur however often
@@ -299,6 +235,7 @@ type outRow struct {
 	tile uint64
 	sign int8
 	gen  uint32
+	span *spanOf // the span writing the row (set by insertInto, WriteBatches)
 }
 
 // plan decides, in batch order, what each row becomes given the stored
@@ -441,8 +378,18 @@ func (s *Store) insertRows(ctx context.Context, sp Span, spanID uint64, out []ou
 }
 
 func (s *Store) insertInto(ctx context.Context, table string, sp Span, spanID uint64, out []outRow) error {
+	so := &spanOf{Span: sp, id: spanID}
+	for i := range out {
+		out[i].span = so
+	}
+	return s.insertOut(ctx, table, out)
+}
+
+// insertOut sends rows, each carrying its span, as one INSERT per run of
+// at most MaxPartitionsPerInsert months.
+func (s *Store) insertOut(ctx context.Context, table string, out []outRow) error {
 	for _, chunk := range byMonths(out, MaxPartitionsPerInsert) {
-		if err := s.insertBlock(ctx, table, sp, spanID, chunk); err != nil {
+		if err := s.insertBlock(ctx, table, chunk); err != nil {
 			return err
 		}
 	}
@@ -486,8 +433,10 @@ func byMonths(out []outRow, n int) [][]outRow {
 }
 
 // insertBlock sends rows as one block in one INSERT: every materialized
-// view sees all of them, and a redo sends the very same block.
-func (s *Store) insertBlock(ctx context.Context, table string, sp Span, spanID uint64, out []outRow) error {
+// view sees all of them, and a redo sends the very same rows. The block is
+// built column by column (one Append of a slice per column), not row by
+// row through 40 interface values.
+func (s *Store) insertBlock(ctx context.Context, table string, out []outRow) error {
 	if len(out) == 0 {
 		return nil
 	}
@@ -497,20 +446,51 @@ func (s *Store) insertBlock(ctx context.Context, table string, sp Span, spanID u
 		return err
 	}
 	defer b.Abort()
-	part := int32(sp.Partition)
-	for _, o := range out {
-		r := o.row
-		if err := b.Append(r.PartnerID, r.ReportID, r.Revision, dbTime(r.ObservedAt), dbTime(r.ObservedUntil),
-			r.TimePrecision, r.Lat, r.Lon, r.AccuracyM, r.GeoPrecision, o.tile, r.Category,
-			r.PerpetratorName, r.PerpetratorSide, r.TargetName, r.TargetSide, r.Killed, r.Injured,
-			r.Description, nonNil(r.Sources), r.ZoneSet, nonNil(r.Zones), nonNil(r.PossibleZones),
-			r.Adm1, r.Adm2, r.Adm3, b2u(r.AdmApprox), b2u(r.Violation), r.ViolationReason,
-			dbTime(r.ReceivedAt), b2u(r.Withdrawn), o.sign,
-			sp.Cluster, sp.Topic, part, sp.First, sp.Last, spanID, o.gen); err != nil {
-			return err
+	for i, col := range reportBlock(out) {
+		if err := b.Column(i).Append(col); err != nil {
+			return fmt.Errorf("column %d: %w", i, err)
 		}
 	}
 	return b.Send()
+}
+
+// reportBlock is out as the columns of insertBlock's INSERT, in order.
+func reportBlock(out []outRow) []any {
+	n := len(out)
+	strs := func() []string { return make([]string, n) }
+	times := func() []time.Time { return make([]time.Time, n) }
+	var (
+		partnerID, reportID, timePrecision, geoPrecision, category = strs(), strs(), strs(), strs(), strs()
+		perpName, perpSide, targetName, targetSide, description     = strs(), strs(), strs(), strs(), strs()
+		zoneSet, adm1, adm2, adm3, reason, cluster, topic           = strs(), strs(), strs(), strs(), strs(), strs(), strs()
+		observedAt, observedUntil, receivedAt                       = times(), times(), times()
+		revision, killed, injured, gen                              = make([]uint32, n), make([]uint32, n), make([]uint32, n), make([]uint32, n)
+		lat, lon                                                    = make([]float64, n), make([]float64, n)
+		accuracy                                                    = make([]float32, n)
+		tile, spanID                                                = make([]uint64, n), make([]uint64, n)
+		sources, zones, possible                                    = make([][]string, n), make([][]string, n), make([][]string, n)
+		admApprox, violation, withdrawn                             = make([]uint8, n), make([]uint8, n), make([]uint8, n)
+		sign                                                        = make([]int8, n)
+		partition                                                   = make([]int32, n)
+		first, last                                                 = make([]int64, n), make([]int64, n)
+	)
+	for i, o := range out {
+		r, sp := o.row, o.span
+		partnerID[i], reportID[i], revision[i] = r.PartnerID, r.ReportID, r.Revision
+		observedAt[i], observedUntil[i], timePrecision[i] = dbTime(r.ObservedAt), dbTime(r.ObservedUntil), r.TimePrecision
+		lat[i], lon[i], accuracy[i], geoPrecision[i], tile[i] = r.Lat, r.Lon, r.AccuracyM, r.GeoPrecision, o.tile
+		category[i], perpName[i], perpSide[i], targetName[i], targetSide[i] = r.Category, r.PerpetratorName, r.PerpetratorSide, r.TargetName, r.TargetSide
+		killed[i], injured[i], description[i], sources[i] = r.Killed, r.Injured, r.Description, nonNil(r.Sources)
+		zoneSet[i], zones[i], possible[i] = r.ZoneSet, nonNil(r.Zones), nonNil(r.PossibleZones)
+		adm1[i], adm2[i], adm3[i], admApprox[i] = r.Adm1, r.Adm2, r.Adm3, b2u(r.AdmApprox)
+		violation[i], reason[i], receivedAt[i], withdrawn[i], sign[i] = b2u(r.Violation), r.ViolationReason, dbTime(r.ReceivedAt), b2u(r.Withdrawn), o.sign
+		cluster[i], topic[i], partition[i], first[i], last[i], spanID[i], gen[i] = sp.Cluster, sp.Topic, int32(sp.Partition), sp.First, sp.Last, sp.id, o.gen
+	}
+	return []any{partnerID, reportID, revision, observedAt, observedUntil, timePrecision,
+		lat, lon, accuracy, geoPrecision, tile, category, perpName, perpSide,
+		targetName, targetSide, killed, injured, description, sources, zoneSet, zones,
+		possible, adm1, adm2, adm3, admApprox, violation, reason, receivedAt,
+		withdrawn, sign, cluster, topic, partition, first, last, spanID, gen}
 }
 
 // storedRow is a stored revision, as read back.
@@ -529,18 +509,26 @@ func scanRevision(sc interface{ Scan(...any) error }) (*storedRow, error) {
 	return sr, err
 }
 
-// storedRevisions returns, for each report key of rows, its highest stored
-// revision, ignoring rows written by span spanID.
-func (s *Store) storedRevisions(ctx context.Context, rows []Row, spanID uint64) (map[reportKey]*storedRow, error) {
-	keys := make([]reportKey, 0, len(rows))
-	seen := make(map[reportKey]bool, len(rows))
-	for i := range rows {
-		k := reportKey{rows[i].PartnerID, rows[i].ReportID}
-		if !seen[k] {
-			seen[k] = true
-			keys = append(keys, k)
+// storedRevisions returns, for each report key of the batches' rows, its
+// highest stored revision, ignoring rows written by the spans spanIDs (the
+// batches' own: a redo decides as the first attempt did).
+func (s *Store) storedRevisions(ctx context.Context, batches [][]Row, spanIDs []uint64) (map[reportKey]*storedRow, error) {
+	n := 0
+	for _, rows := range batches {
+		n += len(rows)
+	}
+	keys := make([]reportKey, 0, n)
+	seen := make(map[reportKey]bool, n)
+	for _, rows := range batches {
+		for i := range rows {
+			k := reportKey{rows[i].PartnerID, rows[i].ReportID}
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
 		}
 	}
+	notSpans, args := spanFilter(spanIDs)
 	// Most reports of a batch are new. Find the ones already stored reading
 	// the key columns only, then read whole rows for those alone: the full
 	// rows are ten times the bytes of the keys.
@@ -548,7 +536,7 @@ func (s *Store) storedRevisions(ctx context.Context, rows []Row, spanID uint64) 
 	err := s.withKeys(ctx, keys, `SELECT DISTINCT partner_id, report_id
 FROM {db}.report_revisions
 WHERE (partner_id, report_id) IN (SELECT partner_id, report_id FROM batch_keys)
-  AND span_id != ?`, spanID, func(res driver.Rows) error {
+  AND `+notSpans, args, func(res driver.Rows) error {
 		var k reportKey
 		if err := res.Scan(&k.partner, &k.report); err != nil {
 			return err
@@ -563,7 +551,7 @@ WHERE (partner_id, report_id) IN (SELECT partner_id, report_id FROM batch_keys)
 	err = s.withKeys(ctx, stored, `SELECT `+reportColumns+`, withdrawn
 FROM {db}.report_revisions
 WHERE (partner_id, report_id) IN (SELECT partner_id, report_id FROM batch_keys)
-  AND span_id != ?`, spanID, func(res driver.Rows) error {
+  AND `+notSpans, args, func(res driver.Rows) error {
 		sr, err := scanRevision(res)
 		if err != nil {
 			return err
@@ -577,9 +565,18 @@ WHERE (partner_id, report_id) IN (SELECT partner_id, report_id FROM batch_keys)
 	return out, err
 }
 
+// spanFilter is the condition "span_id is none of ids" and its arguments.
+func spanFilter(ids []uint64) (string, []any) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return "span_id NOT IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + ")", args
+}
+
 // withKeys runs query with keys as the external table batch_keys
-// (partner_id, report_id) and calls fn for each result row.
-func (s *Store) withKeys(ctx context.Context, keys []reportKey, query string, spanID uint64, fn func(driver.Rows) error) error {
+// (partner_id, report_id) and args, and calls fn for each result row.
+func (s *Store) withKeys(ctx context.Context, keys []reportKey, query string, args []any, fn func(driver.Rows) error) error {
 	t, err := ext.NewTable("batch_keys",
 		ext.Column("partner_id", "String"),
 		ext.Column("report_id", "String"))
@@ -591,7 +588,7 @@ func (s *Store) withKeys(ctx context.Context, keys []reportKey, query string, sp
 			return err
 		}
 	}
-	res, err := s.conn.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(t)), s.sql(query), spanID)
+	res, err := s.conn.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(t)), s.sql(query), args...)
 	if err != nil {
 		return err
 	}

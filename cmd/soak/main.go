@@ -97,7 +97,7 @@ func run(ctx context.Context, c config) error {
 	end := time.Now().Add(c.duration)
 	t := time.NewTicker(c.every)
 	defer t.Stop()
-	for time.Now().Before(end) {
+	for done := false; !done; {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -107,6 +107,7 @@ func run(ctx context.Context, c config) error {
 			if err := s.sample(ctx); err != nil {
 				return err
 			}
+			done = !time.Now().Add(c.every / 2).Before(end)
 		}
 	}
 	if err := d.stop(); err != nil {

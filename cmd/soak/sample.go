@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -57,7 +58,7 @@ func newSampler(ctx context.Context, d *demo) (*sampler, error) {
 func (s *sampler) close() { s.conn.Close() }
 
 func (s *sampler) header() {
-	fmt.Printf("| time | stored | parts active / in system.parts / dirs on disk | most active in a partition | files | bytes on disk | bytes per report | merges (parts) | INSERTs | insert mean / p99 | lag |\n")
+	fmt.Printf("| time | stored | parts active / in system.parts / dirs on disk | most active in a partition | files | bytes on disk (du) | bytes per report | merges (parts) | INSERTs | insert mean / p99 | lag |\n")
 	fmt.Printf("|---:|---:|---|---:|---:|---:|---:|---|---:|---|---:|\n")
 }
 
@@ -152,7 +153,8 @@ WHERE database = ? AND active GROUP BY table, partition ORDER BY n DESC LIMIT 1`
 	return nil
 }
 
-// du counts the files and bytes (allocated blocks) under dir.
+// du counts the files under dir and the bytes they take on disk
+// (allocated blocks, as du does: a part's small files take a block each).
 func du(dir string) (files, bytes int64) {
 	filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
@@ -160,7 +162,11 @@ func du(dir string) (files, bytes int64) {
 		}
 		if fi, err := e.Info(); err == nil {
 			files++
-			bytes += fi.Size()
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				bytes += st.Blocks * 512
+			} else {
+				bytes += fi.Size()
+			}
 		}
 		return nil
 	})
