@@ -267,7 +267,7 @@ func TestChaos(t *testing.T) {
 	store := chtest.Open(t, srv, storage.Options{Database: db})
 	m := geotest.Matcher(t)
 	feed := newChaosFeed(n, 2017)
-	t.Logf("feed: %d messages, %d reports, %d poison", len(feed.msgs), len(feed.final), feed.poison)
+	t.Logf("feed: %d messages, %d reports (%d withdrawn at the end), %d poison", len(feed.msgs), len(feed.final), len(feed.final)-feed.current(), feed.poison)
 
 	logDir := os.Getenv("CHAOS_LOG_DIR") // keep the workers' logs for a post-mortem
 	if logDir == "" {
