@@ -218,18 +218,19 @@ func expected(m *geo.Matcher, reps []report.Report) map[string][2]int64 {
 		// (adm3: exact, near, adm3; adm2: also adm2; adm1: also adm1).
 		for level, areas := range map[int]string{1: gm.Adm1, 2: gm.Adm2, 3: gm.Adm3} {
 			placed := map[report.GeoPrecision]int{"": 3, "exact": 3, "near": 3, "adm3": 3, "adm2": 2, "adm1": 1}[r.GeoPrecision] >= level
-			kind := "placed"
-			if !placed {
-				kind = "coarse"
+			if placed {
+				add(fmt.Sprintf("placed%d|%s", level, areas), r)
+				continue
 			}
-			add(fmt.Sprintf("%s%d|%s", kind, level, areas), r)
+			k := fmt.Sprintf("coarse%d|%s", level, areas)
+			out[k] = [2]int64{out[k][0] + 1, -1} // the maps count coarse reports only
 		}
 		for _, z := range gm.Zones {
 			p := 0
 			if z.Possible {
 				p = 1
 			}
-			add(fmt.Sprintf("zone|%s|%d|%d", z.ID, p, v), r)
+			add(fmt.Sprintf("zone|%s|%d|%d", z.ID, p, min(v, 1)), r) // zones keep the 0/1 flag
 			add(fmt.Sprintf("zonehour|%s|%s", z.ID, r.ObservedAt.UTC().Truncate(time.Hour).Format("2006-01-02T15")), r)
 		}
 	}

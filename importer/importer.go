@@ -25,10 +25,10 @@ import (
 )
 
 // ErrDataset is returned for an unknown dataset name.
-var ErrDataset = errors.New("importer: unknown dataset (ucdp, acled)")
+var ErrDataset = errors.New("importer: unknown dataset (ucdp, acled, csv)")
 
 // Datasets lists the dataset names New accepts.
-var Datasets = []string{"ucdp", "acled"}
+var Datasets = []string{"ucdp", "acled", "csv"}
 
 // Options configure an Importer. The zero value of every field but
 // Dataset works.
@@ -45,6 +45,10 @@ type Options struct {
 	// not change are not sent again (unchanged) and changed ones are
 	// counted as revised.
 	Prior State
+	// Mapping is how a csv dataset's columns become reports (ReadMapping).
+	// Its reports' revision is Revision (default 1) unless the mapping
+	// names a revision column.
+	Mapping *Mapping
 	// KeepMissing: a report of Prior that the file no longer holds is left
 	// as it is. By default it is withdrawn (the dataset deleted the event).
 	KeepMissing bool
@@ -113,6 +117,14 @@ func New(r io.Reader, o Options) (*Importer, error) {
 		}
 	case "acled":
 		m, required = mapACLED, acledColumns
+	case "csv":
+		if o.Mapping == nil {
+			return nil, errors.New("importer: csv needs a mapping (--map FILE)")
+		}
+		m, required = o.Mapping.mapCSV, o.Mapping.columns()
+		if o.PartnerID == "" {
+			o.PartnerID = o.Mapping.Name
+		}
 	default:
 		return nil, fmt.Errorf("%w: %q", ErrDataset, o.Dataset)
 	}

@@ -225,3 +225,35 @@ func TestSideOf(t *testing.T) {
 		}
 	}
 }
+
+// TestImportCSVMapping: another dataset's layout through a mapping file;
+// rows the mapping cannot express are rejected with their reasons.
+func TestImportCSVMapping(t *testing.T) {
+	mf, err := os.Open("testdata/monitor-mapping.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mf.Close()
+	m, err := importer.ReadMapping(mf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reps, st, _ := importAll(t, "testdata/monitor-synthetic.csv", importer.Options{Dataset: "csv", Mapping: m})
+	if st.Read != 6 || st.Rejected != 3 || len(reps) != 3 {
+		t.Errorf("read %d, rejected %d (%v), mapped %d; want 6, 3, 3", st.Read, st.Rejected, st.Reasons, len(reps))
+	}
+	golden(t, "monitor-synthetic.ndjson", ndjson(t, reps))
+	golden(t, "monitor-synthetic.summary", summary(st, len(reps)))
+
+	for _, c := range []struct{ doc, want string }{
+		{`{"name":"m","columns":{"id":"a","observed_at":"b","lat":"c","lon":"d","category":"e","colour":"f"}}`, "columns.colour: not a report field"},
+		{`{"name":"m","columns":{"observed_at":"b","lat":"c","lon":"d","category":"e"}}`, "columns.id: required"},
+		{`{"name":"m","columns":{"id":"a","lat":"c","lon":"d","category":"e"}}`, "columns.observed_at: required"},
+		{`{"name":"m m","columns":{"id":"a","observed_at":"b","lat":"c","lon":"d","category":"e"}}`, "name:"},
+		{`{"name":"m","columns":{"id":"a","observed_at":"b","lat":"c","lon":"d"},"constants":{"category":"x"},"colums":{}}`, "unknown field \"colums\""},
+	} {
+		if _, err := importer.ReadMapping(strings.NewReader(c.doc)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.doc, err, c.want)
+		}
+	}
+}

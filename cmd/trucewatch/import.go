@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/trucewatch/trucewatch/importer"
+	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/kafka/publish"
 )
 
@@ -26,6 +27,8 @@ type importFlags struct {
 	version, partner string
 	state            string
 	keepMissing      bool
+	mapping          string
+	revision         uint
 }
 
 func (f *importFlags) register(fs *flag.FlagSet) {
@@ -35,12 +38,14 @@ func (f *importFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.version, "version", "", "UCDP GED version of the file (e.g. 19.1, 23.1): the reports' revision; default from a file name like GEDEvent_v23_1.csv")
 	fs.StringVar(&f.partner, "partner", "", "partner_id of the reports (default the dataset name)")
 	fs.StringVar(&f.state, "state", "", "file recording what earlier imports sent: unchanged events are not sent again, changed ones are counted as revised, and those no longer in the file are withdrawn; updated after a complete import")
+	fs.StringVar(&f.mapping, "map", "", "csv only: the JSON mapping of the file's columns to report fields (docs/import.md)")
+	fs.UintVar(&f.revision, "revision", 0, "csv only: the reports' revision when the mapping names no revision column (default 1); raise it for a corrected file")
 	fs.BoolVar(&f.keepMissing, "keep-missing", false, "with --state: do not withdraw the reports of events no longer in the file (for a file that holds part of the dataset)")
 }
 
 func runImport(ctx context.Context, args []string, std stdio) error {
-	fs := newFlags("import", "ucdp|acled FILE [flags]",
-		"Read a UCDP GED or ACLED CSV file (gzip too) and send its events to the reports topic as\nschema-v1 reports, keyed by report id (ucdp-ID, acled-EVENT_ID_CNTY). Rows the mapping\ncannot express are rejected with their reason in the summary; docs/import.md has both mappings.", std)
+	fs := newFlags("import", "ucdp|acled|csv FILE [flags]",
+		"Read a UCDP GED or ACLED CSV file, or any CSV file with --map (gzip too), and send its events\nto the reports topic as schema-v1 reports, keyed by report id (ucdp-ID, acled-EVENT_ID_CNTY,\nNAME-ID). Rows the mapping cannot express are rejected with their reason in the summary;\ndocs/import.md has the mappings.", std)
 	var f importFlags
 	f.register(fs)
 	dataset, file, err := importArgs(fs, args, std)
@@ -137,6 +142,24 @@ func (f *importFlags) options(dataset, file string) (importer.Options, error) {
 		o.Revision = rev
 	} else if f.version != "" {
 		return o, errors.New("--version is for ucdp (ACLED's revision is each row's timestamp)")
+	}
+	if (dataset == "csv") != (f.mapping != "") {
+		return o, errors.New("--map FILE goes with csv, and csv needs it")
+	}
+	if f.revision > 0 && dataset != "csv" {
+		return o, errors.New("--revision is for csv")
+	}
+	if f.mapping != "" {
+		mf, err := os.Open(f.mapping)
+		if err != nil {
+			return o, err
+		}
+		o.Mapping, err = importer.ReadMapping(mf)
+		mf.Close()
+		if err != nil {
+			return o, fmt.Errorf("%s: %w", f.mapping, err)
+		}
+		o.Revision = uint32(min(f.revision, report.MaxRevision))
 	}
 	if f.state == "" {
 		return o, nil

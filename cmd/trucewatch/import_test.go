@@ -18,6 +18,7 @@ func TestImportDryRun(t *testing.T) {
 	}{
 		{[]string{"import", "ucdp", ucdpSample, "--dry-run", "--version", "19.1"}, []string{"read       295 rows", "sent       295 reports", "rejected   0"}},
 		{[]string{"import", "acled", "--dry-run", "../../importer/testdata/acled-synthetic.csv"}, []string{"read       13 rows", "sent       11 reports", "rejected   2", "Protests / Peaceful protest"}},
+		{[]string{"import", "csv", "--map", "../../importer/testdata/monitor-mapping.json", "--dry-run", "../../importer/testdata/monitor-synthetic.csv"}, []string{"read       6 rows", "sent       3 reports", "rejected   3", "monitor: bad killed"}},
 	} {
 		var out, errOut bytes.Buffer
 		if code := run(c.args, stdio{out: &out, err: &errOut}); code != 0 {
@@ -45,7 +46,7 @@ func TestImportSendState(t *testing.T) {
 	defer b.Close()
 	state := filepath.Join(t.TempDir(), "ucdp.state")
 	args := []string{"import", "ucdp", ucdpSample, "--version", "19.1", "--brokers", b.Addrs()[0], "--state", state}
-	for i, want := range []string{"sent       295 reports (295 new, 0 revised)", "unchanged  295"} {
+	for i, want := range []string{"sent       295 reports (295 new, 0 revised, 0 withdrawn)", "unchanged  295"} {
 		var out, errOut bytes.Buffer
 		if code := run(args, stdio{out: &out, err: &errOut}); code != 0 {
 			t.Fatalf("run %d: exit %d: %s", i, code, errOut.String())
