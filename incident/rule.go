@@ -18,13 +18,20 @@
 //     points is at most max(U(a), U(b), DistanceM);
 //   - they are close in time: their windows observed_at..observed_until,
 //     each widened on both sides by max(Slack, its time precision: an hour,
-//     a day, a week, 31 days), overlap.
+//     a day, a week, 31 days), overlap;
+//   - they are each other's nearest: of the reports of b's partner that
+//     the conditions above allow with a, b is the nearest to a (by
+//     distance, then time apart, then key), and a is the nearest to b of
+//     a's partner's. So a partner's report joins another partner's
+//     report of the same event, not every report of that partner nearby,
+//     and dense places do not chain whole days of reports into one.
 //
 // An incident is a connected component of the graph of links over the
-// current reports (single linkage). A component depends only on the set of
-// reports, never on the order they arrived in, so resolving again the
-// neighbourhood of what changed gives what resolving everything from
-// scratch gives. Its id is a hash of its smallest member key (partner id,
+// current reports. The links, and so the components, depend only on the
+// set of reports, never on the order they arrived in, so resolving again
+// the neighbourhood of what changed gives what resolving everything from
+// scratch gives (a link can change only at a report near one that
+// changed: see Set.Apply). Its id is a hash of its smallest member key (partner id,
 // report id): stable while that report stays in it.
 //
 // Each incident has: its members and partners; the partner groups of those
@@ -120,14 +127,42 @@ func (r Rule) item(rep read.Report) *item {
 	return it
 }
 
-// Linked reports whether the rule links reports a and b.
-func (r Rule) Linked(a, b read.Report) bool {
+// Compatible reports whether the rule allows reports a and b to be of one
+// incident (the first five conditions of the package comment).
+func (r Rule) Compatible(a, b read.Report) bool {
 	r = r.withDefaults()
-	return linked(r.item(a), r.item(b))
+	return compatible(r.item(a), r.item(b))
 }
 
-func linked(a, b *item) bool {
+func compatible(a, b *item) bool {
 	return a.fuse && b.fuse && a.key.PartnerID != b.key.PartnerID && a.r.Category == b.r.Category &&
-		a.lo <= b.hi && b.lo <= a.hi &&
-		geo.DistanceHaversine(orb.Point{a.r.Lon, a.r.Lat}, orb.Point{b.r.Lon, b.r.Lat}) <= max(a.radius, b.radius)
+		a.lo <= b.hi && b.lo <= a.hi && distance(a, b) <= max(a.radius, b.radius)
+}
+
+func distance(a, b *item) float64 {
+	return geo.DistanceHaversine(orb.Point{a.r.Lon, a.r.Lat}, orb.Point{b.r.Lon, b.r.Lat})
+}
+
+// closer reports whether candidate n is nearer to x than best (distance,
+// then time apart, then key: a total order, so the nearest is unique).
+func closer(x, n, best *item) bool {
+	if best == nil {
+		return true
+	}
+	dn, db := distance(x, n), distance(x, best)
+	if dn != db {
+		return dn < db
+	}
+	tn, tb := abs64(n.r.ObservedAt-x.r.ObservedAt), abs64(best.r.ObservedAt-x.r.ObservedAt)
+	if tn != tb {
+		return tn < tb
+	}
+	return keyLess(n.key, best.key) < 0
+}
+
+func abs64(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }

@@ -19,7 +19,7 @@ func rep(partner, id string, lon, lat float64, at int64) read.Report {
 // metres east of 36.4E at 33.55N, in degrees of longitude.
 func east(m float64) float64 { return 36.4 + m/(111_320*0.8334) }
 
-func TestLinked(t *testing.T) {
+func TestCompatible(t *testing.T) {
 	var r Rule
 	a := rep("p1", "a", east(0), 33.55, t0)
 	cases := []struct {
@@ -69,10 +69,10 @@ func TestLinked(t *testing.T) {
 		}(), false},
 	}
 	for _, c := range cases {
-		if got := r.Linked(a, c.b); got != c.want {
+		if got := r.Compatible(a, c.b); got != c.want {
 			t.Errorf("%s: linked %v, want %v", c.name, got, c.want)
 		}
-		if got := r.Linked(c.b, a); got != c.want {
+		if got := r.Compatible(c.b, a); got != c.want {
 			t.Errorf("%s (reversed): linked %v, want %v", c.name, got, c.want)
 		}
 	}
@@ -140,6 +140,11 @@ func TestApplyOrderIndependent(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for trial := range 20 {
 		final := randomReports(rng, 150)
+		if trial%2 == 1 { // dense: reports compete to be each other's nearest
+			for i := range final {
+				final[i].Lon, final[i].Lat = 36.3+(final[i].Lon-36.3)/5, 33.5+(final[i].Lat-33.5)/5
+			}
+		}
 		want := Resolve(Rule{}, nil, final)
 		s := NewSet(Rule{}, nil)
 		stored := map[string]uint64{}
@@ -212,5 +217,33 @@ func TestResolveShuffled(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatal("resolution depends on the order of the reports")
 		}
+	}
+}
+
+// A partner's report joins the nearest of another partner's reports of
+// the same kind, not all of them: two events of p1 500 m apart, p2
+// reporting the first, make two incidents.
+func TestNearest(t *testing.T) {
+	a1 := rep("p1", "a1", east(0), 33.55, t0)
+	a2 := rep("p1", "a2", east(500), 33.55, t0-1000)
+	b := rep("p2", "b", east(100), 33.55, t0+600)  // a1 and a2 are compatible with it; a1 is nearer
+	c := rep("p3", "c", east(550), 33.55, t0-7000) // too early for b; a1 and a2 are compatible, a2 is nearer
+	incs := Resolve(Rule{}, nil, []read.Report{a1, a2, b, c})
+	var got []string
+	for _, inc := range incs {
+		got = append(got, fmt.Sprint(inc.Members))
+	}
+	slices.Sort(got)
+	want := []string{"[{p1 a1} {p2 b}]", "[{p1 a2} {p3 c}]"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("incidents %v, want %v", got, want)
+	}
+	// b moved next to a2 joins it (and c): a1 is alone.
+	b.Lon, b.ObservedAt = east(480), t0-1200
+	s := NewSet(Rule{}, nil)
+	s.Apply(nil, []read.Report{a1, a2, c})
+	s.Apply(nil, []read.Report{b})
+	if n := len(s.Incidents()); n != 2 || s.IncidentOf(keyOf(b)) != s.IncidentOf(keyOf(a2)) || s.IncidentOf(keyOf(c)) != s.IncidentOf(keyOf(a2)) {
+		t.Fatalf("after the move: %+v", s.Incidents())
 	}
 }

@@ -64,7 +64,16 @@ func (s *Set) IncidentOf(k read.ReportKey) string { return s.of[k] }
 // is a connected component of the old graph and of the new.
 func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.Incident, del []string) {
 	oldIDs := map[string]bool{}
-	var starts []read.ReportKey
+	var starts, touched []read.ReportKey
+	// touch records the reports compatible with it: their nearest report
+	// of it's partner, and so their links, may change with it.
+	touch := func(it *item) {
+		s.neighbours(it, func(n *item) {
+			if compatible(it, n) {
+				touched = append(touched, n.key)
+			}
+		})
+	}
 	drop := func(k read.ReportKey) {
 		it := s.items[k]
 		if it == nil {
@@ -73,6 +82,7 @@ func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.In
 		if id := s.of[k]; id != "" {
 			oldIDs[id] = true
 		}
+		touch(it)
 		s.unindex(it)
 		delete(s.items, k)
 		delete(s.of, k)
@@ -87,6 +97,17 @@ func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.In
 		s.index(it)
 		starts = append(starts, it.key)
 	}
+	for i := range current {
+		touch(s.items[read.ReportKey{PartnerID: current[i].PartnerID, ReportID: current[i].ReportID}])
+	}
+	for _, k := range touched {
+		if s.items[k] != nil {
+			starts = append(starts, k)
+			if id := s.of[k]; id != "" {
+				oldIDs[id] = true
+			}
+		}
+	}
 	for id := range oldIDs {
 		if inc := s.incidents[id]; inc != nil {
 			for _, m := range inc.Members {
@@ -98,11 +119,12 @@ func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.In
 	}
 	seen := map[read.ReportKey]bool{}
 	newIDs := map[string]bool{}
+	near := map[nearKey]*item{}
 	for _, k := range starts {
 		if seen[k] {
 			continue
 		}
-		comp := s.component(s.items[k], seen)
+		comp := s.component(s.items[k], seen, near)
 		for _, it := range comp {
 			if id := s.of[it.key]; id != "" {
 				oldIDs[id] = true
@@ -129,19 +151,47 @@ func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.In
 	return put, del
 }
 
-// component is the connected component of start, marking its members seen.
-func (s *Set) component(start *item, seen map[read.ReportKey]bool) []*item {
+// component is the connected component of start, marking its members
+// seen; near caches nearest (valid while s does not change).
+func (s *Set) component(start *item, seen map[read.ReportKey]bool, near map[nearKey]*item) []*item {
 	seen[start.key] = true
 	comp := []*item{start}
 	for i := 0; i < len(comp); i++ {
 		s.neighbours(comp[i], func(n *item) {
-			if !seen[n.key] && linked(comp[i], n) {
+			if !seen[n.key] && s.linked(comp[i], n, near) {
 				seen[n.key] = true
 				comp = append(comp, n)
 			}
 		})
 	}
 	return comp
+}
+
+// linked: a and b are compatible and each other's nearest.
+func (s *Set) linked(a, b *item, near map[nearKey]*item) bool {
+	return compatible(a, b) && s.nearest(a, b.key.PartnerID, near) == b && s.nearest(b, a.key.PartnerID, near) == a
+}
+
+type nearKey struct {
+	key     read.ReportKey
+	partner string
+}
+
+// nearest is the report of partner compatible with x nearest to it (see
+// closer), nil when there is none.
+func (s *Set) nearest(x *item, partner string, near map[nearKey]*item) *item {
+	nk := nearKey{x.key, partner}
+	if n, ok := near[nk]; ok {
+		return n
+	}
+	var best *item
+	s.neighbours(x, func(n *item) {
+		if n.key.PartnerID == partner && n != best && compatible(x, n) && closer(x, n, best) {
+			best = n
+		}
+	})
+	near[nk] = best
+	return best
 }
 
 // ID is the incident id of a component whose smallest member key is k.
