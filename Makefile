@@ -7,7 +7,7 @@ BIN     := bin/trucewatch
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS := clickhouse-server clickhouse-client kcat gdal-bin python3-shapely chromium
 
-.PHONY: all build demo test test-short bench bench-match bench-ingest soak bench-serve bench-map bench-intake bench-hostile bench-dlq deps vet fuzz clean
+.PHONY: all build demo test test-short bench bench-match bench-ingest soak bench-serve bench-map bench-incidents bench-intake bench-hostile bench-dlq deps vet fuzz clean
 
 all: build
 
@@ -84,6 +84,12 @@ bench-serve: deps
 # render and window changes, beside the API's p50/p99 of its requests.
 bench-map: deps
 	$(GO) test ./serve -run '^$$' -bench '^BenchmarkMapPage$$' -benchtime 1x -timeout 30m -load -load.dir /tmp/trucewatch-bench-serve
+
+# Incident resolution of 1,000,000 synthetic reports (30% another partner's
+# report of a recent event): in memory, then through ClickHouse with a full
+# pass and incremental passes placing new reports (docs/incidents.md).
+bench-incidents: deps
+	$(GO) test ./incident -run '^$$' -bench '^BenchmarkResolve1M$$' -benchtime 1x -timeout 40m -incidents.1m
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./report/

@@ -2,6 +2,7 @@ package incident_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"slices"
 	"testing"
@@ -45,14 +46,19 @@ func pct(d []time.Duration, p float64) time.Duration {
 	return s[min(len(s)-1, int(float64(len(s))*p))]
 }
 
-// BenchmarkResolve1M (make bench-incidents): 1 million reports of the
+// BenchmarkResolve1M (make bench-incidents; skipped without -incidents.1m): 1 million reports of the
 // synthetic feed, 30% of them another partner's report of a recent
 // event. In memory: Set.Apply in batches of 10,000 (reports/s). Then on a
 // real ClickHouse: the reports written through WriteBatch, the
 // resolver's full pass over them, and 60 incremental passes each placing
 // a batch of 1,000 new reports (what ingest writes in 0.1 s at 10,000
 // reports/s): the latency from the batch's write to its placement.
+var bench1M = flag.Bool("incidents.1m", false, "run BenchmarkResolve1M (make bench-incidents)")
+
 func BenchmarkResolve1M(b *testing.B) {
+	if !*bench1M {
+		b.Skip("a long run: make bench-incidents")
+	}
 	const n = 1_000_000
 	reps := benchReports(n)
 	b.ResetTimer()

@@ -62,7 +62,7 @@ func feed(rng *rand.Rand) (rows []storage.Row, final map[read.ReportKey]storage.
 	partners := []string{"ru", "tr", "ngo"}
 	for e := range 120 {
 		lon, lat := 36.30+rng.Float64()*0.3, 33.45+rng.Float64()*0.2
-		at := base.Add(time.Duration(rng.Int64N(4 * 86400)) * time.Second)
+		at := base.Add(time.Duration(rng.Int64N(4*86400)) * time.Second)
 		cat := []string{"shelling", "airstrike", "ground_clash"}[rng.IntN(3)]
 		killed := rng.IntN(8)
 		for pi, p := range partners {

@@ -100,7 +100,7 @@ func TestSummary(t *testing.T) {
 		Lat: b.Lat, Lon: b.Lon, UncertaintyM: 100, Tile: read.TileKey(b.Lon, b.Lat), Category: "shelling", Zones: []string{"z1"},
 		Violation: true, Partners: []string{"p1", "p2", "p3"}, Groups: []string{"guarantor:ru", "guarantor:tr"},
 		Members: []read.ReportKey{{PartnerID: "p1", ReportID: "a"}, {PartnerID: "p2", ReportID: "b"}, {PartnerID: "p3", ReportID: "c"}},
-		Killed: 5, KilledMin: 3, Injured: 2, InjuredMin: 0, Sides: []string{"government", "opposition"}, Contested: true}
+		Killed:  5, KilledMin: 3, Injured: 2, InjuredMin: 0, Sides: []string{"government", "opposition"}, Contested: true}
 	want.Digest = Digest(&want)
 	if fmt.Sprintf("%+v", inc) != fmt.Sprintf("%+v", want) {
 		t.Fatalf("incident\n%+v\nwant\n%+v", inc, want)

@@ -14,6 +14,8 @@
 //	GET /v1/admin/{adm1|adm2|adm3}.geojson    from, to, zoom
 //	GET /v1/reports                           bbox, from, to, limit, cursor, category, side, violation, zone, partner
 //	GET /v1/extent                            the days that hold data, the default window
+//	GET /v1/incidents                         bbox, from, to, limit (with Options.Incidents: incidents.go)
+//	GET /v1/incidents/{id}                    an incident's reports side by side, what differs
 //	GET /openapi.json, /healthz, /readyz, /metrics
 //	GET /, /map/...                           the map page (page.go, web/)
 //

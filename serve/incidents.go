@@ -215,4 +215,3 @@ func abs64(x int64) int64 {
 	}
 	return x
 }
-

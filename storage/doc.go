@@ -88,6 +88,9 @@
 //	                  ORDER BY (tile, day, category, violation, span_id)
 //	reports_current   VIEW: one row per report, its current revision (currentSQL,
 //	                  the query every read of current reports runs)
+//	incidents         ReplacingMergeTree(version) ORDER BY incident_id: package
+//	                  incident's resolution of the current reports (incidents.go,
+//	                  docs/incidents.md); read with FINAL and deleted = 0
 //	schema_migrations ReplacingMergeTree ORDER BY version
 //
 // Aggregates carry n_reports = sum(sign), n_killed = sum(sign*killed),
