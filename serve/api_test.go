@@ -277,12 +277,13 @@ func TestOpenAPI(t *testing.T) {
 		t.Fatalf("openapi: %v %q", err, doc.OpenAPI)
 	}
 	examples := map[string]string{
-		"/v1/tiles/{z}/{x}/{y}.{format}": tilePath(ghoutaLon, ghoutaLat, 7, "geojson"),
-		"/v1/zones/{id}/series":          "/v1/zones/astana-1/series",
-		"/v1/admin/{level}.geojson":      "/v1/admin/adm1.geojson",
+		"/v1/tiles/{z}/{x}/{y}.{format}":     tilePath(ghoutaLon, ghoutaLat, 7, "geojson"),
+		"/v1/zones/{id}/series":              "/v1/zones/astana-1/series",
+		"/v1/admin/{level}.geojson":          "/v1/admin/adm1.geojson",
+		"/v1/reports/{partner}/{id}/history": "/v1/reports/" + f.current[0].PartnerID + "/" + f.current[0].ReportID + "/history",
 	}
 	want := []string{"/healthz", "/metrics", "/openapi.json", "/readyz", "/v1/admin/{level}.geojson",
-		"/v1/extent", "/v1/reports", "/v1/tiles/{z}/{x}/{y}.{format}", "/v1/zones.geojson", "/v1/zones/{id}/series"}
+		"/v1/extent", "/v1/reports", "/v1/reports/{partner}/{id}/history", "/v1/tiles/{z}/{x}/{y}.{format}", "/v1/zones.geojson", "/v1/zones/{id}/series"}
 	var got []string
 	for p := range doc.Paths {
 		got = append(got, p)
@@ -901,5 +902,37 @@ func TestLongSeries(t *testing.T) {
 	}
 	if got != wantN {
 		t.Errorf("20 years of governorates: %d reports and coarse, want %d", got, wantN)
+	}
+}
+
+// TestHistory: a corrected report's revisions, oldest first; an unknown
+// report is a 404 naming id.
+func TestHistory(t *testing.T) {
+	f := newFixture(t)
+	var r *storage.Row
+	for i := range f.current {
+		if f.current[i].Revision == 2 {
+			r = &f.current[i]
+			break
+		}
+	}
+	if r == nil {
+		t.Fatal("the fixture has no corrected report")
+	}
+	resp, body := get(t, f.http.URL+"/v1/reports/"+r.PartnerID+"/"+r.ReportID+"/history")
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	fc, err := geojson.UnmarshalFeatureCollection(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fc.Features) != 2 || fc.Features[0].Properties.MustFloat64("revision") != 1 || fc.Features[1].Properties.MustFloat64("revision") != 2 ||
+		fc.Features[1].Properties.MustBool("withdrawn") || int64(fc.Features[1].Properties.MustFloat64("killed")) != int64(r.Killed) {
+		t.Fatalf("history: %s", body)
+	}
+	resp, body = get(t, f.http.URL+"/v1/reports/"+r.PartnerID+"/nobody/history")
+	if resp.StatusCode != 404 || !strings.Contains(string(body), `"param":"id"`) {
+		t.Fatalf("unknown report: %d %s", resp.StatusCode, body)
 	}
 }

@@ -72,6 +72,11 @@ func (s *Server) routeTable() []*route {
 			desc: "Pass next_cursor (also in the Link header) as cursor to get the next page; " +
 				"it is absent on the last page.",
 			query: reportsParams, ctypes: []string{"application/geo+json"}, schema: "Reports", handler: s.handleReports},
+		{name: "history", method: "GET", pattern: "/v1/reports/{partner}/{id}/history", path: "/v1/reports/{partner}/{id}/history",
+			summary: "Every stored revision of one report, oldest first, withdrawals included (property withdrawn).",
+			desc: "A withdrawal carries the content of the revision it withdrew. 404 when no revision of the report is stored.",
+			pathParams: []param{{"partner", "the partner id", map[string]any{"type": "string"}}, {"id", "the report id", map[string]any{"type": "string"}}},
+			ctypes:     []string{"application/geo+json"}, handler: s.handleHistory},
 		{name: "extent", method: "GET", pattern: "/v1/extent", path: "/v1/extent",
 			summary: "The first and last day that hold reports, and the default window of every endpoint.",
 			desc: "The default window (from and to omitted) is the last 30 days up to the next UTC midnight, ending " +

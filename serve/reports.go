@@ -15,7 +15,7 @@ import (
 	"github.com/trucewatch/trucewatch/storage/read"
 )
 
-var reportsParams = []string{"bbox", "from", "to", "limit", "cursor", "category", "side", "violation", "zone", "partner"}
+var reportsParams = []string{"bbox", "from", "to", "limit", "cursor", "category", "side", "violation", "zone", "partner", "precision"}
 
 // handleReports lists the current revision of the reports in a bbox and
 // window, oldest first, a page at a time. The cursor is a keyset position
@@ -84,6 +84,40 @@ func (s *Server) handleReports(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("serve: encode reports: %w", err)
 	}
 	return s.send(w, r, response{ctype: "application/geo+json", body: append(b, '\n'), cache: "no-cache", route: "reports", link: link})
+}
+
+// handleHistory lists every stored revision of one report, withdrawals
+// included: what was said, corrected and withdrawn, and when it arrived.
+func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
+	if _, err := newQuery(r.URL, nil); err != nil {
+		return err
+	}
+	partner, id := r.PathValue("partner"), r.PathValue("id")
+	if !validPartner(partner) {
+		return badParam("partner", "%q is not a partner id", clipParam(partner))
+	}
+	var rs []read.Report
+	err := s.ask(r, "history", "report_revisions", func(ctx context.Context) (err error) {
+		rs, err = s.o.Store.History(ctx, partner, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if len(rs) == 0 {
+		return &paramError{Status: http.StatusNotFound, Param: "id", Message: fmt.Sprintf("no report %q of partner %q", clipParam(id), partner)}
+	}
+	fc := geojson.NewFeatureCollection()
+	for i := range rs {
+		ft := reportFeature(&rs[i])
+		ft.Properties["withdrawn"] = rs[i].Withdrawn
+		fc.Append(ft)
+	}
+	b, err := json.Marshal(fc)
+	if err != nil {
+		return fmt.Errorf("serve: encode history: %w", err)
+	}
+	return s.send(w, r, response{ctype: "application/geo+json", body: append(b, '\n'), cache: "no-cache", route: "history"})
 }
 
 func nonNil(s []string) []string {

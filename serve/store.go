@@ -26,6 +26,9 @@ type Store interface {
 	AreaTotals(ctx context.Context, level int, f read.Filter) (map[string]read.Totals, error)
 	// Reports lists current reports a page at a time.
 	Reports(ctx context.Context, q read.ReportQuery) ([]read.Report, error)
+	// History lists every stored revision of a report, withdrawals
+	// included, oldest first (none: no such report).
+	History(ctx context.Context, partnerID, reportID string) ([]read.Report, error)
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Extent returns the first and last UTC day that hold reports, or an

@@ -89,3 +89,32 @@ func unixOrZero(t time.Time) int64 {
 	}
 	return t.Unix()
 }
+
+// History returns every stored revision of a report, oldest first,
+// withdrawals included, each with its latest rematch; none when nothing
+// is stored. It reads report_revisions, ordered by report key.
+func (s *Store) History(ctx context.Context, partnerID, reportID string) ([]read.Report, error) {
+	q := s.sql(`SELECT ` + reportColumns + `, withdrawn, gen
+FROM {db}.report_revisions WHERE partner_id = ? AND report_id = ?
+ORDER BY revision, gen`)
+	var out []read.Report
+	err := s.each(ctx, "history", q, []any{partnerID, reportID}, func(sc scanner) error {
+		var (
+			withdrawn uint8
+			gen       uint32
+		)
+		sr, err := scanReportWith(sc, &withdrawn, &gen)
+		if err != nil {
+			return err
+		}
+		rp := reportOf(&sr.Row)
+		rp.Withdrawn = withdrawn == 1
+		if n := len(out); n > 0 && out[n-1].Revision == rp.Revision {
+			out[n-1] = rp // a later rematch of the same revision
+			return nil
+		}
+		out = append(out, rp)
+		return nil
+	})
+	return out, err
+}

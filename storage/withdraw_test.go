@@ -1,6 +1,8 @@
 package storage_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,5 +139,30 @@ func TestPlacement(t *testing.T) {
 				t.Errorf("zoom %d (raw %v): %+v, want %v", z, raw, cells, want)
 			}
 		}
+	}
+}
+
+// TestHistory: every revision, the withdrawal included, oldest first.
+func TestHistory(t *testing.T) {
+	s := openStore(t, nil)
+	ctx := ctxT(t)
+	write(t, s, span(0, 0), row("a", 1, 2))
+	write(t, s, span(1, 2), row("a", 2, 3), withdrawal("a", 3))
+	write(t, s, span(3, 3), row("a", 4, 5))
+	h, err := s.History(ctx, "p1", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range h {
+		got = append(got, fmt.Sprintf("%d:%d:%v", r.Revision, r.Killed, r.Withdrawn))
+	}
+	// Revision 2 was superseded within its batch, never stored; the
+	// withdrawal carries the latest content it withdrew (revision 2's).
+	if want := "1:2:false 3:3:true 4:5:false"; strings.Join(got, " ") != want {
+		t.Fatalf("history %v, want %s", got, want)
+	}
+	if h, err := s.History(ctx, "p1", "nobody"); err != nil || len(h) != 0 {
+		t.Fatalf("unknown report: %v %v", h, err)
 	}
 }

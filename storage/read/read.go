@@ -147,4 +147,5 @@ type Report struct {
 	ZoneSet                          string // the zone-set version the zones were matched against
 	AdmApprox                        bool   // adm1..3 from the nearest area, not one containing the point
 	ReceivedAt                       int64  // Unix seconds
+	Withdrawn                        bool   // a withdrawal (History only: current reports never are)
 }
