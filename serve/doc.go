@@ -8,11 +8,12 @@
 //
 // # Endpoints
 //
-//	GET /v1/tiles/{z}/{x}/{y}.geojson|.mvt   z 0..22; from, to, category, side, violation, zone, partner, by=category
-//	GET /v1/zones.geojson                     set, from, to, zoom
-//	GET /v1/zones/{id}/series                 bucket=hour|day|week, from, to
-//	GET /v1/admin/{adm1|adm2|adm3}.geojson    from, to, zoom
-//	GET /v1/reports                           bbox, from, to, limit, cursor, category, side, violation, zone, partner
+//	GET /v1/tiles/{z}/{x}/{y}.geojson|.mvt   z 0..22; from, to, category, side, violation, zone, partner, precision, by=category
+//	GET /v1/zones.geojson                     set, from, to, zoom, category, precision
+//	GET /v1/zones/{id}/series                 bucket=hour|day|week|month|year, from, to, tz, category, precision
+//	GET /v1/admin/{adm1|adm2|adm3}.geojson    from, to, zoom, category, violation, precision
+//	GET /v1/reports                           bbox, from, to, limit, cursor, category, side, violation, zone, partner, precision
+//	GET /v1/reports/{partner}/{id}/history    every stored revision, withdrawals included
 //	GET /v1/extent                            the days that hold data, the default window
 //	GET /v1/incidents                         bbox, from, to, limit (with Options.Incidents: incidents.go)
 //	GET /v1/incidents/{id}                    an incident's reports side by side, what differs
@@ -31,6 +32,19 @@
 // (366 days by default); without from/to the last 30 days that hold data
 // are served: up to the next UTC midnight, or to the end of the last day
 // with reports when that is earlier (Store.Extent, GET /v1/extent).
+//
+// # Measures
+//
+// Every count means the same everywhere (read.Counts): reports, killed and
+// injured count the reports placed in the zone, area or cell; violations
+// the definite candidate violations among them, possible_violations the
+// possible ones; zones add possible_reports (the uncertainty circle only
+// crosses the zone), admin areas and cells coarse_reports (the point lies
+// there but its geo precision is too coarse for the level or zoom, see
+// read.PlacedAt). violation= takes the classes definite, possible and none
+// (true: both candidate classes). Choropleths and series take windows of
+// up to Options.MaxTotalsWindow (20 years; hourly series up to MaxWindow),
+// series in a tz whose offset is whole hours.
 //
 // # Which table answers
 //

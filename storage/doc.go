@@ -80,12 +80,12 @@
 //	report_revisions  ReplacingMergeTree ORDER BY (partner_id, report_id, revision)
 //	                  all columns of reports; MV report_revisions_mv: the sign = +1 rows
 //	ledger            ReplacingMergeTree(state) ORDER BY (kafka_cluster, kafka_topic, kafka_partition, first_offset)
-//	counts_zone_hour     ReplacingMergeTree PARTITION BY toYYYYMM(hour)
-//	                  ORDER BY (zone, hour, category, violation, possible, span_id)
-//	counts_adm_day       ReplacingMergeTree PARTITION BY toYYYYMM(day)
-//	                  ORDER BY (adm1, adm2, adm3, day, category, violation, span_id)
-//	counts_tile_day      ReplacingMergeTree PARTITION BY toYYYYMM(day)
-//	                  ORDER BY (tile, day, category, violation, span_id)
+//	counts_zone_hour  ReplacingMergeTree PARTITION BY toYYYYMM(hour)
+//	                  ORDER BY (zone, hour, category, violation, possible, precision, span_id)
+//	counts_adm_day    ReplacingMergeTree PARTITION BY toYYYYMM(day)
+//	                  ORDER BY (adm1, adm2, adm3, day, category, violation_class, precision, span_id)
+//	counts_tile_day   ReplacingMergeTree PARTITION BY toYYYYMM(day)
+//	                  ORDER BY (tile, day, category, violation_class, precision, span_id)
 //	reports_current   VIEW: one row per report, its current revision (currentSQL,
 //	                  the query every read of current reports runs)
 //	incidents         ReplacingMergeTree(version) ORDER BY incident_id: package
@@ -94,7 +94,15 @@
 //	schema_migrations ReplacingMergeTree ORDER BY version
 //
 // Aggregates carry n_reports = sum(sign), n_killed = sum(sign*killed),
-// n_injured = sum(sign*injured). counts_zone_hour has one row per zone a
+// n_injured = sum(sign*injured) (migration 0004; 0001's agg_* tables are
+// gone). precision is the report's geo_precision ('' as 'exact'): a
+// reader counts a row at an admin level or zoom only if read.PlacedAt
+// says so, and the others as coarse. violation_class is 0 (none), 1
+// (definite: in a protected zone) or 2 (possible: the uncertainty circle
+// only crosses one); zones keep the 0/1 violation flag, possible saying
+// how the report lies in the zone itself. A withdrawn revision is a +1
+// and a -1 row of itself in one block: it sums to zero everywhere.
+// counts_zone_hour has one row per zone a
 // report lies in (possible = 0) or whose accuracy circle only overlaps it
 // (possible = 1): a report in two zones counts in each.
 // tile is the Web-Mercator quadkey at read.TileZoom (20) of the report's
@@ -118,6 +126,11 @@
 //	WHERE hour >= '2024-03-01 00:00:00' AND hour < '2024-03-08 00:00:00'
 //	  AND violation = 1 AND possible = 0
 //	GROUP BY zone
+//
+//	-- sub-districts: placed reports and, apart, the too coarse
+//	SELECT adm3, sumIf(n_reports, precision IN ('exact', 'near', 'adm3')) AS placed,
+//	    sumIf(n_reports, precision NOT IN ('exact', 'near', 'adm3')) AS coarse
+//	FROM counts_adm_day FINAL WHERE day >= '2024-03-01' GROUP BY adm3
 //
 //	-- per zoom-12 tile inside zoom-8 tile (x, y): lo, hi from read.TileRange
 //	SELECT bitShiftRight(tile, 2 * (20 - 12)) AS qk12, sum(n_reports)
