@@ -259,9 +259,9 @@ func (q *query) enum(name, def string, values ...string) (string, error) {
 
 var partnerRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
-func validCategory(s string) bool { return report.Category(s).Valid() }
-func validSide(s string) bool     { return report.Side(s).Valid() }
-func validPartner(s string) bool  { return partnerRe.MatchString(s) }
+func validCategory(s string) bool  { return report.Category(s).Valid() }
+func validSide(s string) bool      { return report.Side(s).Valid() }
+func validPartner(s string) bool   { return partnerRe.MatchString(s) }
 func validPrecision(s string) bool { return s != "" && read.PrecisionIndex(s) >= 0 }
 
 // violationClasses are the values of the violation parameter: a class, or

@@ -27,20 +27,20 @@ import (
 
 // Defaults and limits for Options.
 const (
-	DefaultMaxWindow     = 366 * 24 * time.Hour // longest from..to window of tiles and reports
+	DefaultMaxWindow = 366 * 24 * time.Hour // longest from..to window of tiles and reports
 	// DefaultMaxTotalsWindow is the longest window of choropleths and
 	// series: 20 years (series in day, week, month or year buckets).
 	DefaultMaxTotalsWindow = (20*365 + 5) * 24 * time.Hour
-	DefaultWindow        = 30 * 24 * time.Hour  // window when from and to are omitted
-	DefaultQueryTimeout  = 10 * time.Second     // per ClickHouse query
-	DefaultTileMaxAge    = 60 * time.Second     // Cache-Control max-age of tiles
-	DefaultReportsLimit  = 100                  // reports per page
-	MaxReportsLimit      = 1000                 //
-	MaxZoom              = 22                   // highest tile zoom served
-	GridBits             = 4                    // a tile is a 2^4 x 2^4 grid of cells
-	maxRawTileRows       = 200000               // reports binned in Go for tiles finer than the storage key
-	minGzipBytes         = 512                  // smaller responses are sent uncompressed
-	defaultChoroplethAge = 60 * time.Second
+	DefaultWindow          = 30 * 24 * time.Hour // window when from and to are omitted
+	DefaultQueryTimeout    = 10 * time.Second    // per ClickHouse query
+	DefaultTileMaxAge      = 60 * time.Second    // Cache-Control max-age of tiles
+	DefaultReportsLimit    = 100                 // reports per page
+	MaxReportsLimit        = 1000                //
+	MaxZoom                = 22                  // highest tile zoom served
+	GridBits               = 4                   // a tile is a 2^4 x 2^4 grid of cells
+	maxRawTileRows         = 200000              // reports binned in Go for tiles finer than the storage key
+	minGzipBytes           = 512                 // smaller responses are sent uncompressed
+	defaultChoroplethAge   = 60 * time.Second
 )
 
 // Options configure New. Store and Admin are required.
@@ -64,9 +64,9 @@ type Options struct {
 
 	MaxWindow       time.Duration // default DefaultMaxWindow
 	MaxTotalsWindow time.Duration // default DefaultMaxTotalsWindow
-	Window       time.Duration // default DefaultWindow
-	QueryTimeout time.Duration // default DefaultQueryTimeout
-	TileMaxAge   time.Duration // default DefaultTileMaxAge
+	Window          time.Duration // default DefaultWindow
+	QueryTimeout    time.Duration // default DefaultQueryTimeout
+	TileMaxAge      time.Duration // default DefaultTileMaxAge
 	// CacheBytes bounds the response cache (responses are kept for their
 	// max-age); default DefaultCacheBytes. Negative = no cache, and no
 	// week pieces or metatiles either: every answer is its own query.

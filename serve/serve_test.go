@@ -91,7 +91,7 @@ func seed(t testing.TB, store *storage.Store, m *geo.Matcher) []storage.Row {
 	coarse := []report.GeoPrecision{report.GeoNear, report.GeoAdm3, report.GeoAdm2, report.GeoAdm1, report.GeoCountry}
 	for i := range reps {
 		reps[i] = *feed.Next().Report // Next, not Report: Report does not advance the id
-		if i%9 == 4 { // a ninth of the reports stand for an area, not a place
+		if i%9 == 4 {                 // a ninth of the reports stand for an area, not a place
 			reps[i].GeoPrecision = coarse[(i/9)%len(coarse)]
 		}
 		rows[i] = toRow(&reps[i])
@@ -134,7 +134,7 @@ var (
 )
 
 func placedAtZoom(r *storage.Row, z uint32) bool { return testMaxZoom[r.GeoPrecision] >= z }
-func placedAtLevel(r *storage.Row, l int) bool  { return testAdmLevel[r.GeoPrecision] >= l }
+func placedAtLevel(r *storage.Row, l int) bool   { return testAdmLevel[r.GeoPrecision] >= l }
 
 func newFixture(t testing.TB) *fixture {
 	fixOnce.Do(func() {

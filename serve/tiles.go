@@ -21,7 +21,7 @@ import (
 // "source" member of a GeoJSON tile.
 const (
 	sourceTileAgg = "counts_tile_day" // whole days, category and violation filters only
-	sourceRaw     = "reports"      // anything else
+	sourceRaw     = "reports"         // anything else
 )
 
 // MVTLayer is the name of the layer in .mvt tiles.
@@ -162,11 +162,11 @@ func cellFeatures(tr *tileRequest, cells []tileCell) *geojson.FeatureCollection 
 		f := geojson.NewFeature(t.Bound().ToPolygon())
 		f.ID = int((t.Y-tr.tile.Y<<GridBits)<<GridBits + (t.X - tr.tile.X<<GridBits))
 		f.Properties = geojson.Properties{
-			"cell":       fmt.Sprintf("%d/%d/%d", t.Z, t.X, t.Y),
-			"reports":    c.reports,
-			"killed":     c.killed,
-			"injured":    c.injured,
-			"violations": c.violations,
+			"cell":                fmt.Sprintf("%d/%d/%d", t.Z, t.X, t.Y),
+			"reports":             c.reports,
+			"killed":              c.killed,
+			"injured":             c.injured,
+			"violations":          c.violations,
 			"possible_violations": c.possibleViolations,
 			"coarse_reports":      c.coarse,
 		}

@@ -95,7 +95,7 @@
 //
 // Aggregates carry n_reports = sum(sign), n_killed = sum(sign*killed),
 // n_injured = sum(sign*injured) (migration 0004; 0001's agg_* tables are
-// gone). precision is the report's geo_precision ('' as 'exact'): a
+// gone). precision is the report's geo_precision (” as 'exact'): a
 // reader counts a row at an admin level or zoom only if read.PlacedAt
 // says so, and the others as coarse. violation_class is 0 (none), 1
 // (definite: in a protected zone) or 2 (possible: the uncertainty circle

@@ -75,7 +75,7 @@ type Counts struct {
 
 // Cell is the counts of one cell (and category, with ByCategory).
 type Cell struct {
-	Key      uint64 // quadkey at the query's Zoom
+	Key       uint64 // quadkey at the query's Zoom
 	Category  string // with ByCategory only
 	Precision string // with ByPrecision only
 	Counts
