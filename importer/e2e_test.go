@@ -20,8 +20,8 @@ import (
 	"github.com/trucewatch/trucewatch/kafka/publish"
 	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/storage"
-	"github.com/trucewatch/trucewatch/storage/read"
 	"github.com/trucewatch/trucewatch/storage/chtest"
+	"github.com/trucewatch/trucewatch/storage/read"
 	"github.com/trucewatch/trucewatch/violation"
 )
 

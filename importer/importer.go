@@ -67,7 +67,7 @@ type Importer struct {
 	csv    *csv.Reader
 	head   map[string]int
 	seen   map[string]bool
-	next   State // what this import sent or found unchanged
+	next   State    // what this import sent or found unchanged
 	gone   []string // Prior's reports the file does not hold, to withdraw
 	ended  bool
 	stats  Stats

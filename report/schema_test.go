@@ -79,8 +79,8 @@ func TestSchemaAgreesWithGo(t *testing.T) {
 // as the Go constants, so that changing one without the other fails.
 func TestSchemaLimits(t *testing.T) {
 	var sch struct {
-		Required   []string                   `json:"required"`
-		Else       struct {
+		Required []string `json:"required"`
+		Else     struct {
 			Required []string `json:"required"`
 		} `json:"else"`
 		Properties map[string]json.RawMessage `json:"properties"`

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/trucewatch/trucewatch/importer"
-	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/kafka/publish"
+	"github.com/trucewatch/trucewatch/report"
 )
 
 // importFlags are the flags of import.
