@@ -4,18 +4,20 @@ import "math"
 
 // The index finds the reports that may be linked to one: a grid per level
 // (cells of DistanceM·4^level metres; a report sits at the first level
-// whose cell is at least its radius) and per UTC day of its widened
-// window. Reports that may not be fused are not indexed.
+// whose cell is at least its radius), per category and per four hours
+// (UTC) of its widened window. Reports that may not be fused are not
+// indexed.
 
 const (
 	metresPerDegree = 111_000 // a little under the true 111,319 m: the cells searched cover the radius
-	daySeconds      = 86_400
+	bucketSeconds   = 4 * 3600
 )
 
 type cell struct {
-	level int8
-	x, y  int32
-	day   int32
+	level  int8
+	x, y   int32
+	bucket int32 // of bucketSeconds
+	cat    string
 }
 
 func (s *Set) cellSize(level int8) float64 {
@@ -36,8 +38,8 @@ func (s *Set) topLevel() int8 {
 
 func cellIndex(deg, sizeDeg float64) int32 { return int32(math.Floor(deg / sizeDeg)) }
 
-func days(it *item) (int32, int32) {
-	return int32(floorDiv(it.lo, daySeconds)), int32(floorDiv(it.hi, daySeconds))
+func buckets(it *item) (int32, int32) {
+	return int32(floorDiv(it.lo, bucketSeconds)), int32(floorDiv(it.hi, bucketSeconds))
 }
 
 func floorDiv(a, b int64) int64 {
@@ -52,9 +54,9 @@ func (s *Set) cellsOf(it *item, fn func(cell)) {
 	l := s.levelOf(it)
 	size := s.cellSize(l) / metresPerDegree
 	x, y := cellIndex(it.r.Lon, size), cellIndex(it.r.Lat, size)
-	d0, d1 := days(it)
-	for d := d0; d <= d1; d++ {
-		fn(cell{level: l, x: x, y: y, day: d})
+	b0, b1 := buckets(it)
+	for b := b0; b <= b1; b++ {
+		fn(cell{level: l, x: x, y: y, bucket: b, cat: it.r.Category})
 	}
 }
 
@@ -92,7 +94,7 @@ func (s *Set) neighbours(it *item, fn func(*item)) {
 	if !it.fuse {
 		return
 	}
-	d0, d1 := days(it)
+	b0, b1 := buckets(it)
 	for l := int8(0); l <= s.topLevel(); l++ {
 		size := s.cellSize(l)
 		// A report at level l has a radius of at most size.
@@ -103,10 +105,10 @@ func (s *Set) neighbours(it *item, fn func(*item)) {
 		lonReach := 1.01 * reach / cos
 		x0, x1 := cellIndex(it.r.Lon-lonReach, sizeDeg), cellIndex(it.r.Lon+lonReach, sizeDeg)
 		y0, y1 := cellIndex(lat0, sizeDeg), cellIndex(lat1, sizeDeg)
-		for d := d0; d <= d1; d++ {
+		for b := b0; b <= b1; b++ {
 			for y := y0; y <= y1; y++ {
 				for x := x0; x <= x1; x++ {
-					for _, n := range s.cells[cell{level: l, x: x, y: y, day: d}] {
+					for _, n := range s.cells[cell{level: l, x: x, y: y, bucket: b, cat: it.r.Category}] {
 						fn(n)
 					}
 				}
