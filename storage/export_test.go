@@ -57,3 +57,9 @@ func FillCounts(ctx context.Context, s *Store) error {
 	}
 	return nil
 }
+
+// MigrateUpTo applies the migrations up to version v.
+func MigrateUpTo(ctx context.Context, s *Store, v uint32) error {
+	_, err := s.applyMigrations(ctx, v)
+	return err
+}

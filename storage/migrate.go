@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"sort"
 	"strconv"
@@ -111,6 +112,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 
 // ApplyMigrations is Migrate, returning the migrations it applied.
 func (s *Store) ApplyMigrations(ctx context.Context) ([]Migration, error) {
+	return s.applyMigrations(ctx, math.MaxUint32)
+}
+
+// applyMigrations applies the migrations up to version upTo.
+func (s *Store) applyMigrations(ctx context.Context, upTo uint32) ([]Migration, error) {
 	ms, err := Migrations()
 	if err != nil {
 		return nil, err
@@ -125,7 +131,7 @@ func (s *Store) ApplyMigrations(ctx context.Context) ([]Migration, error) {
 	}
 	var did []Migration
 	for _, m := range ms {
-		if done[m.Version] {
+		if done[m.Version] || m.Version > upTo {
 			continue
 		}
 		for _, st := range statements(m.SQL) {

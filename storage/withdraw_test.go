@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/trucewatch/trucewatch/storage"
+	"github.com/trucewatch/trucewatch/storage/chtest"
 	"github.com/trucewatch/trucewatch/storage/read"
 )
 
@@ -164,5 +165,80 @@ func TestHistory(t *testing.T) {
 	}
 	if h, err := s.History(ctx, "p1", "nobody"); err != nil || len(h) != 0 {
 		t.Fatalf("unknown report: %v %v", h, err)
+	}
+}
+
+// TestUpgrade0004: a database written under migration 0003 (its agg_*
+// tables fed by its views) keeps every count when 0004 replaces them with
+// the counts_* tables, and takes withdrawals after it.
+func TestUpgrade0004(t *testing.T) {
+	ctx := ctxT(t)
+	s, err := storage.Open(ctx, storage.Options{Addr: chtest.Shared(t).Addr(), Database: chtest.Database(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := storage.MigrateUpTo(ctx, s, 3); err != nil {
+		t.Fatal(err)
+	}
+	db := "`" + s.Database() + "`"
+	// Two reports as 0003's WriteBatch stored them (no withdrawn column),
+	// one of them replaced by a second revision in a later span.
+	cols := "partner_id, report_id, revision, sign, observed_at, lat, lon, geo_precision, tile, category, killed, zones, possible_zones, adm1, adm2, adm3, violation, violation_reason, span_id"
+	tile := storage.TileKey(37.15, 36.2)
+	insert := func(rows ...[]any) {
+		t.Helper()
+		bt, err := s.Conn().PrepareBatch(ctx, "INSERT INTO "+db+".reports ("+cols+")")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if err := bt.Append(r...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := bt.Send(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := func(day int, month time.Month) time.Time { return time.Date(2024, month, day, 12, 0, 0, 0, time.UTC) }
+	row := func(id string, rev uint32, sign int8, obs time.Time, prec string, killed uint32, zones, possible []string, reason string, span uint64) []any {
+		return []any{"p1", id, rev, sign, obs, 36.2, 37.15, prec, tile, "shelling", killed, zones, possible,
+			"SY02", "SY0200", "SY020000", uint8(1), reason, span}
+	}
+	z1, none := []string{"z1"}, []string{}
+	insert(row("a", 1, 1, at(10, 3), "exact", 2, z1, none, "in_zone:z1;hostile:shelling", 1),
+		row("b", 1, 1, at(10, 4), "adm2", 3, none, z1, "possibly_in_zone:z1;hostile:shelling", 1))
+	insert(row("a", 1, -1, at(10, 3), "exact", 2, z1, none, "in_zone:z1;hostile:shelling", 2),
+		row("a", 2, 1, at(10, 3), "exact", 5, z1, none, "in_zone:z1;hostile:shelling", 2))
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	if err := s.Conn().QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name LIKE 'agg_%'", s.Database()).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d agg_ tables left (%v)", n, err)
+	}
+	f := read.Filter{From: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)}
+	adm3, err := s.AreaTotals(ctx, 3, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := adm3["SY020000"]; a.Reports != 1 || a.Killed != 5 || a.Violations != 1 || a.Coarse != 1 {
+		t.Fatalf("sub-district after the upgrade: %+v", a)
+	}
+	if a, err := s.AreaTotals(ctx, 2, f); err != nil || a["SY0200"].Reports != 2 || a["SY0200"].PossibleViolations != 1 {
+		t.Fatalf("district after the upgrade: %+v %v", a, err)
+	}
+	zt, err := s.ZoneTotals(ctx, []string{"z1"}, f)
+	if err != nil || zt["z1"].Reports != 1 || zt["z1"].Killed != 5 || zt["z1"].Possible != 1 || zt["z1"].PossibleViolations != 1 {
+		t.Fatalf("zone after the upgrade: %+v %v", zt, err)
+	}
+	// The upgraded database takes withdrawals.
+	w := withdrawal("a", 3)
+	if _, err := s.WriteBatch(ctx, storage.Batch{Span: span(10, 10), Rows: []storage.Row{w}}); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := s.AreaTotals(ctx, 2, f); err != nil || a["SY0200"].Reports != 1 || a["SY0200"].Killed != 3 {
+		t.Fatalf("district after withdrawing a: %+v %v", a, err)
 	}
 }
