@@ -17,7 +17,7 @@ type cell struct {
 	level  int8
 	x, y   int32
 	bucket int32 // of bucketSeconds
-	cat    string
+	cat    int32 // Set.cats
 }
 
 func (s *Set) cellSize(level int8) float64 {
@@ -56,14 +56,25 @@ func (s *Set) cellsOf(it *item, fn func(cell)) {
 	x, y := cellIndex(it.r.Lon, size), cellIndex(it.r.Lat, size)
 	b0, b1 := buckets(it)
 	for b := b0; b <= b1; b++ {
-		fn(cell{level: l, x: x, y: y, bucket: b, cat: it.r.Category})
+		fn(cell{level: l, x: x, y: y, bucket: b, cat: s.cat(it.r.Category)})
 	}
+}
+
+// cat is the number of category c in the cells' keys.
+func (s *Set) cat(c string) int32 {
+	n, ok := s.cats[c]
+	if !ok {
+		n = int32(len(s.cats))
+		s.cats[c] = n
+	}
+	return n
 }
 
 func (s *Set) index(it *item) {
 	if !it.fuse {
 		return
 	}
+	s.levels[s.levelOf(it)]++
 	s.cellsOf(it, func(c cell) { s.cells[c] = append(s.cells[c], it) })
 }
 
@@ -71,6 +82,7 @@ func (s *Set) unindex(it *item) {
 	if !it.fuse {
 		return
 	}
+	s.levels[s.levelOf(it)]--
 	s.cellsOf(it, func(c cell) {
 		list := s.cells[c]
 		for i, o := range list {
@@ -95,7 +107,11 @@ func (s *Set) neighbours(it *item, fn func(*item)) {
 		return
 	}
 	b0, b1 := buckets(it)
+	cat := s.cat(it.r.Category)
 	for l := int8(0); l <= s.topLevel(); l++ {
+		if s.levels[l] == 0 {
+			continue
+		}
 		size := s.cellSize(l)
 		// A report at level l has a radius of at most size.
 		reach := max(it.radius, size) / metresPerDegree
@@ -108,7 +124,7 @@ func (s *Set) neighbours(it *item, fn func(*item)) {
 		for b := b0; b <= b1; b++ {
 			for y := y0; y <= y1; y++ {
 				for x := x0; x <= x1; x++ {
-					for _, n := range s.cells[cell{level: l, x: x, y: y, bucket: b, cat: it.r.Category}] {
+					for _, n := range s.cells[cell{level: l, x: x, y: y, bucket: b, cat: cat}] {
 						fn(n)
 					}
 				}

@@ -20,6 +20,8 @@ type Set struct {
 	groups    map[string]string // partner id -> group
 	items     map[read.ReportKey]*item
 	cells     map[cell][]*item
+	cats      map[string]int32 // category -> its number in cell keys
+	levels    []int            // indexed reports per level
 	of        map[read.ReportKey]string // incident id of each report
 	incidents map[string]*read.Incident
 }
@@ -27,8 +29,10 @@ type Set struct {
 // NewSet is an empty set resolving by rule; groups maps a partner id to
 // its group (partners without one are in none).
 func NewSet(rule Rule, groups map[string]string) *Set {
-	return &Set{rule: rule.withDefaults(), groups: groups, items: map[read.ReportKey]*item{},
-		cells: map[cell][]*item{}, of: map[read.ReportKey]string{}, incidents: map[string]*read.Incident{}}
+	s := &Set{rule: rule.withDefaults(), groups: groups, items: map[read.ReportKey]*item{},
+		cells: map[cell][]*item{}, cats: map[string]int32{}, of: map[read.ReportKey]string{}, incidents: map[string]*read.Incident{}}
+	s.levels = make([]int, s.topLevel()+1)
+	return s
 }
 
 // Resolve returns the incidents of reports (current revisions, one per
@@ -119,7 +123,7 @@ func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.In
 	}
 	seen := map[read.ReportKey]bool{}
 	newIDs := map[string]bool{}
-	near := map[nearKey]*item{}
+	near := map[*item][]*item{}
 	for _, k := range starts {
 		if seen[k] {
 			continue
@@ -153,45 +157,55 @@ func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.In
 
 // component is the connected component of start, marking its members
 // seen; near caches nearest (valid while s does not change).
-func (s *Set) component(start *item, seen map[read.ReportKey]bool, near map[nearKey]*item) []*item {
+func (s *Set) component(start *item, seen map[read.ReportKey]bool, near map[*item][]*item) []*item {
 	seen[start.key] = true
 	comp := []*item{start}
 	for i := 0; i < len(comp); i++ {
-		s.neighbours(comp[i], func(n *item) {
-			if !seen[n.key] && s.linked(comp[i], n, near) {
+		a := comp[i]
+		// a is linked only to reports that are its nearest of their partner.
+		for _, n := range s.nearestAll(a, near) {
+			if !seen[n.key] && s.nearest(n, a.key.PartnerID, near) == a {
 				seen[n.key] = true
 				comp = append(comp, n)
 			}
-		})
+		}
 	}
 	return comp
 }
 
-// linked: a and b are compatible and each other's nearest.
-func (s *Set) linked(a, b *item, near map[nearKey]*item) bool {
-	return compatible(a, b) && s.nearest(a, b.key.PartnerID, near) == b && s.nearest(b, a.key.PartnerID, near) == a
-}
-
-type nearKey struct {
-	key     read.ReportKey
-	partner string
-}
-
 // nearest is the report of partner compatible with x nearest to it (see
-// closer), nil when there is none.
-func (s *Set) nearest(x *item, partner string, near map[nearKey]*item) *item {
-	nk := nearKey{x.key, partner}
-	if n, ok := near[nk]; ok {
-		return n
-	}
-	var best *item
-	s.neighbours(x, func(n *item) {
-		if n.key.PartnerID == partner && n != best && compatible(x, n) && closer(x, n, best) {
-			best = n
+// closer), nil when there is none. One scan finds x's nearest of every
+// partner; near keeps them (valid while s does not change).
+func (s *Set) nearest(x *item, partner string, near map[*item][]*item) *item {
+	for _, b := range s.nearestAll(x, near) {
+		if b.key.PartnerID == partner {
+			return b
 		}
-	})
-	near[nk] = best
-	return best
+	}
+	return nil
+}
+
+// nearestAll is x's nearest compatible report of each partner that has one.
+func (s *Set) nearestAll(x *item, near map[*item][]*item) []*item {
+	all, ok := near[x]
+	if !ok {
+		s.neighbours(x, func(n *item) {
+			if !compatible(x, n) {
+				return
+			}
+			for i, b := range all {
+				if b.key.PartnerID == n.key.PartnerID {
+					if b != n && closer(x, n, b) {
+						all[i] = n
+					}
+					return
+				}
+			}
+			all = append(all, n)
+		})
+		near[x] = all
+	}
+	return all
 }
 
 // ID is the incident id of a component whose smallest member key is k.
