@@ -35,10 +35,12 @@ type group struct {
 	done    chan struct{} // closed when res and errs are set
 	res     []storage.WriteResult
 	errs    []error
+	took    time.Duration // the store write, without the gathering
 }
 
-// write stores b, alone or with the batches of other partitions.
-func (c *committer) write(ctx context.Context, b storage.Batch) (storage.WriteResult, error) {
+// write stores b, alone or with the batches of other partitions, and says
+// how long the store write took.
+func (c *committer) write(ctx context.Context, b storage.Batch) (storage.WriteResult, time.Duration, error) {
 	c.mu.Lock()
 	g := c.open
 	lead := g == nil
@@ -58,15 +60,17 @@ func (c *committer) write(ctx context.Context, b storage.Batch) (storage.WriteRe
 		// Not ctx: the group may be writing this batch's rows, and the
 		// partition must not give up its span before the outcome is known.
 		<-g.done
-		return g.res[i], g.errs[i]
+		return g.res[i], g.took, g.errs[i]
 	}
 	c.gather(ctx, g)
 	c.mu.Lock()
 	c.open = nil
 	c.mu.Unlock()
+	start := time.Now()
 	g.res, g.errs = c.in.store.WriteBatches(ctx, g.batches)
+	g.took = time.Since(start)
 	close(g.done)
-	return g.res[0], g.errs[0]
+	return g.res[0], g.took, g.errs[0]
 }
 
 // gather waits until no more batches are coming soon: every partition

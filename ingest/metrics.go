@@ -37,7 +37,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		retries:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "trucewatch_ingest_retries_total", Help: "Failed operations retried with backoff."}, []string{"op"}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "trucewatch_ingest_batch_messages", Help: "Messages per written batch.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 9)}),
-		insertLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "trucewatch_ingest_insert_seconds", Help: "Time to write one batch to ClickHouse, retries included.",
+		insertLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "trucewatch_ingest_insert_seconds", Help: "Time the store took to write one batch (with the other partitions' batches written with it), retries included.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
 		lag:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "trucewatch_ingest_lag_messages", Help: "Messages behind the end of each assigned partition."}, []string{"topic", "partition"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "trucewatch_ingest_in_flight_messages", Help: "Messages fetched but not yet written."}),

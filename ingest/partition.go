@@ -296,17 +296,28 @@ func untilOK[T any](ctx context.Context, log *slog.Logger, op string, fn func() 
 	}
 }
 
+// flushGap: a partial batch is flushed as soon as the partition has been
+// silent this long (or BatchWait, if shorter): a feed that stopped, such
+// as the end of a backlog, does not wait out the whole BatchWait.
+const flushGap = time.Second
+
 // collect returns up to BatchSize messages: it waits for the first as long
-// as it takes, then at most BatchWait for the rest. On return with
-// messages, busy has been incremented.
+// as it takes, then at most BatchWait for the rest, and no more than
+// flushGap for the next one. On return with messages, busy has been
+// incremented.
 func (p *partition) collect(ctx context.Context, r *kafka.Reader) []kafka.Message {
 	in := p.in
 	var msgs []kafka.Message
 	var deadline time.Time
+	gap := min(flushGap, in.o.BatchWait)
 	for len(msgs) < in.o.BatchSize {
 		fctx, cancel := ctx, context.CancelFunc(func() {})
 		if len(msgs) > 0 {
-			fctx, cancel = context.WithDeadline(ctx, deadline)
+			next := time.Now().Add(gap)
+			if deadline.Before(next) {
+				next = deadline
+			}
+			fctx, cancel = context.WithDeadline(ctx, next)
 		}
 		m, err := r.FetchMessage(fctx)
 		cancel()
@@ -466,17 +477,20 @@ func (p *partition) sendAside(ctx context.Context, span storage.Span, b *process
 // span is recorded all the same) and commits the Kafka offset.
 func (p *partition) write(ctx context.Context, span storage.Span, nMsgs int, b processed) error {
 	in := p.in
-	var res storage.WriteResult
+	var (
+		res  storage.WriteResult
+		took time.Duration // in the store, not waiting for the other partitions
+	)
 	start := time.Now()
 	err := retry(ctx, in, "write batch", func() error {
-		var err error
-		res, err = in.commit.write(ctx, storage.Batch{Span: span, Rows: b.rows})
+		r, d, err := in.commit.write(ctx, storage.Batch{Span: span, Rows: b.rows})
+		res, took = r, took+d
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	in.metrics.insertLatency.Observe(time.Since(start).Seconds())
+	in.metrics.insertLatency.Observe(took.Seconds())
 	in.o.Logger.Debug("batch written", "topic", p.topic, "partition", p.id, "first", span.First, "last", span.Last,
 		"rows", len(b.rows), "dead", len(b.dead), "forwarded", len(b.forward), "took", time.Since(start).Round(time.Millisecond), "result", fmt.Sprintf("%+v", res))
 	in.metrics.batchSize.Observe(float64(nMsgs))

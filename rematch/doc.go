@@ -28,7 +28,7 @@
 //     the batch's rows again, read back from the raw table (all or none of
 //     them are there: a batch lies within one month, one part): the same
 //     block folds with whatever of it landed;
-//   - report_revisions, where WriteBatch looks up the revision a later
+//   - revisions, where WriteBatch looks up the revision a later
 //     correction replaces, is merged (OPTIMIZE FINAL) so that only the
 //     newest generation is left: the correction retracts the rematched
 //     row, not the original.

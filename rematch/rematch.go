@@ -82,7 +82,7 @@ type Result struct {
 	// Recovered are the interrupted batches of an earlier run that Run
 	// completed first (with DryRun: found pending).
 	Recovered []storage.Span
-	// Unsettled, with DryRun, counts revisions report_revisions still
+	// Unsettled, with DryRun, counts revisions the revisions table still
 	// holds in two generations (a run would merge them).
 	Unsettled int
 	// Zones counts per zone id, NoZone for reports in no zone before and

@@ -212,7 +212,7 @@ func sameSnapshot(t *testing.T, what string, got, want snapshot) {
 func rawCount(t *testing.T, s *storage.Store) string {
 	t.Helper()
 	var parts []string
-	for _, tbl := range []string{"reports", "report_revisions", "counts_zone_hour", "counts_adm_day", "counts_tile_day"} {
+	for _, tbl := range []string{"reports", "revisions", "counts_zone_hour", "counts_adm_day", "counts_tile_day"} {
 		var n uint64
 		if err := s.Conn().QueryRow(ctxT(t), "SELECT count() FROM "+s.Database()+"."+tbl+" FINAL").Scan(&n); err != nil {
 			t.Fatal(err)
@@ -333,7 +333,7 @@ func TestRematchInterrupted(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || batches != 1 {
 		t.Fatalf("interrupted run: %v after %d batches", err, batches)
 	}
-	// an interrupted run leaves report_revisions unsettled: say so
+	// an interrupted run leaves revisions unsettled: say so
 	dry, err := rematch.Run(ctxT(t), stored, nw, rematch.Options{From: winFrom, To: winTo, DryRun: true})
 	if err != nil {
 		t.Fatal(err)

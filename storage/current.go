@@ -92,13 +92,17 @@ func unixOrZero(t time.Time) int64 {
 
 // History returns every stored revision of a report, oldest first,
 // withdrawals included, each with its latest rematch; none when nothing
-// is stored. It reads report_revisions, ordered by report key.
+// is stored. It finds the revisions in revisions, ordered by report key,
+// and reads their +1 rows from reports by its sorting key.
 func (s *Store) History(ctx context.Context, partnerID, reportID string) ([]read.Report, error) {
 	q := s.sql(`SELECT ` + reportColumns + `, withdrawn, gen
-FROM {db}.report_revisions WHERE partner_id = ? AND report_id = ?
+FROM {db}.reports
+WHERE partner_id = ? AND report_id = ? AND sign = 1
+  AND toDate(observed_at) IN (SELECT toDate(observed_at) FROM {db}.revisions WHERE partner_id = ? AND report_id = ?)
+  AND tile IN (SELECT tile FROM {db}.revisions WHERE partner_id = ? AND report_id = ?)
 ORDER BY revision, gen`)
 	var out []read.Report
-	err := s.each(ctx, "history", q, []any{partnerID, reportID}, func(sc scanner) error {
+	err := s.each(ctx, "history", q, []any{partnerID, reportID, partnerID, reportID, partnerID, reportID}, func(sc scanner) error {
 		var (
 			withdrawn uint8
 			gen       uint32

@@ -17,9 +17,11 @@
 // below is one statement for all their spans). WriteBatch:
 //
 //  1. marks the span pending in the ledger (a done span is skipped);
-//  2. reads the stored revisions of the batch's reports from
-//     report_revisions (ordered by report key), ignoring rows written by
-//     this same span (by the spans written together);
+//  2. reads the stored revisions of the batch's reports from revisions
+//     (slim, ordered by report key), ignoring rows written by
+//     this same span (by the spans written together), and the rows of
+//     those stored, for the reports that are corrections, from reports
+//     by its sorting key;
 //  3. decides per row, in offset order: a new report or a higher revision
 //     is inserted with sign +1, and the revision it replaces is copied with
 //     sign -1 (its own columns, the new span's identity); the same revision
@@ -28,7 +30,7 @@
 //  4. sends the result into reports as one INSERT, one native block, per
 //     run of at most MaxPartitionsPerInsert (100) months of observed_at
 //     (current ClickHouse refuses more partitions in one INSERT); the MVs
-//     fill report_revisions and the three aggregates from each block, and
+//     fill revisions and the three aggregates from each block, and
 //     as every aggregate cell lies in one month, each cell of a span is
 //     still summed from one block; spans written together share the
 //     blocks, and as every row carries its span and the views group by
@@ -40,14 +42,15 @@
 // again with exactly the same offsets and written again first.
 //
 // Why a redo is exact: step 2 ignores the span's own rows and
-// report_revisions keeps every revision (merges cannot change what it
-// shows), so the redo takes the same decisions and sends the same block.
+// revisions keeps every revision (merges cannot change what it shows;
+// they only drop a rematched revision's older gens, never the one the
+// lookup takes), so the redo takes the same decisions and sends the same block.
 // Every table is a ReplacingMergeTree whose ORDER BY ends with the
 // identity of what the row came from:
 //
 //   - reports: (..., partner_id, report_id, revision, sign): a report
 //     revision is +1'd once and -1'd at most once, ever;
-//   - report_revisions: (partner_id, report_id, revision);
+//   - revisions: (partner_id, report_id, revision), by gen;
 //   - each aggregate: (dims..., span_id), its MV grouping one INSERT block
 //     by exactly those columns, so a span yields one row per cell.
 //
@@ -77,8 +80,10 @@
 //
 //	reports           ReplacingMergeTree PARTITION BY toYYYYMM(observed_at)
 //	                  ORDER BY (toDate(observed_at), tile, partner_id, report_id, revision, sign)
-//	report_revisions  ReplacingMergeTree ORDER BY (partner_id, report_id, revision)
-//	                  all columns of reports; MV report_revisions_mv: the sign = +1 rows
+//	revisions         ReplacingMergeTree(gen) ORDER BY (partner_id, report_id, revision)
+//	                  key, gen, withdrawn, observed_at, tile, span_id of the sign = +1
+//	                  rows (MV revisions_mv; migration 0006 replaced report_revisions,
+//	                  a 40-column copy of every row)
 //	ledger            ReplacingMergeTree(state) ORDER BY (kafka_cluster, kafka_topic, kafka_partition, first_offset)
 //	counts_zone_hour  ReplacingMergeTree PARTITION BY toYYYYMM(hour)
 //	                  ORDER BY (zone, hour, category, violation, possible, precision, span_id)
@@ -186,10 +191,11 @@
 // reads the span's rows back and sends them again as one block (they fold
 // with what landed), or closes the span empty when nothing did.
 //
-// WriteBatch finds the revision a correction replaces in report_revisions
-// without FINAL; after a rematch a key has two gens there until merged, so
-// SettleRevisions runs OPTIMIZE FINAL on it (the newest gen stays) and
-// checks that no key has two gens left: a run is complete only then.
+// WriteBatch finds the revision a correction replaces in revisions without
+// FINAL, taking its highest gen; after a rematch a key has two gens there
+// until merged, and SettleRevisions runs OPTIMIZE FINAL on it (the highest
+// gen stays) and checks that no key has two gens left: a run is complete
+// only then.
 //
 // The operator runs one rematch at a time, with no ingest writing the
 // window meanwhile (rematch refuses to start while PendingSpans shows an

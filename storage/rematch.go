@@ -25,9 +25,9 @@ var (
 	// ErrRematchPending: a rematch batch was interrupted; RecoverRematch
 	// must complete it before anything else is rematched.
 	ErrRematchPending = errors.New("storage: an interrupted rematch batch is pending")
-	// ErrUnsettled: report_revisions still holds two instances of a
+	// ErrUnsettled: revisions still holds two instances of a
 	// rematched revision after OPTIMIZE.
-	ErrUnsettled = errors.New("storage: report_revisions not settled")
+	ErrUnsettled = errors.New("storage: revisions not settled")
 )
 
 // Stored is the current instance of a stored report revision.
@@ -304,21 +304,21 @@ FROM {db}.reports PREWHERE span_id = ?`), spanID)
 	return out, nil
 }
 
-// UnsettledRevisions counts the report revisions that report_revisions
-// still holds in more than one generation: until they are merged, a
-// correction may retract the wrong one.
+// UnsettledRevisions counts the report revisions that the revisions table
+// still holds in more than one generation (WriteBatch takes the highest;
+// merges keep only it).
 func (s *Store) UnsettledRevisions(ctx context.Context) (int, error) {
 	var n uint64
 	if err := s.conn.QueryRow(ctx, s.sql(`SELECT count() FROM (
-    SELECT partner_id, report_id, revision FROM {db}.report_revisions
+    SELECT partner_id, report_id, revision FROM {db}.revisions
     GROUP BY partner_id, report_id, revision HAVING uniqExact(gen) > 1)`)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("storage: unsettled revisions: %w", err)
 	}
 	return int(n), nil
 }
 
-// SettleRevisions merges report_revisions (OPTIMIZE FINAL, which keeps the
-// generation inserted last) if it holds a rematched revision twice, until
+// SettleRevisions merges revisions (OPTIMIZE FINAL, which keeps the
+// highest generation) if it holds a rematched revision twice, until
 // none is left; ErrUnsettled if some remain after a few attempts. It
 // rewrites the whole table: its cost grows with the number of revisions
 // stored.
@@ -334,10 +334,10 @@ func (s *Store) SettleRevisions(ctx context.Context) error {
 			return fmt.Errorf("%w: %d revisions in two generations", ErrUnsettled, n)
 		}
 		octx := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"optimize_throw_if_noop": 1}))
-		err = s.conn.Exec(octx, s.sql(`OPTIMIZE TABLE {db}.report_revisions FINAL`))
+		err = s.conn.Exec(octx, s.sql(`OPTIMIZE TABLE {db}.revisions FINAL`))
 		if err != nil {
 			// a merge already running makes OPTIMIZE a no-op: wait, retry
-			s.log.Warn("optimize report_revisions", "err", err, "attempt", i+1)
+			s.log.Warn("optimize revisions", "err", err, "attempt", i+1)
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():

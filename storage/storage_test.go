@@ -288,7 +288,7 @@ func TestRedoIsIdempotent(t *testing.T) {
 		t.Fatalf("resume after redo: %+v", pos)
 	}
 	// OPTIMIZE FINAL merges duplicates away: same answer.
-	for _, tbl := range []string{"reports", "report_revisions", "counts_zone_hour", "counts_adm_day", "counts_tile_day"} {
+	for _, tbl := range []string{"reports", "revisions", "counts_zone_hour", "counts_adm_day", "counts_tile_day"} {
 		if err := s.Conn().Exec(ctx, "OPTIMIZE TABLE "+db+"."+tbl+" FINAL"); err != nil {
 			t.Fatal(err)
 		}

@@ -244,7 +244,7 @@ type outRow struct {
 //
 // A withdrawn revision is written as a +1 and a -1 row of itself: it sums
 // to zero in the raw table and in every aggregate (both rows are in one
-// block), and report_revisions (fed by the +1 rows) keeps it, so a lower
+// block), and revisions (fed by the +1 rows) keeps it, so a lower
 // revision arriving later is stale. It carries the content of the latest
 // revision it withdraws, so the history shows what was withdrawn and where.
 // A withdrawn revision is never retracted: it already counts zero.
@@ -499,7 +499,7 @@ type storedRow struct {
 	tile uint64
 }
 
-// scanRevision scans reportColumns and withdrawn (of report_revisions).
+// scanRevision scans reportColumns and withdrawn.
 func scanRevision(sc interface{ Scan(...any) error }) (*storedRow, error) {
 	var withdrawn uint8
 	sr, err := scanReportWith(sc, &withdrawn)
@@ -510,8 +510,11 @@ func scanRevision(sc interface{ Scan(...any) error }) (*storedRow, error) {
 }
 
 // storedRevisions returns, for each report key of the batches' rows, its
-// highest stored revision, ignoring rows written by the spans spanIDs (the
-// batches' own: a redo decides as the first attempt did).
+// highest stored revision (in its highest rematch gen), ignoring rows
+// written by the spans spanIDs (the batches' own: a redo decides as the
+// first attempt did). Most reports of a batch are new: the slim revisions
+// table says which are stored and where their rows are, and only those
+// rows are read from reports, by its sorting key.
 func (s *Store) storedRevisions(ctx context.Context, batches [][]Row, spanIDs []uint64) (map[reportKey]*storedRow, error) {
 	n := 0
 	for _, rows := range batches {
@@ -528,45 +531,77 @@ func (s *Store) storedRevisions(ctx context.Context, batches [][]Row, spanIDs []
 			}
 		}
 	}
+	type revision struct {
+		rev, gen uint32
+		at       time.Time
+		tile     uint64
+	}
+	latest := map[reportKey]revision{}
 	notSpans, args := spanFilter(spanIDs)
-	// Most reports of a batch are new. Find the ones already stored reading
-	// the key columns only, then read whole rows for those alone: the full
-	// rows are ten times the bytes of the keys.
-	var stored []reportKey
-	err := s.withKeys(ctx, keys, `SELECT DISTINCT partner_id, report_id
-FROM {db}.report_revisions
+	err := s.withKeys(ctx, keys, `SELECT partner_id, report_id, revision, gen, observed_at, tile
+FROM {db}.revisions
 WHERE (partner_id, report_id) IN (SELECT partner_id, report_id FROM batch_keys)
   AND `+notSpans, args, func(res driver.Rows) error {
-		var k reportKey
-		if err := res.Scan(&k.partner, &k.report); err != nil {
+		var (
+			k reportKey
+			r revision
+		)
+		if err := res.Scan(&k.partner, &k.report, &r.rev, &r.gen, &r.at, &r.tile); err != nil {
 			return err
 		}
-		stored = append(stored, k)
+		if cur, ok := latest[k]; !ok || r.rev > cur.rev || r.rev == cur.rev && r.gen > cur.gen {
+			latest[k] = r
+		}
 		return nil
 	})
-	out := make(map[reportKey]*storedRow, len(stored))
-	if err != nil || len(stored) == 0 {
+	out := make(map[reportKey]*storedRow, len(latest))
+	if err != nil || len(latest) == 0 {
 		return out, err
 	}
-	err = s.withKeys(ctx, stored, `SELECT `+reportColumns+`, withdrawn
-FROM {db}.report_revisions
-WHERE (partner_id, report_id) IN (SELECT partner_id, report_id FROM batch_keys)
-  AND `+notSpans, args, func(res driver.Rows) error {
+	t, err := ext.NewTable("stored",
+		ext.Column("partner_id", "String"), ext.Column("report_id", "String"),
+		ext.Column("revision", "UInt32"), ext.Column("gen", "UInt32"),
+		ext.Column("day", "Date"), ext.Column("tile", "UInt64"))
+	if err != nil {
+		return nil, err
+	}
+	for k, r := range latest {
+		if err := t.Append(k.partner, k.report, r.rev, r.gen, r.at.UTC(), r.tile); err != nil {
+			return nil, err
+		}
+	}
+	// The stored revision's +1 row (a redone span may have written it
+	// twice, identically, until merged).
+	res, err := s.conn.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(t)), s.sql(`SELECT `+reportColumns+`, withdrawn
+FROM {db}.reports
+WHERE toDate(observed_at) IN (SELECT day FROM stored) AND tile IN (SELECT tile FROM stored)
+  AND (partner_id, report_id, revision, gen) IN (SELECT partner_id, report_id, revision, gen FROM stored)
+  AND sign = 1`))
+	if err != nil {
+		return nil, err
+	}
+	defer res.Close()
+	for res.Next() {
 		sr, err := scanRevision(res)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		k := reportKey{sr.PartnerID, sr.ReportID}
-		if cur := out[k]; cur == nil || sr.Revision > cur.Revision {
-			out[k] = sr
-		}
-		return nil
-	})
-	return out, err
+		out[reportKey{sr.PartnerID, sr.ReportID}] = sr
+	}
+	if err := res.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) != len(latest) {
+		return nil, fmt.Errorf("%d of %d stored revisions have no row in reports", len(latest)-len(out), len(latest))
+	}
+	return out, nil
 }
 
 // spanFilter is the condition "span_id is none of ids" and its arguments.
 func spanFilter(ids []uint64) (string, []any) {
+	if len(ids) == 0 {
+		return "1", nil
+	}
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id
@@ -602,24 +637,14 @@ func (s *Store) withKeys(ctx context.Context, keys []reportKey, query string, ar
 }
 
 // Current returns the current (highest stored) revision of a report, or
-// ErrNotFound. It reads report_revisions, ordered by report key.
+// ErrNotFound, as WriteBatch finds it.
 func (s *Store) Current(ctx context.Context, partnerID, reportID string) (Row, error) {
-	rows, err := s.conn.Query(ctx, s.sql(`SELECT `+reportColumns+`, withdrawn
-FROM {db}.report_revisions WHERE partner_id = ? AND report_id = ?
-ORDER BY revision DESC LIMIT 1`), partnerID, reportID)
+	stored, err := s.storedRevisions(ctx, [][]Row{{{PartnerID: partnerID, ReportID: reportID}}}, nil)
 	if err != nil {
 		return Row{}, fmt.Errorf("storage: current report: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		sr, err := scanRevision(rows)
-		if err != nil {
-			return Row{}, fmt.Errorf("storage: current report: %w", err)
-		}
+	if sr := stored[reportKey{partnerID, reportID}]; sr != nil {
 		return sr.Row, nil
-	}
-	if err := rows.Err(); err != nil {
-		return Row{}, fmt.Errorf("storage: current report: %w", err)
 	}
 	return Row{}, ErrNotFound
 }

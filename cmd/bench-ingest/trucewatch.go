@@ -62,7 +62,7 @@ func (r ingestResult) PerCPUSecond() float64 { return float64(r.Stored) / (r.CPU
 
 // runTrucewatch runs `trucewatch ingest` as its own process against a fresh
 // database and consumer group, and times it until the ledger shows every
-// message in a done span: the store (reports, report_revisions, the three
+// message in a done span: the store (reports, revisions, the three
 // aggregates) then holds every report, since a span is marked done only
 // after its INSERT, MVs included, returned.
 func runTrucewatch(ctx context.Context, o runOptions) (ingestResult, error) {
@@ -318,12 +318,12 @@ func tail(path string) string {
 
 // lookupReads says how many rows storage's revision lookups read (from
 // system.query_log, which the benchmark's profile switches on): whether
-// they use report_revisions' primary key or scan it.
+// they use revisions' primary key or scan it.
 func lookupReads(ctx context.Context, conn driver.Conn, db string) string {
 	_ = conn.Exec(ctx, "SYSTEM FLUSH LOGS")
 	q := fmt.Sprintf(`SELECT toInt64(count()), toInt64(avg(read_rows)), toInt64(max(read_rows)), toInt64(avg(query_duration_ms))
 FROM system.query_log
-WHERE type = 2 AND query LIKE '%%%s%%.report_revisions%%' AND query LIKE '%%batch_keys%%'`, db)
+WHERE type = 2 AND query LIKE '%%%s%%.revisions%%' AND query LIKE '%%batch_keys%%'`, db)
 	var n, avg, mx, ms int64
 	for range 20 { // the log is flushed every 7.5 s
 		if err := conn.QueryRow(ctx, q).Scan(&n, &avg, &mx, &ms); err != nil {

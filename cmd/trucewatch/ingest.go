@@ -60,7 +60,7 @@ func (f *ingestFlags) register(fs *flag.FlagSet, def ingestDefaults) {
 	fs.DurationVar(&f.reload, "zones-reload", 0, "also check the --zones files for changes this often and reload them (0: only on SIGHUP)")
 	fs.IntVar(&f.batchSize, "batch-size", ingest.DefaultBatchSize, fmt.Sprintf("most reports per ClickHouse insert (1..%d)", ingest.MaxBatchSize))
 	fs.Int64Var(&f.memLimit, "memory-limit-mb", 256, "soft memory limit of the process in MiB (the Go GC works harder near it; 0: none)")
-	fs.IntVar(&f.maxWrites, "max-writes", ingest.DefaultMaxConcurrentWrites, "most batches written to ClickHouse at once (bounds memory with --batch-size)")
+	fs.IntVar(&f.maxWrites, "max-writes", ingest.DefaultMaxConcurrentWrites, "batches' worth of messages decoded and written at once, across partitions (bounds memory with --batch-size; the batches ready together go in one INSERT)")
 	fs.DurationVar(&f.batchWait, "batch-wait", ingest.DefaultBatchWait, "how long a partial batch waits for more reports")
 	fs.StringVar(&f.logLevel, "log-level", cmp.Or(def.logLevel, "info"), "debug, info, warn or error")
 	fs.DurationVar(&f.session, "session-timeout", ingest.DefaultSessionTimeout, "how long the group waits for a silent worker before reassigning its partitions")
