@@ -97,7 +97,7 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 		return badParam("partner", "%q is not a partner id", clipParam(partner))
 	}
 	var rs []read.Report
-	err := s.ask(r, "history", "report_revisions", func(ctx context.Context) (err error) {
+	err := s.ask(r, "history", sourceRaw, func(ctx context.Context) (err error) {
 		rs, err = s.o.Store.History(ctx, partner, id)
 		return err
 	})
