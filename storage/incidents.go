@@ -58,8 +58,13 @@ WHERE written_at >= toDateTime(?)`), []any{since.UTC()}, func(sc scanner) error 
 		if err != nil || len(ch.Keys) == 0 {
 			return ch, err
 		}
-		where = ` AND (partner_id, report_id) IN (SELECT partner_id, report_id FROM {db}.reports WHERE written_at >= toDateTime(?))`
-		args = []any{since.UTC()}
+		// Every row of a revision has its (day, tile), and the current
+		// revision's +1 row of the highest gen was written since (a new
+		// revision, a rematch, a redone span; a withdrawal leaves none):
+		// the first condition lets the primary key skip the rest.
+		where = ` AND (toDate(observed_at), tile) IN (SELECT toDate(observed_at), tile FROM {db}.reports WHERE written_at >= toDateTime(?))
+    AND (partner_id, report_id) IN (SELECT partner_id, report_id FROM {db}.reports WHERE written_at >= toDateTime(?))`
+		args = []any{since.UTC(), since.UTC()}
 	}
 	q := s.sql("SELECT " + incidentReportCols + "\nFROM (" + currentSQL(where) + ")")
 	err = s.each(ctx, "changed reports", q, args, func(sc scanner) error {
