@@ -50,6 +50,21 @@ func (s *Store) Reports(ctx context.Context, q read.ReportQuery) ([]read.Report,
 	if b := q.Box; b != nil {
 		where.WriteString(" AND lon >= ? AND lon <= ? AND lat >= ? AND lat <= ?")
 		args = append(args, b.MinLon, b.MaxLon, b.MinLat, b.MaxLat)
+		// The tiles around the box: a range of the key after the day, so
+		// a one-day bbox reads a few granules, not the day's every row.
+		// Every row of a revision has its coordinates, so all of them or
+		// none pass.
+		if rs := read.BoxRanges(*b); rs != nil {
+			where.WriteString(" AND (")
+			for i, r := range rs {
+				if i > 0 {
+					where.WriteString(" OR ")
+				}
+				where.WriteString("(tile >= ? AND tile < ?)")
+				args = append(args, r[0], r[1])
+			}
+			where.WriteString(")")
+		}
 	}
 	args = rawFilters(&where, args, &q.Filter)
 	if c := q.After; c != nil {

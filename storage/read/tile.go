@@ -97,3 +97,33 @@ func TileAt(k uint64, z uint32) Tile {
 	}
 	return TileFromQuadkey(k>>(2*uint64(TileZoom-z)), z)
 }
+
+// BoxRanges returns at most four storage key ranges [lo, hi) that hold
+// every point of b: the tiles of the deepest zoom at which b touches no
+// more than four (2x2). A query for the points of b may add `tile` in one
+// of them to its conditions, so that ClickHouse reads only their part of
+// the key. nil when that would not narrow anything (b wraps the
+// antimeridian, reaches 180°, or needs the whole world).
+func BoxRanges(b Box) [][2]uint64 {
+	if b.MaxLon >= 180 || b.MinLon > b.MaxLon || b.MinLat > b.MaxLat {
+		return nil
+	}
+	for z := uint32(TileZoom); z > 0; z-- {
+		t0, t1 := TileOf(b.MinLon, b.MaxLat, z), TileOf(b.MaxLon, b.MinLat, z) // top left, bottom right
+		if t1.X < t0.X || t1.Y < t0.Y {
+			return nil
+		}
+		if (t1.X-t0.X+1)*(t1.Y-t0.Y+1) > 4 {
+			continue
+		}
+		var out [][2]uint64
+		for y := t0.Y; y <= t1.Y; y++ {
+			for x := t0.X; x <= t1.X; x++ {
+				lo, hi := TileRange(Tile{X: x, Y: y, Z: z})
+				out = append(out, [2]uint64{lo, hi})
+			}
+		}
+		return out
+	}
+	return nil
+}

@@ -44,3 +44,39 @@ func TestTile(t *testing.T) {
 		t.Fatalf("world range [%d, %d)", lo, hi)
 	}
 }
+
+// TestBoxRanges: every point of a box lies in one of its ranges, and the
+// ranges are tiles deeper than the world.
+func TestBoxRanges(t *testing.T) {
+	boxes := []Box{
+		{36.30, 33.50, 36.45, 33.60}, // eastern Ghouta
+		{35.0, 32.0, 42.5, 37.5},     // Syria
+		{36.2999, 33.4999, 36.3001, 33.5001},
+		{-0.01, -0.01, 0.01, 0.01}, // across the meridian and the equator
+		{170, -10, 179.99, 10},
+	}
+	for _, b := range boxes {
+		rs := BoxRanges(b)
+		if len(rs) == 0 || len(rs) > 4 {
+			t.Fatalf("%+v: %d ranges", b, len(rs))
+		}
+		for i := 0; i <= 20; i++ {
+			for j := 0; j <= 20; j++ {
+				lon := b.MinLon + (b.MaxLon-b.MinLon)*float64(i)/20
+				lat := b.MinLat + (b.MaxLat-b.MinLat)*float64(j)/20
+				k, in := TileKey(lon, lat), false
+				for _, r := range rs {
+					in = in || (k >= r[0] && k < r[1])
+				}
+				if !in {
+					t.Fatalf("%+v: point %v,%v (key %d) in no range %v", b, lon, lat, k, rs)
+				}
+			}
+		}
+	}
+	for _, b := range []Box{{-180, -90, 180, 90}, {170, 0, 180, 1}, {10, 0, 5, 1}} {
+		if rs := BoxRanges(b); rs != nil {
+			t.Errorf("%+v: %v, want none", b, rs)
+		}
+	}
+}
