@@ -195,6 +195,14 @@ func TestApplyOrderIndependent(t *testing.T) {
 		if len(stored) != len(want) {
 			t.Fatalf("trial %d: %d stored, want %d", trial, len(stored), len(want))
 		}
+		// Reading every report again (a pass's overlap) changes nothing.
+		var keys []read.ReportKey
+		for _, r := range final {
+			keys = append(keys, keyOf(r))
+		}
+		if put, del := s.Apply(keys, final); len(put)+len(del) != 0 {
+			t.Fatalf("trial %d: the same reports again wrote %d, deleted %d", trial, len(put), len(del))
+		}
 		multi := 0
 		for _, inc := range want {
 			if len(inc.Partners) > 1 {

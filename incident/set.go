@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -20,8 +21,8 @@ type Set struct {
 	groups    map[string]string // partner id -> group
 	items     map[read.ReportKey]*item
 	cells     map[cell][]*item
-	cats      map[string]int32 // category -> its number in cell keys
-	levels    []int            // indexed reports per level
+	cats      map[string]int32          // category -> its number in cell keys
+	levels    []int                     // indexed reports per level
 	of        map[read.ReportKey]string // incident id of each report
 	incidents map[string]*read.Incident
 }
@@ -91,18 +92,36 @@ func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.In
 		delete(s.items, k)
 		delete(s.of, k)
 	}
-	for _, k := range gone {
-		drop(k)
-	}
+	// A report held as it is (a key read again) changes nothing.
+	same := map[read.ReportKey]bool{}
 	for i := range current {
+		r := &current[i]
+		k := read.ReportKey{PartnerID: r.PartnerID, ReportID: r.ReportID}
+		if it := s.items[k]; it != nil && reflect.DeepEqual(it.r, *r) {
+			same[k] = true
+		}
+	}
+	for _, k := range gone {
+		if !same[k] {
+			drop(k)
+		}
+	}
+	var added []*item
+	for i := range current {
+		if same[read.ReportKey{PartnerID: current[i].PartnerID, ReportID: current[i].ReportID}] {
+			continue
+		}
 		it := s.rule.item(current[i])
 		drop(it.key)
 		s.items[it.key] = it
 		s.index(it)
 		starts = append(starts, it.key)
+		added = append(added, it)
 	}
-	for i := range current {
-		touch(s.items[read.ReportKey{PartnerID: current[i].PartnerID, ReportID: current[i].ReportID}])
+	for _, it := range added {
+		if s.items[it.key] == it { // not replaced by a later revision in current
+			touch(it)
+		}
 	}
 	for _, k := range touched {
 		if s.items[k] != nil {
