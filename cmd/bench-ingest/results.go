@@ -143,6 +143,9 @@ func (r *results) printZones(w io.Writer, e *engineResult) {
 	fmt.Fprintln(w)
 }
 
+// targetRatio is issue 13's target: trucewatch's rate over the engine's.
+const targetRatio = 1.5
+
 // printSummary writes the result table: the best rates, their ratios
 // and the ceiling.
 func (r *results) printSummary(w io.Writer) {
@@ -154,13 +157,20 @@ func (r *results) printSummary(w io.Writer) {
 	if e := r.Engine; e != nil && e.Rows > 0 {
 		fmt.Fprintf(w, "| ClickHouse Kafka engine | %.0f rows/s (%.0f with CREATE MV), %.0f rows per CPU-s |\n", e.RateConsuming(), e.Rate(), e.PerCPUSecond())
 		if b != nil {
-			// The ratio uses the engine's better figure.
+			// The ratio uses the engine's better figure (issue 13's
+			// targets: 1.5x its rate, at most its ClickHouse CPU per row).
 			verdict := "target met"
-			if b.Rate() < 3*e.RateConsuming() || b.PeakRSSMB() >= 300 {
+			if b.Rate() < targetRatio*e.RateConsuming() || b.PeakRSSMB() >= 300 {
 				verdict = "target NOT met"
 			}
-			fmt.Fprintf(w, "| ratio, wall time (target >= 3x, RSS < 300 MB) | %.2fx: %s |\n", b.Rate()/e.RateConsuming(), verdict)
+			fmt.Fprintf(w, "| ratio, wall time (target >= %.1fx, RSS < 300 MB) | %.2fx: %s |\n", targetRatio, b.Rate()/e.RateConsuming(), verdict)
 			fmt.Fprintf(w, "| ratio, per CPU-second | %.2fx |\n", b.PerCPUSecond()/e.PerCPUSecond())
+			tw, en := float64(b.CHCPU.Microseconds())/float64(b.Stored), float64(e.CHCPU.Microseconds())/float64(e.Rows)
+			verdict = "target met"
+			if tw > en {
+				verdict = "target NOT met"
+			}
+			fmt.Fprintf(w, "| ClickHouse CPU per stored report (target <= the engine's per row) | %.1f µs against %.1f: %s |\n", tw, en, verdict)
 		}
 		// The best rate under 300 MB, if the fastest run was over.
 		if lean := r.bestUnder(300); b != nil && lean != nil && lean != b {
@@ -172,7 +182,7 @@ func (r *results) printSummary(w io.Writer) {
 		fmt.Fprintf(w, "| ceiling: ClickHouse alone, native INSERTs of ready rows into one plain MergeTree (engine's table, batches of %d, 2 writers) | %.0f rows/s, %.1f ClickHouse CPU-µs per row |\n",
 			ceilingBatch, cl.Rate(), cl.CPUMicros())
 		if e != nil && e.Rows > 0 {
-			fmt.Fprintf(w, "| 3x the engine, the target | %.0f reports/s: %.2fx the ceiling |\n", 3*e.RateConsuming(), 3*e.RateConsuming()/cl.Rate())
+			fmt.Fprintf(w, "| %.1fx the engine, the target | %.0f reports/s: %.2fx the ceiling |\n", targetRatio, targetRatio*e.RateConsuming(), targetRatio*e.RateConsuming()/cl.Rate())
 		}
 	}
 	if r.Engine != nil && r.Reports < 1_000_000 {
