@@ -323,7 +323,8 @@ var views = []struct{ lon, lat float64 }{
 
 // session is one user: the whole country at zoom 6, zoom in to a hotspot
 // down to 14, pan around, zoom back out, and move the 60-day time slider
-// (which also redraws the adm3 choropleth).
+// (which also redraws the adm3 choropleth); at zoom 14 and 12 it opens
+// the drill-down of one day in the view (/v1/reports).
 func session(rng *rand.Rand, get func(label, u string)) {
 	// The slider snaps to weeks (Mondays); some users keep the default
 	// window, the latest 60 days, the others pick any week of 2017.
@@ -367,12 +368,22 @@ func session(rng *rand.Rand, get func(label, u string)) {
 		lat += (v.lat - lat) / 2
 		viewport(lon, lat, z)
 	}
+	// The drill-down behind a click: one day's reports in the view.
+	drill := func(lon, lat float64, z int) {
+		w := 1280 / 256 / math.Exp2(float64(z)) * 360 / 2
+		h := w * 800 / 1280 * math.Cos(lat*math.Pi/180)
+		day := start.AddDate(0, 0, rng.IntN(60))
+		get("reports 1d bbox", fmt.Sprintf("/v1/reports?bbox=%.5f,%.5f,%.5f,%.5f&from=%s&to=%s&limit=100",
+			lon-w, lat-h, lon+w, lat+h, day.Format("2006-01-02"), day.AddDate(0, 0, 1).Format("2006-01-02")))
+	}
 	for i := 0; i < 3; i++ {
 		step := 1280 / 256 / math.Exp2(14) * 360 / 2
 		lon += (rng.Float64() - 0.5) * step
 		lat += (rng.Float64() - 0.5) * step
 		viewport(lon, lat, 14)
+		drill(lon, lat, 14)
 	}
+	drill(lon, lat, 12)
 	for i := 0; i < 3; i++ { // the time slider, a week back
 		start = start.AddDate(0, 0, -7)
 		choropleth()

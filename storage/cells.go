@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
@@ -133,8 +134,18 @@ func classFilters(sql *strings.Builder, args []any, f *read.Filter, violation, p
 
 // rawFilters appends the conditions of f on the raw reports table.
 func rawFilters(sql *strings.Builder, args []any, f *read.Filter) []any {
+	// The days too, as the sorting key has them: ClickHouse 18.16 does not
+	// derive a range of toDate(observed_at) from one of observed_at, and
+	// without it reads a month's rows for a one-day window (20 times the
+	// rows of a drill-down).
+	sql.WriteString(" AND toDate(observed_at) >= toDate(?) AND toDate(observed_at) <= toDate(?)")
 	sql.WriteString(" AND observed_at >= toDateTime(?) AND observed_at < toDateTime(?)")
-	args = classFilters(sql, append(args, f.From.Unix(), f.To.Unix()), f, rawViolation, rawPrecision)
+	last := f.To.Add(-time.Second)
+	if !f.To.After(f.From) {
+		last = f.From
+	}
+	args = append(args, f.From.UTC().Format("2006-01-02"), last.UTC().Format("2006-01-02"), f.From.Unix(), f.To.Unix())
+	args = classFilters(sql, args, f, rawViolation, rawPrecision)
 	if len(f.Sides) > 0 {
 		sql.WriteString(" AND perpetrator_side IN ?")
 		args = append(args, set(f.Sides))
