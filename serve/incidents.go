@@ -51,26 +51,12 @@ func (s *Server) incidentRoutes() []*route {
 }
 
 func (s *Server) handleIncidents(w http.ResponseWriter, r *http.Request) error {
-	q, err := newQuery(r.URL, incidentsParams)
+	l, err := s.parseListing(r, incidentsParams, DefaultIncidentsLimit, MaxIncidentsLimit)
 	if err != nil {
 		return err
 	}
-	bb, hasBB, err := q.bbox("bbox", false)
-	if err != nil {
-		return err
-	}
-	win, err := q.window(s.windowNow(r), s.o.Window, s.o.MaxWindow)
-	if err != nil {
-		return err
-	}
-	limit, err := q.intRange("limit", DefaultIncidentsLimit, 1, MaxIncidentsLimit)
-	if err != nil {
-		return err
-	}
-	iq := read.IncidentQuery{From: win.From, To: win.To, Limit: limit}
-	if hasBB {
-		iq.Box = &read.Box{MinLon: bb.Min[0], MinLat: bb.Min[1], MaxLon: bb.Max[0], MaxLat: bb.Max[1]}
-	}
+	win := l.win
+	iq := read.IncidentQuery{From: win.From, To: win.To, Limit: l.limit, Box: l.box}
 	var incs []read.Incident
 	var c read.IncidentCounts
 	err = s.ask(r, "incidents", "incidents", func(ctx context.Context) (err error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -383,4 +384,33 @@ func (q *query) cursor() (*cursor, error) {
 		return nil, badParam("cursor", "not a cursor returned by this endpoint")
 	}
 	return &c, nil
+}
+
+// listing is what the list endpoints (reports, incidents) share: an
+// optional bbox, a window and a page size.
+type listing struct {
+	q     *query
+	box   *read.Box // nil: everywhere
+	win   window
+	limit int
+}
+
+func (s *Server) parseListing(r *http.Request, params []string, defLimit, maxLimit int) (listing, error) {
+	var l listing
+	var err error
+	if l.q, err = newQuery(r.URL, params); err != nil {
+		return l, err
+	}
+	bb, hasBB, err := l.q.bbox("bbox", false)
+	if err != nil {
+		return l, err
+	}
+	if hasBB {
+		l.box = &read.Box{MinLon: bb.Min[0], MinLat: bb.Min[1], MaxLon: bb.Max[0], MaxLat: bb.Max[1]}
+	}
+	if l.win, err = l.q.window(s.windowNow(r), s.o.Window, s.o.MaxWindow); err != nil {
+		return l, err
+	}
+	l.limit, err = l.q.intRange("limit", defLimit, 1, maxLimit)
+	return l, err
 }

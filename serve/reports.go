@@ -22,22 +22,11 @@ var reportsParams = []string{"bbox", "from", "to", "limit", "cursor", "category"
 // (observed_at, partner_id, report_id), so pages stay stable while new
 // reports arrive.
 func (s *Server) handleReports(w http.ResponseWriter, r *http.Request) error {
-	q, err := newQuery(r.URL, reportsParams)
+	l, err := s.parseListing(r, reportsParams, DefaultReportsLimit, MaxReportsLimit)
 	if err != nil {
 		return err
 	}
-	bb, hasBB, err := q.bbox("bbox", false)
-	if err != nil {
-		return err
-	}
-	win, err := q.window(s.windowNow(r), s.o.Window, s.o.MaxWindow)
-	if err != nil {
-		return err
-	}
-	limit, err := q.intRange("limit", DefaultReportsLimit, 1, MaxReportsLimit)
-	if err != nil {
-		return err
-	}
+	q, win, limit := l.q, l.win, l.limit
 	cur, err := q.cursor()
 	if err != nil {
 		return err
@@ -46,10 +35,7 @@ func (s *Server) handleReports(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q2 := read.ReportQuery{Filter: inWindow(f, win), Limit: limit + 1} // the extra row says there is a next page
-	if hasBB {
-		q2.Box = &read.Box{MinLon: bb.Min[0], MinLat: bb.Min[1], MaxLon: bb.Max[0], MaxLat: bb.Max[1]}
-	}
+	q2 := read.ReportQuery{Filter: inWindow(f, win), Box: l.box, Limit: limit + 1} // the extra row says there is a next page
 	if cur != nil {
 		q2.After = &read.Cursor{ObservedAt: cur.T, PartnerID: cur.P, ReportID: cur.R}
 	}
