@@ -222,18 +222,6 @@ func clipParam(s string) string {
 	return strings.ToValidUTF8(s[:64], "") + "..."
 }
 
-func (q *query) boolean(name string) (*bool, error) {
-	s, has := q.get(name)
-	if !has {
-		return nil, nil
-	}
-	b, err := strconv.ParseBool(s)
-	if err != nil {
-		return nil, badParam(name, "want true or false, got %q", s)
-	}
-	return &b, nil
-}
-
 func (q *query) intRange(name string, def, lo, hi int) (int, error) {
 	s, has := q.get(name)
 	if !has {
