@@ -43,6 +43,14 @@ type group struct {
 func (c *committer) write(ctx context.Context, b storage.Batch) (storage.WriteResult, time.Duration, error) {
 	c.mu.Lock()
 	g := c.open
+	for g != nil && g.holds(b.Source) {
+		// Another span of the same source (its previous owner's, across a
+		// rebalance) must be written first: wait for that group.
+		c.mu.Unlock()
+		<-g.done
+		c.mu.Lock()
+		g = c.open
+	}
 	lead := g == nil
 	if lead {
 		g = &group{joined: make(chan struct{}, 1), done: make(chan struct{})}
@@ -99,4 +107,15 @@ func (c *committer) gather(ctx context.Context, g *group) {
 			return
 		}
 	}
+}
+
+// holds reports whether g has a batch of src. Call with the committer's
+// lock held.
+func (g *group) holds(src storage.Source) bool {
+	for _, b := range g.batches {
+		if b.Source == src {
+			return true
+		}
+	}
+	return false
 }
