@@ -27,7 +27,7 @@ const MaxSimplifyZoom = 18
 var (
 	zonesParams  = []string{"set", "from", "to", "zoom", "category", "precision"}
 	seriesParams = []string{"bucket", "from", "to", "tz", "category", "precision"}
-	adminParams  = []string{"from", "to", "zoom", "category", "violation", "precision"}
+	adminParams  = []string{"from", "to", "zoom", "category", "violation", "precision", "measure"}
 )
 
 // counts are the aggregates of an area over a window (read.Counts: the
@@ -524,17 +524,30 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	key := fmt.Sprintf("admin|%d|%s|%s|%d|%s", level, win.From, win.To, zoom, filterKey(f))
+	measure, err := q.enum("measure", "reports", "reports", "incidents")
+	if err != nil {
+		return err
+	}
+	if measure == "incidents" {
+		if s.o.Incidents == nil {
+			return badParam("measure", "this server has no incident store (serve.Options.Incidents)")
+		}
+		if len(f.Categories) > 0 || len(f.Violations) > 0 || len(f.Precisions) > 0 {
+			return badParam("measure", "incidents take no category, violation or precision filter")
+		}
+	}
+	key := fmt.Sprintf("admin|%d|%s|%s|%d|%s|%s", level, win.From, win.To, zoom, filterKey(f), measure)
 	return s.cached(w, r, key, defaultChoroplethAge, func(r *http.Request) (response, error) {
+		if measure == "incidents" {
+			return s.buildAdminIncidents(r, level, win, zoom)
+		}
 		return s.buildAdmin(r, level, f, win, zoom)
 	})
 }
 
-func (s *Server) buildAdmin(r *http.Request, level int, f read.Filter, win window, zoom int) (response, error) {
-	agg, err := s.adminCounts(r, level, f, win)
-	if err != nil {
-		return response{}, err
-	}
+// adminFeatures are the areas of level with their names; set adds each
+// one's measures.
+func (s *Server) adminFeatures(level, zoom int, set func(pcode string, p geojson.Properties)) []rawFeature {
 	areas := s.o.Admin.Areas(level)
 	fs := make([]rawFeature, 0, len(areas))
 	for _, a := range areas {
@@ -543,9 +556,39 @@ func (s *Server) buildAdmin(r *http.Request, level int, f read.Filter, win windo
 		if level == 3 {
 			f.props["adm2"] = a.Adm2
 		}
-		props(agg[a.PCode], f.props, false)
+		set(a.PCode, f.props)
 		fs = append(fs, f)
 	}
+	return fs
+}
+
+// buildAdminIncidents is the admin choropleth counting incidents: each at
+// its representative point, at a level only if its uncertainty allows
+// (read.LevelRadiusM), else in coarse_incidents.
+func (s *Server) buildAdminIncidents(r *http.Request, level int, win window, zoom int) (response, error) {
+	var agg map[string]read.IncidentCounts
+	err := s.ask(r, "admin_incidents", "incidents", func(ctx context.Context) (err error) {
+		agg, err = s.o.Incidents.IncidentAreaCounts(ctx, level, read.IncidentQuery{From: win.From, To: win.To})
+		return err
+	})
+	if err != nil {
+		return response{}, err
+	}
+	fs := s.adminFeatures(level, zoom, func(pc string, p geojson.Properties) {
+		c := agg[pc]
+		p["incidents"], p["reports"], p["single"], p["corroborated"] = c.Incidents, c.Reports, c.Single, c.Corroborated
+		p["cross_groups"], p["contested"], p["violations"] = c.CrossGroups, c.Contested, c.Violations
+		p["killed"], p["killed_min"], p["coarse_incidents"] = c.Killed, c.KilledMin, c.Coarse
+	})
+	return rawFCResponse("admin", fs, win)
+}
+
+func (s *Server) buildAdmin(r *http.Request, level int, f read.Filter, win window, zoom int) (response, error) {
+	agg, err := s.adminCounts(r, level, f, win)
+	if err != nil {
+		return response{}, err
+	}
+	fs := s.adminFeatures(level, zoom, func(pc string, p geojson.Properties) { props(agg[pc], p, false) })
 	return rawFCResponse("admin", fs, win)
 }
 

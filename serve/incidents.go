@@ -20,6 +20,8 @@ type IncidentStore interface {
 	Incidents(ctx context.Context, q read.IncidentQuery) ([]read.Incident, error)
 	IncidentCounts(ctx context.Context, q read.IncidentQuery) (read.IncidentCounts, error)
 	Incident(ctx context.Context, id string) (read.Incident, []read.Report, bool, error)
+	// IncidentAreaCounts counts incidents per admin area of a level.
+	IncidentAreaCounts(ctx context.Context, level int, q read.IncidentQuery) (map[string]read.IncidentCounts, error)
 }
 
 // Limits of GET /v1/incidents.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,5 +120,78 @@ func TestIncidentsAPI(t *testing.T) {
 		if resp, body := get(t, hs.URL+path); resp.StatusCode != code {
 			t.Errorf("%s: %d, want %d: %s", path, resp.StatusCode, code, body)
 		}
+	}
+}
+
+// TestAdminIncidents: measure=incidents on the admin choropleths counts each
+// incident once in the area of its representative point, and an incident
+// too coarse for the level apart.
+func TestAdminIncidents(t *testing.T) {
+	ctx := context.Background()
+	store := chtest.Store(t)
+	at := time.Date(2017, 3, 2, 14, 0, 0, 0, time.UTC)
+	douma := func(r storage.Row) storage.Row {
+		r.Adm1, r.Adm2, r.Adm3, r.Category, r.ReceivedAt = "SY03", "SY0302", "SY030200", "shelling", at
+		return r
+	}
+	rows := []storage.Row{
+		douma(storage.Row{PartnerID: "ru-obs", ReportID: "r1", Revision: 1, ObservedAt: at, Lat: 33.55, Lon: 36.40, AccuracyM: 300, Killed: 2}),
+		douma(storage.Row{PartnerID: "tr-obs", ReportID: "t1", Revision: 1, ObservedAt: at.Add(40 * time.Minute), Lat: 33.556, Lon: 36.405, Killed: 4}),
+		douma(storage.Row{PartnerID: "tr-obs", ReportID: "t2", Revision: 1, ObservedAt: at, Lat: 33.60, Lon: 36.50, Category: "shelling", Killed: 1}),
+		// Known to the governorate only: an incident of its own, too
+		// coarse for a district.
+		douma(storage.Row{PartnerID: "ngo", ReportID: "n1", Revision: 1, ObservedAt: at, Lat: 33.5, Lon: 36.6, GeoPrecision: "adm1", AccuracyM: 80000, Killed: 7}),
+	}
+	sp := storage.Span{Source: storage.Source{Cluster: "c", Topic: "reports"}, First: 0, Last: int64(len(rows)) - 1}
+	if _, err := store.WriteBatch(ctx, storage.Batch{Span: sp, Rows: rows}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := incident.New(incident.Options{Store: store, Groups: map[string]string{"ru-obs": "guarantor:ru", "tr-obs": "guarantor:tr"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	admin, sets, _ := matcher(t)
+	hs := testServer(t, serve.Options{Store: store, Incidents: store, Admin: admin, ZoneSets: sets})
+	area := func(level, pcode string) map[string]any {
+		t.Helper()
+		resp, body := get(t, hs.URL+"/v1/admin/"+level+".geojson?measure=incidents&from=2017-03-01&to=2017-03-08&zoom=4")
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", level, resp.StatusCode, body)
+		}
+		var fc struct {
+			Features []struct {
+				Properties map[string]any `json:"properties"`
+			} `json:"features"`
+		}
+		if err := json.Unmarshal(body, &fc); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fc.Features {
+			if f.Properties["pcode"] == pcode {
+				return f.Properties
+			}
+		}
+		t.Fatalf("%s: no area %s", level, pcode)
+		return nil
+	}
+	// Three incidents in the district (the fused pair, t2, n1), n1 too
+	// coarse for it; at the governorate all three count.
+	want := map[string]map[string]float64{
+		"adm2": {"incidents": 2, "reports": 3, "corroborated": 1, "single": 1, "cross_groups": 1, "killed": 5, "killed_min": 3, "coarse_incidents": 1},
+		"adm1": {"incidents": 3, "reports": 4, "corroborated": 1, "single": 2, "killed": 12, "coarse_incidents": 0},
+	}
+	for level, w := range want {
+		p := area(level, map[string]string{"adm2": "SY0302", "adm1": "SY03"}[level])
+		for k, v := range w {
+			if p[k] != v {
+				t.Errorf("%s %s = %v, want %v (%v)", level, k, p[k], v, p)
+			}
+		}
+	}
+	if resp, body := get(t, hs.URL+"/v1/admin/adm2.geojson?measure=incidents&category=shelling"); resp.StatusCode != 400 || !strings.Contains(string(body), `"param":"measure"`) {
+		t.Fatalf("incidents with a category filter: %d %s", resp.StatusCode, body)
 	}
 }

@@ -116,6 +116,10 @@ var paramDocs = map[string]param{
 	"precision": {"precision", "only reports of these geo precisions (comma-separated). Whatever the filter, a report " +
 		"counts at an admin level or map zoom only if its precision places it there; the others are coarse_reports",
 		map[string]any{"type": "string", "x-values": read.Precisions}},
+	"measure": {"measure", "reports (default) or incidents: the incidents resolved from every partner's reports " +
+		"(docs/incidents.md), each counted once at its representative point, with incidents, reports, single, corroborated, " +
+		"cross_groups, contested, violations, killed, killed_min and coarse_incidents; no other filter applies",
+		map[string]any{"type": "string", "enum": []string{"reports", "incidents"}, "default": "reports"}},
 	"tz": {"tz", "IANA time zone of the buckets and of dates in from and to (default UTC); its offset must be whole hours",
 		map[string]any{"type": "string", "default": "UTC"}},
 	"zone": {"zone", "only reports inside one of these zones (ids, comma-separated); uses the raw table",

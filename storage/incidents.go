@@ -211,13 +211,44 @@ func incidentWhere(q read.IncidentQuery) (string, []any) {
 func (s *Store) IncidentCounts(ctx context.Context, q read.IncidentQuery) (read.IncidentCounts, error) {
 	where, args := incidentWhere(q)
 	var c read.IncidentCounts
-	err := s.each(ctx, "incident counts", s.sql(`SELECT toInt64(count()), toInt64(sum(length(member_reports))),
-    toInt64(countIf(length(partners) = 1)), toInt64(countIf(length(partners) >= 2)), toInt64(countIf(length(partner_groups) >= 2)),
-    toInt64(countIf(contested = 1)), toInt64(countIf(violation = 1)), toInt64(sum(killed)), toInt64(sum(killed_min))
+	err := s.each(ctx, "incident counts", s.sql(`SELECT `+incidentSums("1")+`
 FROM {db}.incidents FINAL WHERE deleted = 0`+where), args, func(sc scanner) error {
 		return sc.Scan(&c.Incidents, &c.Reports, &c.Single, &c.Corroborated, &c.CrossGroups, &c.Contested, &c.Violations, &c.Killed, &c.KilledMin)
 	})
 	return c, err
+}
+
+// incidentSums are IncidentCounts' measures of the incidents for which
+// cond holds, in its field order (Coarse aside).
+func incidentSums(cond string) string {
+	return strings.ReplaceAll(`toInt64(countIf({c})), toInt64(sumIf(length(member_reports), {c})),
+    toInt64(countIf({c} AND length(partners) = 1)), toInt64(countIf({c} AND length(partners) >= 2)), toInt64(countIf({c} AND length(partner_groups) >= 2)),
+    toInt64(countIf({c} AND contested = 1)), toInt64(countIf({c} AND violation = 1)), toInt64(sumIf(killed, {c})), toInt64(sumIf(killed_min, {c}))`, "{c}", cond)
+}
+
+// IncidentAreaCounts counts the stored incidents matching q per admin area
+// of level 1, 2 or 3 (by pcode), at their representative point: an
+// incident counts at the level only if its uncertainty radius is at most
+// read.LevelRadiusM, else as Coarse.
+func (s *Store) IncidentAreaCounts(ctx context.Context, level int, q read.IncidentQuery) (map[string]read.IncidentCounts, error) {
+	if level < 1 || level > 3 {
+		return nil, fmt.Errorf("storage: incident area counts: no admin level %d", level)
+	}
+	where, args := incidentWhere(q)
+	placed := fmt.Sprintf("uncertainty_m <= %g", read.LevelRadiusM(level))
+	out := map[string]read.IncidentCounts{}
+	err := s.each(ctx, "incident area counts", s.sql(fmt.Sprintf(`SELECT adm%d AS pc, %s, toInt64(countIf(NOT (%s)))
+FROM {db}.incidents FINAL WHERE deleted = 0%s
+GROUP BY pc`, level, incidentSums(placed), placed, where)), args, func(sc scanner) error {
+		var pc string
+		var c read.IncidentCounts
+		if err := sc.Scan(&pc, &c.Incidents, &c.Reports, &c.Single, &c.Corroborated, &c.CrossGroups, &c.Contested, &c.Violations, &c.Killed, &c.KilledMin, &c.Coarse); err != nil {
+			return err
+		}
+		out[pc] = c
+		return nil
+	})
+	return out, err
 }
 
 // Incidents returns the stored incidents matching q, in (observed_at, id)

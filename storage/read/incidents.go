@@ -65,4 +65,7 @@ type IncidentCounts struct {
 	Violations   int64 // candidate violations
 	Killed       int64 // sum of each incident's largest figure
 	KilledMin    int64 // sum of each incident's smallest figure
+	// Coarse: per admin area only, incidents whose point lies in it but
+	// whose uncertainty is too large for the level (not in the others).
+	Coarse int64
 }

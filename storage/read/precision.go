@@ -71,3 +71,17 @@ const (
 	DefiniteViolation uint8 = 1 // in a protected zone
 	PossibleViolation uint8 = 2 // the uncertainty circle only crosses a protected zone
 )
+
+// LevelRadiusM is the largest uncertainty radius (metres) at which an
+// incident counts at admin level 1..3: the radius of the coarsest geo
+// precision AdminLevel places there (adm3: near's 25 km; adm2 40 km;
+// adm1 80 km). Incidents keep a radius, not a precision class.
+func LevelRadiusM(level int) float64 {
+	switch level {
+	case 1:
+		return 80_000
+	case 2:
+		return 40_000
+	}
+	return 25_000
+}
