@@ -25,7 +25,7 @@ import (
 const MaxSimplifyZoom = 18
 
 var (
-	zonesParams  = []string{"set", "from", "to", "zoom", "category", "precision"}
+	zonesParams  = []string{"set", "from", "to", "zoom", "category", "precision", "measure"}
 	seriesParams = []string{"bucket", "from", "to", "tz", "category", "precision"}
 	adminParams  = []string{"from", "to", "zoom", "category", "violation", "precision", "measure"}
 )
@@ -309,13 +309,64 @@ func (s *Server) handleZones(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	key := "zones|" + set + "|" + win.From.String() + "|" + win.To.String() + "|" + fmt.Sprint(zoom) + "|" + filterKey(f)
+	measure, err := s.measureParam(q, f)
+	if err != nil {
+		return err
+	}
+	key := "zones|" + set + "|" + win.From.String() + "|" + win.To.String() + "|" + fmt.Sprint(zoom) + "|" + filterKey(f) + "|" + measure
 	return s.cached(w, r, key, defaultChoroplethAge, func(r *http.Request) (response, error) {
+		if measure == "incidents" {
+			return s.buildZoneIncidents(r, hasSet, set, win, zoom)
+		}
 		return s.buildZones(r, hasSet, set, f, win, zoom)
 	})
 }
 
-func (s *Server) buildZones(r *http.Request, hasSet bool, set string, f read.Filter, win window, zoom int) (response, error) {
+// measureParam reads measure (reports or incidents); incidents take no
+// filter of the report aggregates.
+func (s *Server) measureParam(q *query, f read.Filter) (string, error) {
+	measure, err := q.enum("measure", "reports", "reports", "incidents")
+	if err != nil || measure != "incidents" {
+		return measure, err
+	}
+	if s.o.Incidents == nil {
+		return "", badParam("measure", "this server has no incident store (serve.Options.Incidents)")
+	}
+	if len(f.Categories) > 0 || len(f.Violations) > 0 || len(f.Precisions) > 0 {
+		return "", badParam("measure", "incidents take no category, violation or precision filter")
+	}
+	return measure, nil
+}
+
+// incidentCountProps sets an area's incident measures: admin areas add
+// coarse_incidents, zones possible_incidents.
+func incidentCountProps(c read.IncidentCounts, p geojson.Properties, zone bool) {
+	p["incidents"], p["reports"], p["single"], p["corroborated"] = c.Incidents, c.Reports, c.Single, c.Corroborated
+	p["cross_groups"], p["contested"], p["violations"] = c.CrossGroups, c.Contested, c.Violations
+	p["killed"], p["killed_min"] = c.Killed, c.KilledMin
+	if zone {
+		p["possible_incidents"] = c.Possible
+	} else {
+		p["coarse_incidents"] = c.Coarse
+	}
+}
+
+// buildZoneIncidents is the zone choropleth counting incidents.
+func (s *Server) buildZoneIncidents(r *http.Request, hasSet bool, set string, win window, zoom int) (response, error) {
+	zs, ids := s.zonesOf(hasSet, set)
+	var agg map[string]read.IncidentCounts
+	err := s.ask(r, "zones_incidents", "incidents", func(ctx context.Context) (err error) {
+		agg, err = s.o.Incidents.IncidentZoneCounts(ctx, ids, read.IncidentQuery{From: win.From, To: win.To})
+		return err
+	})
+	if err != nil {
+		return response{}, err
+	}
+	return rawFCResponse("zones", s.zoneFeatures(zs, zoom, func(id string, p geojson.Properties) { incidentCountProps(agg[id], p, true) }), win)
+}
+
+// zonesOf are the zones of set (every set unless hasSet) and their ids.
+func (s *Server) zonesOf(hasSet bool, set string) ([]*zoneInfo, []string) {
 	var zs []*zoneInfo
 	var ids []string
 	for _, zi := range s.zoneList {
@@ -324,10 +375,12 @@ func (s *Server) buildZones(r *http.Request, hasSet bool, set string, f read.Fil
 			ids = append(ids, zi.zone.ID)
 		}
 	}
-	agg, err := s.zoneCounts(r, ids, f, win)
-	if err != nil {
-		return response{}, err
-	}
+	return zs, ids
+}
+
+// zoneFeatures are the zones zs as features with their names and times;
+// set adds each one's measures.
+func (s *Server) zoneFeatures(zs []*zoneInfo, zoom int, set func(id string, p geojson.Properties)) []rawFeature {
 	fs := make([]rawFeature, 0, len(zs))
 	for _, zi := range zs {
 		z := zi.zone
@@ -339,10 +392,19 @@ func (s *Server) buildZones(r *http.Request, hasSet bool, set string, f read.Fil
 		if !z.ValidTo.IsZero() {
 			f.props["valid_to"] = z.ValidTo.UTC().Format(time.RFC3339)
 		}
-		props(agg[z.ID], f.props, true)
+		set(z.ID, f.props)
 		fs = append(fs, f)
 	}
-	return rawFCResponse("zones", fs, win)
+	return fs
+}
+
+func (s *Server) buildZones(r *http.Request, hasSet bool, set string, f read.Filter, win window, zoom int) (response, error) {
+	zs, ids := s.zonesOf(hasSet, set)
+	agg, err := s.zoneCounts(r, ids, f, win)
+	if err != nil {
+		return response{}, err
+	}
+	return rawFCResponse("zones", s.zoneFeatures(zs, zoom, func(id string, p geojson.Properties) { props(agg[id], p, true) }), win)
 }
 
 func (s *Server) setNames() []string {
@@ -524,17 +586,9 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	measure, err := q.enum("measure", "reports", "reports", "incidents")
+	measure, err := s.measureParam(q, f)
 	if err != nil {
 		return err
-	}
-	if measure == "incidents" {
-		if s.o.Incidents == nil {
-			return badParam("measure", "this server has no incident store (serve.Options.Incidents)")
-		}
-		if len(f.Categories) > 0 || len(f.Violations) > 0 || len(f.Precisions) > 0 {
-			return badParam("measure", "incidents take no category, violation or precision filter")
-		}
 	}
 	key := fmt.Sprintf("admin|%d|%s|%s|%d|%s|%s", level, win.From, win.To, zoom, filterKey(f), measure)
 	return s.cached(w, r, key, defaultChoroplethAge, func(r *http.Request) (response, error) {
@@ -574,12 +628,7 @@ func (s *Server) buildAdminIncidents(r *http.Request, level int, win window, zoo
 	if err != nil {
 		return response{}, err
 	}
-	fs := s.adminFeatures(level, zoom, func(pc string, p geojson.Properties) {
-		c := agg[pc]
-		p["incidents"], p["reports"], p["single"], p["corroborated"] = c.Incidents, c.Reports, c.Single, c.Corroborated
-		p["cross_groups"], p["contested"], p["violations"] = c.CrossGroups, c.Contested, c.Violations
-		p["killed"], p["killed_min"], p["coarse_incidents"] = c.Killed, c.KilledMin, c.Coarse
-	})
+	fs := s.adminFeatures(level, zoom, func(pc string, p geojson.Properties) { incidentCountProps(agg[pc], p, false) })
 	return rawFCResponse("admin", fs, win)
 }
 

@@ -22,6 +22,8 @@ type IncidentStore interface {
 	Incident(ctx context.Context, id string) (read.Incident, []read.Report, bool, error)
 	// IncidentAreaCounts counts incidents per admin area of a level.
 	IncidentAreaCounts(ctx context.Context, level int, q read.IncidentQuery) (map[string]read.IncidentCounts, error)
+	// IncidentZoneCounts counts incidents in each of zones.
+	IncidentZoneCounts(ctx context.Context, zones []string, q read.IncidentQuery) (map[string]read.IncidentCounts, error)
 }
 
 // Limits of GET /v1/incidents.

@@ -135,12 +135,16 @@ func TestAdminIncidents(t *testing.T) {
 		return r
 	}
 	rows := []storage.Row{
-		douma(storage.Row{PartnerID: "ru-obs", ReportID: "r1", Revision: 1, ObservedAt: at, Lat: 33.55, Lon: 36.40, AccuracyM: 300, Killed: 2}),
-		douma(storage.Row{PartnerID: "tr-obs", ReportID: "t1", Revision: 1, ObservedAt: at.Add(40 * time.Minute), Lat: 33.556, Lon: 36.405, Killed: 4}),
-		douma(storage.Row{PartnerID: "tr-obs", ReportID: "t2", Revision: 1, ObservedAt: at, Lat: 33.60, Lon: 36.50, Category: "shelling", Killed: 1}),
+		douma(storage.Row{PartnerID: "ru-obs", ReportID: "r1", Revision: 1, ObservedAt: at, Lat: 33.55, Lon: 36.40, AccuracyM: 300, Killed: 2,
+			Zones: []string{"nationwide-2016", "astana-3"}}),
+		douma(storage.Row{PartnerID: "tr-obs", ReportID: "t1", Revision: 1, ObservedAt: at.Add(40 * time.Minute), Lat: 33.556, Lon: 36.405, Killed: 4,
+			Zones: []string{"nationwide-2016"}, PossibleZones: []string{"astana-3"}}),
+		douma(storage.Row{PartnerID: "tr-obs", ReportID: "t2", Revision: 1, ObservedAt: at, Lat: 33.60, Lon: 36.50, Category: "shelling", Killed: 1,
+			Zones: []string{"nationwide-2016"}}),
 		// Known to the governorate only: an incident of its own, too
 		// coarse for a district.
-		douma(storage.Row{PartnerID: "ngo", ReportID: "n1", Revision: 1, ObservedAt: at, Lat: 33.5, Lon: 36.6, GeoPrecision: "adm1", AccuracyM: 80000, Killed: 7}),
+		douma(storage.Row{PartnerID: "ngo", ReportID: "n1", Revision: 1, ObservedAt: at, Lat: 33.5, Lon: 36.6, GeoPrecision: "adm1", AccuracyM: 80000, Killed: 7,
+			PossibleZones: []string{"nationwide-2016"}}),
 	}
 	sp := storage.Span{Source: storage.Source{Cluster: "c", Topic: "reports"}, First: 0, Last: int64(len(rows)) - 1}
 	if _, err := store.WriteBatch(ctx, storage.Batch{Span: sp, Rows: rows}); err != nil {
@@ -190,6 +194,29 @@ func TestAdminIncidents(t *testing.T) {
 				t.Errorf("%s %s = %v, want %v (%v)", level, k, p[k], v, p)
 			}
 		}
+	}
+	// The same incidents by zone, at their representative report (the most
+	// precise: t1, only possibly in astana-3): the fused pair and t2 in
+	// nationwide-2016, n1 only possibly in it.
+	resp, body := get(t, hs.URL+"/v1/zones.geojson?measure=incidents&from=2017-03-01&to=2017-03-08&zoom=4")
+	if resp.StatusCode != 200 {
+		t.Fatalf("zones: %d %s", resp.StatusCode, body)
+	}
+	var zfc struct {
+		Features []struct {
+			Properties map[string]any `json:"properties"`
+		} `json:"features"`
+	}
+	if err := json.Unmarshal(body, &zfc); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][2]float64{}
+	for _, f := range zfc.Features {
+		p := f.Properties
+		got[p["id"].(string)] = [2]float64{p["incidents"].(float64), p["possible_incidents"].(float64)}
+	}
+	if got["nationwide-2016"] != [2]float64{2, 1} || got["astana-3"] != [2]float64{0, 1} || got["astana-1"] != [2]float64{0, 0} {
+		t.Errorf("zones by incidents: %v", got)
 	}
 	if resp, body := get(t, hs.URL+"/v1/admin/adm2.geojson?measure=incidents&category=shelling"); resp.StatusCode != 400 || !strings.Contains(string(body), `"param":"measure"`) {
 		t.Fatalf("incidents with a category filter: %d %s", resp.StatusCode, body)

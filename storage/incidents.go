@@ -251,6 +251,32 @@ GROUP BY pc`, level, incidentSums(placed), placed, where)), args, func(sc scanne
 	return out, err
 }
 
+// IncidentZoneCounts counts the stored incidents matching q in each of
+// zones, at their representative point and its uncertainty: inside the
+// zone, or (Possible) their circle only crossing it.
+func (s *Store) IncidentZoneCounts(ctx context.Context, zones []string, q read.IncidentQuery) (map[string]read.IncidentCounts, error) {
+	out := map[string]read.IncidentCounts{}
+	if len(zones) == 0 {
+		return out, nil
+	}
+	where, args := incidentWhere(q)
+	in := "tupleElement(zp, 2) = 0"
+	err := s.each(ctx, "incident zone counts", s.sql(`SELECT tupleElement(zp, 1) AS zone, `+incidentSums(in)+`, toInt64(countIf(NOT (`+in+`)))
+FROM {db}.incidents FINAL
+ARRAY JOIN arrayConcat(arrayMap(z -> (z, toUInt8(0)), zones), arrayMap(z -> (z, toUInt8(1)), possible_zones)) AS zp
+WHERE deleted = 0`+where+` AND tupleElement(zp, 1) IN ?
+GROUP BY zone`), append(args, set(zones)), func(sc scanner) error {
+		var z string
+		var c read.IncidentCounts
+		if err := sc.Scan(&z, &c.Incidents, &c.Reports, &c.Single, &c.Corroborated, &c.CrossGroups, &c.Contested, &c.Violations, &c.Killed, &c.KilledMin, &c.Possible); err != nil {
+			return err
+		}
+		out[z] = c
+		return nil
+	})
+	return out, err
+}
+
 // Incidents returns the stored incidents matching q, in (observed_at, id)
 // order.
 func (s *Store) Incidents(ctx context.Context, q read.IncidentQuery) ([]read.Incident, error) {

@@ -68,4 +68,7 @@ type IncidentCounts struct {
 	// Coarse: per admin area only, incidents whose point lies in it but
 	// whose uncertainty is too large for the level (not in the others).
 	Coarse int64
+	// Possible: per zone only, incidents whose uncertainty circle only
+	// crosses the zone (not in the others).
+	Possible int64
 }
