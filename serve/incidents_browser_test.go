@@ -70,6 +70,20 @@ func TestBrowserMapIncidents(t *testing.T) {
 	if cols != 2 || differing < 4 {
 		t.Fatalf("the incident's table: %d report columns, %d rows that differ", cols, differing)
 	}
+	// The governorates counting incidents: the fused pair once in Rural
+	// Damascus, the single report in Idlib, as the API says.
+	b.load(t, hs.URL+"/#lon=38.6000&lat=34.9000&z=6.10&from=2017-03-01&to=2017-03-08&live=0&grid=0&choro=adm1&count=incidents")
+	areas := eval[[]renderedArea](t, b, `window.trucewatch.rendered('choro-fill')`)
+	drawn := map[string]int64{}
+	for _, a := range areas {
+		drawn[a.Pcode] = a.Value
+	}
+	if drawn["SY03"] != 1 || drawn["SY07"] != 1 || len(areas) < 10 {
+		t.Fatalf("governorates by incidents: %v", drawn)
+	}
+	if legend := eval[string](t, b, `document.querySelector('#legend h2:nth-of-type(1)')?.textContent ?? ''`); legend != "incidents per governorate" {
+		t.Errorf("legend title %q", legend)
+	}
 	b.check(t, hs.URL)
 }
 

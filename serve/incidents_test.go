@@ -24,11 +24,11 @@ func incidentStore(t *testing.T) *storage.Store {
 	at := time.Date(2017, 3, 2, 14, 0, 0, 0, time.UTC)
 	rows := []storage.Row{
 		{PartnerID: "ru-obs", ReportID: "r1", Revision: 1, ObservedAt: at, Lat: 33.55, Lon: 36.40, AccuracyM: 300,
-			Category: "shelling", PerpetratorSide: "opposition", Killed: 2, ReceivedAt: at},
+			Category: "shelling", PerpetratorSide: "opposition", Killed: 2, ReceivedAt: at, Adm1: "SY03"},
 		{PartnerID: "tr-obs", ReportID: "t1", Revision: 1, ObservedAt: at.Add(40 * time.Minute), Lat: 33.556, Lon: 36.405,
-			Category: "shelling", PerpetratorSide: "government", Killed: 4, ReceivedAt: at},
+			Category: "shelling", PerpetratorSide: "government", Killed: 4, ReceivedAt: at, Adm1: "SY03"},
 		{PartnerID: "tr-obs", ReportID: "t2", Revision: 1, ObservedAt: at, Lat: 35.93, Lon: 36.63,
-			Category: "airstrike", Killed: 1, ReceivedAt: at},
+			Category: "airstrike", Killed: 1, ReceivedAt: at, Adm1: "SY07"},
 	}
 	sp := storage.Span{Source: storage.Source{Cluster: "c", Topic: "reports"}, First: 0, Last: int64(len(rows)) - 1}
 	if _, err := store.WriteBatch(ctx, storage.Batch{Span: sp, Rows: rows}); err != nil {

@@ -51,8 +51,11 @@ export function tileURL(s) {
 }
 
 // The choropleths take the filters their aggregates hold (zones: no violation class, it is per zone hit).
-export const adminURL = (level, s) => `/v1/admin/${level}.geojson?${qs({ from: s.from, to: s.to, zoom: 8, category: s.category, violation: s.violation, precision: s.precision })}`;
-export const zonesURL = (s) => `/v1/zones.geojson?${qs({ set: s.set, from: s.from, to: s.to, zoom: 8, category: s.category, precision: s.precision })}`;
+// Incidents (count=incidents) take none of those filters.
+const areaFilters = (s, violation) => (s.count === 'incidents' ? { measure: 'incidents' }
+  : { category: s.category, violation: violation ? s.violation : '', precision: s.precision });
+export const adminURL = (level, s) => `/v1/admin/${level}.geojson?${qs({ from: s.from, to: s.to, zoom: 8, ...areaFilters(s, true) })}`;
+export const zonesURL = (s) => `/v1/zones.geojson?${qs({ set: s.set, from: s.from, to: s.to, zoom: 8, ...areaFilters(s, false) })}`;
 export const seriesURL = (id, s) => `/v1/zones/${encodeURIComponent(id)}/series?${qs({ bucket: 'week', from: s.from, to: s.to })}`;
 
 export function reportsURL(s, extra) {

@@ -19,8 +19,13 @@ function section(title, stops, colors, below) {
 export function renderLegend(el, s, choroStops, coarse) {
   let html = '';
   if (s.grid === '1') html += section(`${s.measure} per grid cell`, densityStops, densityColors);
-  if (choroStops) html += section(`${s.measure} per ${(names[s.choro] ?? s.choro).replace(/s$/, '')}`, choroStops, choroColors, noDataColor);
-  if (coarse > 0) html += `<p id="coarse">${coarse} reports too coarse to place in ${esc(names[s.choro] ?? s.choro)} (show coarse_reports to see where their points lie)</p>`;
+  const choroMeasure = s.count === 'incidents' ? (s.measure === 'reports' ? 'incidents' : `${s.measure} (incidents)`) : s.measure;
+  if (choroStops) html += section(`${choroMeasure} per ${(names[s.choro] ?? s.choro).replace(/s$/, '')}`, choroStops, choroColors, noDataColor);
+  if (coarse > 0) {
+    html += s.count === 'incidents'
+      ? `<p id="coarse">${coarse} incidents too coarse to place in ${esc(names[s.choro] ?? s.choro)}</p>`
+      : `<p id="coarse">${coarse} reports too coarse to place in ${esc(names[s.choro] ?? s.choro)} (show coarse_reports to see where their points lie)</p>`;
+  }
   html += '<h2>zones in force</h2>' + Object.entries(zoneKinds).map(([k, c]) =>
     `<div class="row"><span class="sw line" data-c="${c}"></span>${k.replace(/_/g, ' ')}</div>`).join('');
   el.innerHTML = html;

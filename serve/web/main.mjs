@@ -22,6 +22,13 @@ const levelOf = { adm1: 1, adm2: 2, adm3: 3 };
 
 // value is what the choropleth colours a feature by.
 function value(p) {
+  if (s.count === 'incidents') {
+    const m = s.measure === 'reports' ? 'incidents' : s.measure;
+    if (s.choro === 'zones' && m === 'incidents' && s.possible !== 'definite') {
+      return (s.possible === 'both' ? p.incidents : 0) + p.possible_incidents;
+    }
+    return p[m] ?? 0;
+  }
   if (s.choro !== 'zones' || s.measure !== 'reports') return p[s.measure] ?? 0;
   if (s.possible === 'possible') return p.possible_reports;
   if (s.possible === 'both') return p.reports + p.possible_reports;
@@ -147,7 +154,8 @@ async function main() {
       showChoropleth(map, afc);
       if (rfc !== undefined) setData(map, 'reports', rfc);
       if (what !== 'style') incidents.refresh();
-      renderLegend(legend, s, choroStops, (choroFC?.features ?? []).reduce((n, f) => n + (f.properties.coarse_reports ?? 0), 0));
+      const coarseKey = s.count === 'incidents' ? 'coarse_incidents' : 'coarse_reports';
+      renderLegend(legend, s, choroStops, (choroFC?.features ?? []).reduce((n, f) => n + (f.properties[coarseKey] ?? 0), 0));
       if (filters) exportLink(map, filters);
     } catch (e) {
       console.warn(e.message);

@@ -5,6 +5,7 @@ export const defaults = {
   from: '', to: '',                      // window (dates, [from, to)); empty = the API's default
   measure: 'reports',                    // reports | violations | possible_violations | killed | injured | coarse_reports
   choro: 'adm2',                         // none | zones | adm1 | adm2 | adm3
+  count: 'reports',                      // what the areas count: reports | incidents (each event once, however many partners)
   set: '',                               // zone set of the zone layers ('' = every set)
   grid: '1',                             // density grid shown
   category: '', side: '', partner: '',   // filters (comma-separated lists)
