@@ -26,7 +26,7 @@ const MaxSimplifyZoom = 18
 
 var (
 	zonesParams  = []string{"set", "from", "to", "zoom", "category", "precision", "measure"}
-	seriesParams = []string{"bucket", "from", "to", "tz", "category", "precision"}
+	seriesParams = []string{"bucket", "from", "to", "tz", "category", "precision", "measure"}
 	adminParams  = []string{"from", "to", "zoom", "category", "violation", "precision", "measure"}
 )
 
@@ -515,10 +515,71 @@ func (s *Server) handleSeries(w http.ResponseWriter, r *http.Request) error {
 	if bucket == "hour" && win.To.Sub(win.From) > s.o.MaxWindow {
 		return badParam("bucket", "hourly series are limited to %s; use day, week, month or year", fmtDays(s.o.MaxWindow))
 	}
-	key := "series|" + zi.zone.ID + "|" + bucket + "|" + loc.String() + "|" + win.From.String() + "|" + win.To.String() + "|" + filterKey(f)
+	measure, err := s.measureParam(q, f)
+	if err != nil {
+		return err
+	}
+	key := "series|" + zi.zone.ID + "|" + bucket + "|" + loc.String() + "|" + win.From.String() + "|" + win.To.String() + "|" + filterKey(f) + "|" + measure
 	return s.cached(w, r, key, defaultChoroplethAge, func(r *http.Request) (response, error) {
+		if measure == "incidents" {
+			return s.buildIncidentSeries(r, zi, bucket, loc, win)
+		}
 		return s.buildSeries(r, zi, bucket, loc, f, win)
 	})
+}
+
+// incidentPoint is one bucket of a zone's incident series.
+type incidentPoint struct {
+	T                 string `json:"t"`
+	Incidents         int64  `json:"incidents"`
+	Reports           int64  `json:"reports"`
+	Single            int64  `json:"single"`
+	Corroborated      int64  `json:"corroborated"`
+	CrossGroups       int64  `json:"cross_groups"`
+	Contested         int64  `json:"contested"`
+	Violations        int64  `json:"violations"`
+	Killed            int64  `json:"killed"`
+	KilledMin         int64  `json:"killed_min"`
+	PossibleIncidents int64  `json:"possible_incidents"`
+}
+
+// buildIncidentSeries is the zone's series counting incidents, by the
+// hour of their observed_at, in the same dense buckets as reports.
+func (s *Server) buildIncidentSeries(r *http.Request, zi *zoneInfo, bucket string, loc *time.Location, win window) (response, error) {
+	idx := map[int64]int{}
+	var pts []incidentPoint
+	for t := bucketStart(win.From, bucket, loc); t.Before(win.To); t = nextBucket(t, bucket) {
+		idx[t.Unix()] = len(pts)
+		pts = append(pts, incidentPoint{T: t.Format(time.RFC3339)})
+	}
+	var hours []read.IncidentHour
+	err := s.ask(r, "series_incidents", "incidents", func(ctx context.Context) (err error) {
+		hours, err = s.o.Incidents.IncidentZoneSeries(ctx, zi.zone.ID, read.IncidentQuery{From: win.From, To: win.To})
+		return err
+	})
+	if err != nil {
+		return response{}, err
+	}
+	for _, h := range hours {
+		i, ok := idx[bucketStart(h.Hour, bucket, loc).Unix()]
+		if !ok {
+			continue
+		}
+		p := &pts[i]
+		p.Incidents += h.Incidents
+		p.Reports += h.IncidentCounts.Reports
+		p.Single += h.Single
+		p.Corroborated += h.Corroborated
+		p.CrossGroups += h.CrossGroups
+		p.Contested += h.Contested
+		p.Violations += h.Violations
+		p.Killed += h.Killed
+		p.KilledMin += h.KilledMin
+		p.PossibleIncidents += h.Possible
+	}
+	body := map[string]any{"zone": zi.zone.ID, "bucket": bucket, "tz": loc.String(), "measure": "incidents",
+		"from": win.From.Format(time.RFC3339), "to": win.To.Format(time.RFC3339), "points": pts}
+	return jsonResponse("series", "application/json", fmt.Sprintf("public, max-age=%d", int(defaultChoroplethAge/time.Second)), body)
 }
 
 func (s *Server) buildSeries(r *http.Request, zi *zoneInfo, bucket string, loc *time.Location, f read.Filter, win window) (response, error) {

@@ -24,6 +24,8 @@ type IncidentStore interface {
 	IncidentAreaCounts(ctx context.Context, level int, q read.IncidentQuery) (map[string]read.IncidentCounts, error)
 	// IncidentZoneCounts counts incidents in each of zones.
 	IncidentZoneCounts(ctx context.Context, zones []string, q read.IncidentQuery) (map[string]read.IncidentCounts, error)
+	// IncidentZoneSeries counts incidents in a zone per hour.
+	IncidentZoneSeries(ctx context.Context, zone string, q read.IncidentQuery) ([]read.IncidentHour, error)
 }
 
 // Limits of GET /v1/incidents.

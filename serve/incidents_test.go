@@ -218,6 +218,19 @@ func TestAdminIncidents(t *testing.T) {
 	if got["nationwide-2016"] != [2]float64{2, 1} || got["astana-3"] != [2]float64{0, 1} || got["astana-1"] != [2]float64{0, 0} {
 		t.Errorf("zones by incidents: %v", got)
 	}
+	// nationwide-2016's series of incidents, one day, in Damascus time:
+	// the pair and t2 inside it, n1 possibly.
+	resp, body = get(t, hs.URL+"/v1/zones/nationwide-2016/series?measure=incidents&bucket=day&from=2017-03-02&to=2017-03-03&tz=Asia/Damascus")
+	var series struct {
+		Measure string
+		Points  []map[string]any
+	}
+	if resp.StatusCode != 200 || json.Unmarshal(body, &series) != nil || series.Measure != "incidents" || len(series.Points) != 1 {
+		t.Fatalf("incident series: %d %s", resp.StatusCode, body)
+	}
+	if p := series.Points[0]; p["t"] != "2017-03-02T00:00:00+02:00" || p["incidents"] != 2.0 || p["possible_incidents"] != 1.0 || p["cross_groups"] != 1.0 || p["killed"] != 5.0 {
+		t.Errorf("incident series point: %v", p)
+	}
 	if resp, body := get(t, hs.URL+"/v1/admin/adm2.geojson?measure=incidents&category=shelling"); resp.StatusCode != 400 || !strings.Contains(string(body), `"param":"measure"`) {
 		t.Fatalf("incidents with a category filter: %d %s", resp.StatusCode, body)
 	}

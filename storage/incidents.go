@@ -277,6 +277,30 @@ GROUP BY zone`), append(args, set(zones)), func(sc scanner) error {
 	return out, err
 }
 
+// IncidentZoneSeries counts the stored incidents matching q in zone per
+// hour of observed_at (hours holding some, in order): inside the zone,
+// or (Possible) their circle only crossing it.
+func (s *Store) IncidentZoneSeries(ctx context.Context, zone string, q read.IncidentQuery) ([]read.IncidentHour, error) {
+	where, args := incidentWhere(q)
+	var out []read.IncidentHour
+	err := s.each(ctx, "incident zone series", s.sql(`SELECT toUInt32(toStartOfHour(observed_at)) AS h, `+incidentSums("in_zone")+`,
+    toInt64(countIf(NOT in_zone))
+FROM (SELECT *, has(zones, ?) AS in_zone, has(possible_zones, ?) AS in_possible
+    FROM {db}.incidents FINAL WHERE deleted = 0`+where+`)
+WHERE in_zone OR in_possible
+GROUP BY h ORDER BY h`), append([]any{zone, zone}, args...), func(sc scanner) error {
+		var h uint32
+		var c read.IncidentHour
+		if err := sc.Scan(&h, &c.Incidents, &c.Reports, &c.Single, &c.Corroborated, &c.CrossGroups, &c.Contested, &c.Violations, &c.Killed, &c.KilledMin, &c.Possible); err != nil {
+			return err
+		}
+		c.Hour = time.Unix(int64(h), 0).UTC()
+		out = append(out, c)
+		return nil
+	})
+	return out, err
+}
+
 // Incidents returns the stored incidents matching q, in (observed_at, id)
 // order.
 func (s *Store) Incidents(ctx context.Context, q read.IncidentQuery) ([]read.Incident, error) {

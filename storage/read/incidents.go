@@ -72,3 +72,9 @@ type IncidentCounts struct {
 	// crosses the zone (not in the others).
 	Possible int64
 }
+
+// IncidentHour is a zone's incident counts in one hour (by observed_at).
+type IncidentHour struct {
+	Hour time.Time // UTC
+	IncidentCounts
+}
