@@ -34,16 +34,6 @@ var (
 // same measures in zones, admin areas and tiles).
 type counts = read.Totals
 
-func add(a *counts, b counts) {
-	a.Reports += b.Reports
-	a.Killed += b.Killed
-	a.Injured += b.Injured
-	a.Violations += b.Violations
-	a.PossibleViolations += b.PossibleViolations
-	a.Coarse += b.Coarse
-	a.Possible += b.Possible
-}
-
 // props sets an area's measures: a zone's possible_reports, an admin
 // area's coarse_reports (a zone has none: a coarse report's circle crosses
 // it or lies inside it).
@@ -546,12 +536,7 @@ type incidentPoint struct {
 // buildIncidentSeries is the zone's series counting incidents, by the
 // hour of their observed_at, in the same dense buckets as reports.
 func (s *Server) buildIncidentSeries(r *http.Request, zi *zoneInfo, bucket string, loc *time.Location, win window) (response, error) {
-	idx := map[int64]int{}
-	var pts []incidentPoint
-	for t := bucketStart(win.From, bucket, loc); t.Before(win.To); t = nextBucket(t, bucket) {
-		idx[t.Unix()] = len(pts)
-		pts = append(pts, incidentPoint{T: t.Format(time.RFC3339)})
-	}
+	pts, at := densePoints(win, bucket, loc, func(t string) incidentPoint { return incidentPoint{T: t} })
 	var hours []read.IncidentHour
 	err := s.ask(r, "series_incidents", "incidents", func(ctx context.Context) (err error) {
 		hours, err = s.o.Incidents.IncidentZoneSeries(ctx, zi.zone.ID, read.IncidentQuery{From: win.From, To: win.To})
@@ -561,11 +546,10 @@ func (s *Server) buildIncidentSeries(r *http.Request, zi *zoneInfo, bucket strin
 		return response{}, err
 	}
 	for _, h := range hours {
-		i, ok := idx[bucketStart(h.Hour, bucket, loc).Unix()]
-		if !ok {
+		p := at(h.Hour)
+		if p == nil {
 			continue
 		}
-		p := &pts[i]
 		p.Incidents += h.Incidents
 		p.Reports += h.IncidentCounts.Reports
 		p.Single += h.Single
@@ -579,29 +563,42 @@ func (s *Server) buildIncidentSeries(r *http.Request, zi *zoneInfo, bucket strin
 	}
 	body := map[string]any{"zone": zi.zone.ID, "bucket": bucket, "tz": loc.String(), "measure": "incidents",
 		"from": win.From.Format(time.RFC3339), "to": win.To.Format(time.RFC3339), "points": pts}
+	return seriesResponse(body)
+}
+
+// densePoints are the points of every bucket of win in loc, zeros
+// included, so that a time slider gets a dense series; at is the point
+// of the bucket holding an hour (nil outside the window).
+func densePoints[P any](win window, bucket string, loc *time.Location, point func(t string) P) (pts []P, at func(time.Time) *P) {
+	idx := map[int64]int{}
+	for t := bucketStart(win.From, bucket, loc); t.Before(win.To); t = nextBucket(t, bucket) {
+		idx[t.Unix()] = len(pts)
+		pts = append(pts, point(t.Format(time.RFC3339)))
+	}
+	return pts, func(h time.Time) *P {
+		if i, ok := idx[bucketStart(h, bucket, loc).Unix()]; ok {
+			return &pts[i]
+		}
+		return nil
+	}
+}
+
+func seriesResponse(body any) (response, error) {
 	return jsonResponse("series", "application/json", fmt.Sprintf("public, max-age=%d", int(defaultChoroplethAge/time.Second)), body)
 }
 
 func (s *Server) buildSeries(r *http.Request, zi *zoneInfo, bucket string, loc *time.Location, f read.Filter, win window) (response, error) {
-	// Every bucket of the window, zeros included, so that a time slider
-	// gets a dense series.
-	idx := map[int64]int{}
-	var pts []seriesPoint
-	for t := bucketStart(win.From, bucket, loc); t.Before(win.To); t = nextBucket(t, bucket) {
-		idx[t.Unix()] = len(pts)
-		pts = append(pts, seriesPoint{T: t.Format(time.RFC3339)})
-	}
+	pts, at := densePoints(win, bucket, loc, func(t string) seriesPoint { return seriesPoint{T: t} })
 	var hours []read.HourTotals
 	err := s.ask(r, "series", "counts_zone_hour", func(ctx context.Context) (err error) {
 		hours, err = s.o.Store.ZoneSeries(ctx, zi.zone.ID, inWindow(f, win))
 		return err
 	})
 	for _, h := range hours {
-		i, ok := idx[bucketStart(h.Hour, bucket, loc).Unix()]
-		if !ok {
+		p := at(h.Hour)
+		if p == nil {
 			continue
 		}
-		p := &pts[i]
 		p.Reports += h.Reports
 		p.Killed += h.Killed
 		p.Injured += h.Injured
@@ -613,7 +610,7 @@ func (s *Server) buildSeries(r *http.Request, zi *zoneInfo, bucket string, loc *
 		return response{}, err
 	}
 	body := seriesBody{Zone: zi.zone.ID, Bucket: bucket, TZ: loc.String(), From: win.From.Format(time.RFC3339), To: win.To.Format(time.RFC3339), Points: pts}
-	return jsonResponse("series", "application/json", fmt.Sprintf("public, max-age=%d", int(defaultChoroplethAge/time.Second)), body)
+	return seriesResponse(body)
 }
 
 func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) error {
@@ -727,7 +724,8 @@ func (s *Server) adminCounts(r *http.Request, level int, f read.Filter, win wind
 	for _, m := range parts {
 		for pc, c := range m {
 			a := agg[pc]
-			add(&a, c)
+			a.Add(c.Counts)
+			a.Possible += c.Possible
 			agg[pc] = a
 		}
 	}

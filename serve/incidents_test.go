@@ -19,8 +19,6 @@ import (
 // one reported by a single partner; resolved into incidents.
 func incidentStore(t *testing.T) *storage.Store {
 	t.Helper()
-	ctx := context.Background()
-	store := chtest.Store(t)
 	at := time.Date(2017, 3, 2, 14, 0, 0, 0, time.UTC)
 	rows := []storage.Row{
 		{PartnerID: "ru-obs", ReportID: "r1", Revision: 1, ObservedAt: at, Lat: 33.55, Lon: 36.40, AccuracyM: 300,
@@ -30,6 +28,15 @@ func incidentStore(t *testing.T) *storage.Store {
 		{PartnerID: "tr-obs", ReportID: "t2", Revision: 1, ObservedAt: at, Lat: 35.93, Lon: 36.63,
 			Category: "airstrike", Killed: 1, ReceivedAt: at, Adm1: "SY07"},
 	}
+	return resolved(t, rows)
+}
+
+// resolved is a store holding rows, in one span, resolved into incidents
+// (ru-obs and tr-obs in the two guarantors' groups).
+func resolved(t *testing.T, rows []storage.Row) *storage.Store {
+	t.Helper()
+	ctx := context.Background()
+	store := chtest.Store(t)
 	sp := storage.Span{Source: storage.Source{Cluster: "c", Topic: "reports"}, First: 0, Last: int64(len(rows)) - 1}
 	if _, err := store.WriteBatch(ctx, storage.Batch{Span: sp, Rows: rows}); err != nil {
 		t.Fatal(err)
@@ -127,8 +134,6 @@ func TestIncidentsAPI(t *testing.T) {
 // incident once in the area of its representative point, and an incident
 // too coarse for the level apart.
 func TestAdminIncidents(t *testing.T) {
-	ctx := context.Background()
-	store := chtest.Store(t)
 	at := time.Date(2017, 3, 2, 14, 0, 0, 0, time.UTC)
 	douma := func(r storage.Row) storage.Row {
 		r.Adm1, r.Adm2, r.Adm3, r.Category, r.ReceivedAt = "SY03", "SY0302", "SY030200", "shelling", at
@@ -146,17 +151,7 @@ func TestAdminIncidents(t *testing.T) {
 		douma(storage.Row{PartnerID: "ngo", ReportID: "n1", Revision: 1, ObservedAt: at, Lat: 33.5, Lon: 36.6, GeoPrecision: "adm1", AccuracyM: 80000, Killed: 7,
 			PossibleZones: []string{"nationwide-2016"}}),
 	}
-	sp := storage.Span{Source: storage.Source{Cluster: "c", Topic: "reports"}, First: 0, Last: int64(len(rows)) - 1}
-	if _, err := store.WriteBatch(ctx, storage.Batch{Span: sp, Rows: rows}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := incident.New(incident.Options{Store: store, Groups: map[string]string{"ru-obs": "guarantor:ru", "tr-obs": "guarantor:tr"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Step(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := resolved(t, rows)
 	admin, sets, _ := matcher(t)
 	hs := testServer(t, serve.Options{Store: store, Incidents: store, Admin: admin, ZoneSets: sets})
 	area := func(level, pcode string) map[string]any {

@@ -213,7 +213,7 @@ func (s *Store) IncidentCounts(ctx context.Context, q read.IncidentQuery) (read.
 	var c read.IncidentCounts
 	err := s.each(ctx, "incident counts", s.sql(`SELECT `+incidentSums("1")+`
 FROM {db}.incidents FINAL WHERE deleted = 0`+where), args, func(sc scanner) error {
-		return sc.Scan(&c.Incidents, &c.Reports, &c.Single, &c.Corroborated, &c.CrossGroups, &c.Contested, &c.Violations, &c.Killed, &c.KilledMin)
+		return sc.Scan(scanIncidentSums(&c)...)
 	})
 	return c, err
 }
@@ -224,6 +224,11 @@ func incidentSums(cond string) string {
 	return strings.ReplaceAll(`toInt64(countIf({c})), toInt64(sumIf(length(member_reports), {c})),
     toInt64(countIf({c} AND length(partners) = 1)), toInt64(countIf({c} AND length(partners) >= 2)), toInt64(countIf({c} AND length(partner_groups) >= 2)),
     toInt64(countIf({c} AND contested = 1)), toInt64(countIf({c} AND violation = 1)), toInt64(sumIf(killed, {c})), toInt64(sumIf(killed_min, {c}))`, "{c}", cond)
+}
+
+// scanIncidentSums are the destinations of incidentSums' columns.
+func scanIncidentSums(c *read.IncidentCounts) []any {
+	return []any{&c.Incidents, &c.Reports, &c.Single, &c.Corroborated, &c.CrossGroups, &c.Contested, &c.Violations, &c.Killed, &c.KilledMin}
 }
 
 // IncidentAreaCounts counts the stored incidents matching q per admin area
@@ -242,7 +247,7 @@ FROM {db}.incidents FINAL WHERE deleted = 0%s
 GROUP BY pc`, level, incidentSums(placed), placed, where)), args, func(sc scanner) error {
 		var pc string
 		var c read.IncidentCounts
-		if err := sc.Scan(&pc, &c.Incidents, &c.Reports, &c.Single, &c.Corroborated, &c.CrossGroups, &c.Contested, &c.Violations, &c.Killed, &c.KilledMin, &c.Coarse); err != nil {
+		if err := sc.Scan(append(append([]any{&pc}, scanIncidentSums(&c)...), &c.Coarse)...); err != nil {
 			return err
 		}
 		out[pc] = c
@@ -268,7 +273,7 @@ WHERE deleted = 0`+where+` AND tupleElement(zp, 1) IN ?
 GROUP BY zone`), append(args, set(zones)), func(sc scanner) error {
 		var z string
 		var c read.IncidentCounts
-		if err := sc.Scan(&z, &c.Incidents, &c.Reports, &c.Single, &c.Corroborated, &c.CrossGroups, &c.Contested, &c.Violations, &c.Killed, &c.KilledMin, &c.Possible); err != nil {
+		if err := sc.Scan(append(append([]any{&z}, scanIncidentSums(&c)...), &c.Possible)...); err != nil {
 			return err
 		}
 		out[z] = c
@@ -291,7 +296,7 @@ WHERE in_zone OR in_possible
 GROUP BY h ORDER BY h`), append([]any{zone, zone}, args...), func(sc scanner) error {
 		var h uint32
 		var c read.IncidentHour
-		if err := sc.Scan(&h, &c.Incidents, &c.Reports, &c.Single, &c.Corroborated, &c.CrossGroups, &c.Contested, &c.Violations, &c.Killed, &c.KilledMin, &c.Possible); err != nil {
+		if err := sc.Scan(append(append([]any{&h}, scanIncidentSums(&c.IncidentCounts)...), &c.Possible)...); err != nil {
 			return err
 		}
 		c.Hour = time.Unix(int64(h), 0).UTC()

@@ -116,10 +116,7 @@ func TestPlacement(t *testing.T) {
 		}
 		var got read.Counts
 		for _, v := range at {
-			got.Reports += v.Reports
-			got.Coarse += v.Coarse
-			got.Violations += v.Violations
-			got.PossibleViolations += v.PossibleViolations
+			got.Add(v.Counts)
 		}
 		if got.Reports != want[0] || got.Coarse != want[1] || got.PossibleViolations != 1 || got.Violations != want[0]-1 {
 			t.Errorf("level %d: %+v, want %v placed and coarse", level, got, want)

@@ -73,6 +73,16 @@ type Counts struct {
 	PossibleViolations, Coarse           int64
 }
 
+// Add adds o's counts to c.
+func (c *Counts) Add(o Counts) {
+	c.Reports += o.Reports
+	c.Killed += o.Killed
+	c.Injured += o.Injured
+	c.Violations += o.Violations
+	c.PossibleViolations += o.PossibleViolations
+	c.Coarse += o.Coarse
+}
+
 // Cell is the counts of one cell (and category, with ByCategory).
 type Cell struct {
 	Key       uint64 // quadkey at the query's Zoom
