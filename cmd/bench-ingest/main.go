@@ -30,6 +30,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/trucewatch/trucewatch/internal/buildbin"
 	"github.com/trucewatch/trucewatch/kafka/broker"
 	"github.com/trucewatch/trucewatch/storage/chserver"
 )
@@ -163,7 +164,7 @@ func run(ctx context.Context, c config) error {
 	bin := filepath.Join(dir, "trucewatch")
 	if !c.skipTrucewat && c.profile == "" {
 		say("building trucewatch")
-		if err := buildTrucewatch(ctx, bin); err != nil {
+		if err := buildbin.Trucewatch(ctx, bin); err != nil {
 			return err
 		}
 	}

@@ -14,16 +14,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// buildTrucewatch builds the binary under test, as `make build` does.
-func buildTrucewatch(ctx context.Context, out string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/trucewatch")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build ./cmd/trucewatch (run from the repository root): %w", err)
-	}
-	return nil
-}
-
 type runOptions struct {
 	bin, brokers, ch   string
 	chDir              string

@@ -15,15 +15,6 @@ import (
 	"time"
 )
 
-func build(ctx context.Context, out string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/trucewatch")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build ./cmd/trucewatch (run from the repository root): %w", err)
-	}
-	return nil
-}
-
 // demo is the running `trucewatch demo` process.
 type demo struct {
 	cmd        *exec.Cmd

@@ -25,6 +25,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/trucewatch/trucewatch/internal/buildbin"
 )
 
 type config struct {
@@ -78,7 +80,7 @@ func run(ctx context.Context, c config) error {
 		fmt.Println("work directory (kept):", dir)
 	}
 	bin := filepath.Join(dir, "trucewatch")
-	if err := build(ctx, bin); err != nil {
+	if err := buildbin.Trucewatch(ctx, bin); err != nil {
 		return err
 	}
 	d, err := startDemo(ctx, bin, dir, c)
