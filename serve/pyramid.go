@@ -245,18 +245,7 @@ func addCells(a, b []tileCell) []tileCell {
 			j++
 		default:
 			c := a[i]
-			c.reports += b[j].reports
-			c.killed += b[j].killed
-			c.injured += b[j].injured
-			c.violations += b[j].violations
-			c.possibleViolations += b[j].possibleViolations
-			c.coarse += b[j].coarse
-			for cat, n := range b[j].byCategory {
-				if c.byCategory == nil {
-					c.byCategory = map[string]int64{}
-				}
-				c.byCategory[cat] += n
-			}
+			c.merge(&b[j])
 			out = append(out, c)
 			i, j = i+1, j+1
 		}

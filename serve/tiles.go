@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -230,28 +231,28 @@ func (s *Server) queryCells(r *http.Request, tr *tileRequest, src string, region
 	if err != nil {
 		return nil, err
 	}
-	// Rows come ordered by cell (and category) and precision; cells are
-	// kept ordered by cell and precision.
-	var cells []tileCell
+	// One cell per cell and precision, ordered by the packed key: rows
+	// come by cell, category and precision (the precisions' order by
+	// name, not by index).
+	cells := make([]tileCell, 0, len(rows))
 	for _, rc := range rows {
-		key := rc.Key<<precisionBits | uint64(max(read.PrecisionIndex(rc.Precision), 0))
-		i := len(cells) - 1
-		for i >= 0 && cells[i].key>>precisionBits == rc.Key && cells[i].key > key {
-			i-- // a category's row of an earlier precision
-		}
-		if i < 0 || cells[i].key != key {
-			i++
-			cells = slices.Insert(cells, i, tileCell{key: key})
-		}
-		c := &cells[i]
+		c := tileCell{key: rc.Key<<precisionBits | uint64(max(read.PrecisionIndex(rc.Precision), 0))}
 		c.add(rc.Counts)
 		if tr.byCat && rc.Reports != 0 {
-			if c.byCategory == nil {
-				c.byCategory = map[string]int64{}
-			}
-			c.byCategory[rc.Category] += rc.Reports
+			c.byCategory = map[string]int64{rc.Category: rc.Reports}
 		}
+		cells = append(cells, c)
 	}
+	slices.SortStableFunc(cells, func(a, b tileCell) int { return cmp.Compare(a.key, b.key) })
+	merged := cells[:0]
+	for i := range cells {
+		if n := len(merged); n > 0 && merged[n-1].key == cells[i].key {
+			merged[n-1].merge(&cells[i])
+			continue
+		}
+		merged = append(merged, cells[i])
+	}
+	cells = merged
 	return cells, nil
 }
 
@@ -265,6 +266,22 @@ func (c *tileCell) add(n read.Counts) {
 	c.violations += n.Violations
 	c.possibleViolations += n.PossibleViolations
 	c.coarse += n.Coarse
+}
+
+// merge adds o's counts and categories to c.
+func (c *tileCell) merge(o *tileCell) {
+	c.reports += o.reports
+	c.killed += o.killed
+	c.injured += o.injured
+	c.violations += o.violations
+	c.possibleViolations += o.possibleViolations
+	c.coarse += o.coarse
+	for cat, n := range o.byCategory {
+		if c.byCategory == nil {
+			c.byCategory = map[string]int64{}
+		}
+		c.byCategory[cat] += n
+	}
 }
 
 // dropEmpty removes cells whose reports were all retracted.
