@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -75,7 +75,7 @@ func (m *Mapping) check() error {
 	for _, set := range []struct {
 		what string
 		keys []string
-	}{{"columns", keys(m.Columns)}, {"constants", keys(m.Constants)}, {"values", keys(m.Values)}} {
+	}{{"columns", slices.Sorted(maps.Keys(m.Columns))}, {"constants", slices.Sorted(maps.Keys(m.Constants))}, {"values", slices.Sorted(maps.Keys(m.Values))}} {
 		for _, f := range set.keys {
 			if !slices.Contains(mappingFields, f) {
 				errs = append(errs, fmt.Errorf("%s.%s: not a report field (%s)", set.what, f, strings.Join(mappingFields, ", ")))
@@ -98,22 +98,13 @@ func (m *Mapping) check() error {
 	return errors.Join(errs...)
 }
 
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // columns are the CSV columns the mapping reads.
 func (m *Mapping) columns() []string {
 	var out []string
 	for _, c := range m.Columns {
 		out = append(out, strings.ToLower(c))
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return slices.Compact(out)
 }
 
