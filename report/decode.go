@@ -340,6 +340,7 @@ func Decode(data []byte, now time.Time) (Report, error) {
 	r.Killed, r.Injured = d.casualties(get)
 	r.Description = d.str(get, "description", false, MaxDescriptionLen, true)
 	r.Sources = d.sources(get)
+	r.IncidentOf = d.incidentOf(get, r.Key())
 	if len(d.errs) > 0 {
 		return Report{}, d.result()
 	}
@@ -454,7 +455,7 @@ func (d *decoder) casualties(get getter) (killed, injured uint32) {
 var fieldNames = [...]string{"id", "partner_id", "revision", "observed_at", "observed_until",
 	"time_precision", "lat", "lon", "accuracy_m", "geo_precision",
 	"category", "perpetrator", "target", "killed", "injured",
-	"description", "sources", "withdrawn"}
+	"description", "sources", "withdrawn", "incident_of"}
 
 // fieldNum is name's index in fieldNames, -1 for an unknown field; a
 // switch, because it runs for every member of every report
@@ -497,6 +498,8 @@ func fieldNum(name string) int {
 		return 16
 	case "withdrawn":
 		return 17
+	case "incident_of":
+		return 18
 	}
 	return -1
 }
@@ -744,6 +747,63 @@ func actorField(key []byte) int {
 		return 1
 	}
 	return -1
+}
+
+// incidentOf reads incident_of, {"partner_id": ..., "id": ...}: the
+// report self (whose partner may still be unknown) reports the same event
+// as. A report linked to itself is refused (CheckIncidentOf, once the
+// partner is known).
+func (d *decoder) incidentOf(fields getter, self Key) Key {
+	raw, ok := present(fields, "incident_of")
+	if !ok {
+		return Key{}
+	}
+	var buf [4]member
+	obj, ok := splitObject(raw, buf[:0])
+	if !ok {
+		d.fail("incident_of", "type", `must be an object {"partner_id": ..., "id": ...}`)
+		return Key{}
+	}
+	d.prefix = "incident_of."
+	var counts [2]int
+	d.checkMembers(obj, linkField, counts[:], "unknown field")
+	get := getter{obj: obj}
+	k := Key{PartnerID: d.str(get, "partner_id", true, MaxPartnerIDLen, false), ID: d.str(get, "id", true, MaxIDLen, true)}
+	if k.PartnerID != "" && !validPartnerID(k.PartnerID) {
+		d.fail("partner_id", "format", "must match %s", PartnerIDPattern)
+		k.PartnerID = ""
+	}
+	if k.ID != "" && !printable(k.ID) {
+		d.fail("id", "format", "must not contain spaces, control or invisible format characters")
+		k.ID = ""
+	}
+	d.prefix = ""
+	if k == self && k.PartnerID != "" && k.ID != "" {
+		d.add("incident_of", "self", selfLinkMsg)
+	}
+	return k
+}
+
+const selfLinkMsg = "names the report itself; it must name another report of the same event"
+
+// linkField is the index of a field of incident_of, -1 for an unknown one.
+func linkField(key []byte) int {
+	switch string(key) {
+	case "partner_id":
+		return 0
+	case "id":
+		return 1
+	}
+	return -1
+}
+
+// CheckIncidentOf refuses a report linked to itself, for the stages that
+// set the partner after Decode (ingest from a header or a partner topic).
+func CheckIncidentOf(r *Report) error {
+	if r.IncidentOf != (Key{}) && r.IncidentOf == r.Key() {
+		return Errors{{Field: "incident_of", Rule: "self", Msg: selfLinkMsg}}
+	}
+	return nil
 }
 
 func (d *decoder) sources(fields getter) []string {

@@ -135,6 +135,7 @@ func refDecode(data []byte, now time.Time) (Report, error) {
 	}
 	r.Description = d.str(fields, "description", false, MaxDescriptionLen, true)
 	r.Sources = d.sources(fields)
+	r.IncidentOf = d.incidentOf(fields, r.Key())
 	if len(d.errs) > 0 {
 		return Report{}, d.result()
 	}
@@ -358,4 +359,41 @@ func (d *refDecoder) sources(fields map[string]json.RawMessage) []string {
 		}
 	}
 	return out
+}
+
+func (d *refDecoder) incidentOf(fields map[string]json.RawMessage, self Key) Key {
+	raw, ok := refPresent(fields, "incident_of")
+	if !ok {
+		return Key{}
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		d.fail("incident_of", "type", `must be an object {"partner_id": ..., "id": ...}`)
+		return Key{}
+	}
+	for k := range obj {
+		if k != "partner_id" && k != "id" {
+			d.fail("incident_of."+k, "unknown", "unknown field")
+		}
+	}
+	for _, k := range refDuplicates(raw) {
+		d.fail("incident_of."+k, "duplicate", duplicateMsg)
+	}
+	before := len(d.errs)
+	k := Key{PartnerID: d.str(obj, "partner_id", true, MaxPartnerIDLen, false), ID: d.str(obj, "id", true, MaxIDLen, true)}
+	if k.PartnerID != "" && !regexp.MustCompile(PartnerIDPattern).MatchString(k.PartnerID) {
+		d.fail("partner_id", "format", "must match %s", PartnerIDPattern)
+		k.PartnerID = ""
+	}
+	if k.ID != "" && !printable(k.ID) {
+		d.fail("id", "format", "must not contain spaces or control characters")
+		k.ID = ""
+	}
+	for i := before; i < len(d.errs); i++ {
+		d.errs[i].Field = "incident_of." + d.errs[i].Field
+	}
+	if k == self && k.PartnerID != "" && k.ID != "" {
+		d.fail("incident_of", "self", selfLinkMsg)
+	}
+	return k
 }

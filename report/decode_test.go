@@ -93,6 +93,44 @@ func TestDecodeWithdrawal(t *testing.T) {
 	}
 }
 
+// TestDecodeIncidentOf: a report links to another report of the same
+// event by partner and id; a link to itself is refused, by Decode when the
+// body names the partner, else by CheckIncidentOf once it is known.
+func TestDecodeIncidentOf(t *testing.T) {
+	r, err := Decode([]byte(mod(`"partner_id":"sn4hr","incident_of":{"partner_id":"tr-obs","id":"X1"}`)), testNow)
+	if err != nil || r.IncidentOf != (Key{PartnerID: "tr-obs", ID: "X1"}) {
+		t.Fatalf("link: %+v, %v", r.IncidentOf, err)
+	}
+	b, _ := json.Marshal(r)
+	if !strings.Contains(string(b), `"incident_of":{"partner_id":"tr-obs","id":"X1"}`) {
+		t.Fatalf("encoded as %s", b)
+	}
+	for doc, want := range map[string]string{
+		mod(`"incident_of":{"id":"X1"}`):                                           "incident_of.partner_id: required",
+		mod(`"incident_of":{"partner_id":"tr","id":"X 1"}`):                        "incident_of.id: format",
+		mod(`"incident_of":{"partner_id":"tr","id":"X1","x":1}`):                   "incident_of.x: unknown",
+		mod(`"incident_of":"tr/X1"`):                                               "incident_of: type",
+		mod(`"partner_id":"sn4hr","incident_of":{"partner_id":"sn4hr","id":"r1"}`): "incident_of: self",
+	} {
+		if _, err := Decode([]byte(doc), testNow); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %s", doc, err, want)
+		}
+	}
+	// The partner set after Decode (a header, a partner topic).
+	r, err = Decode([]byte(mod(`"incident_of":{"partner_id":"sn4hr","id":"r1"}`)), testNow)
+	if err != nil || CheckIncidentOf(&r) != nil {
+		t.Fatalf("no partner yet: %v", err)
+	}
+	r.PartnerID = "sn4hr"
+	if err := CheckIncidentOf(&r); err == nil || !strings.Contains(err.Error(), "incident_of: self") {
+		t.Fatalf("self link once the partner is known: %v", err)
+	}
+	r.PartnerID = "tr"
+	if err := CheckIncidentOf(&r); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestDecodeDefaults(t *testing.T) {
 	r, err := Decode([]byte(`{"id":"a","observed_at":"2017-01-04T13:30:00Z","lat":33,"lon":36,"category":"airstrike","perpetrator":{"name":"x"}}`), testNow)
 	if err != nil {

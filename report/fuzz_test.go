@@ -54,6 +54,7 @@ func FuzzDecodeMatchesReference(f *testing.F) {
 	f.Add([]byte(mod(`"perpetrator":{"name":"x","side":"excluded_group","name":"y"}`)))
 	f.Add([]byte(`{"id":"a\u0041","id":"b","x":1,"x":2,"sources":["a","\n"]}`))
 	f.Add([]byte(` { "lat" : 1e3 , "lon":-0.5e-3 ,"killed": 1.0} `))
+	f.Add([]byte(mod(`"partner_id":"p","incident_of":{"partner_id":"p","id":"r1","id":"x","y":null}`)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r1, err1 := Decode(data, testNow)
 		r2, err2 := refDecode(data, testNow)

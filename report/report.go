@@ -34,6 +34,10 @@ type Report struct {
 	// and the drill-down; its history stays. Only ID and Revision are
 	// required with it.
 	Withdrawn bool
+	// IncidentOf, when set, is another report (partner and id) that this
+	// one reports the same event as: the two are one incident whenever
+	// both are current (package incident). Never the report itself.
+	IncidentOf Key
 }
 
 // Actor is a party to an incident.
@@ -72,6 +76,13 @@ type wire struct {
 	Description   string   `json:"description,omitempty"`
 	Sources       []string `json:"sources,omitempty"`
 	Withdrawn     bool     `json:"withdrawn,omitempty"`
+	IncidentOf    *link    `json:"incident_of,omitempty"`
+}
+
+// link is the JSON shape of Report.IncidentOf.
+type link struct {
+	PartnerID string `json:"partner_id"`
+	ID        string `json:"id"`
 }
 
 // MarshalJSON encodes r in schema v1.
@@ -106,6 +117,9 @@ func (r Report) MarshalJSON() ([]byte, error) {
 	}
 	if r.Target != (Actor{}) {
 		w.Target = &r.Target
+	}
+	if r.IncidentOf != (Key{}) {
+		w.IncidentOf = &link{PartnerID: r.IncidentOf.PartnerID, ID: r.IncidentOf.ID}
 	}
 	return json.Marshal(w)
 }

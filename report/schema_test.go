@@ -61,6 +61,14 @@ func TestSchemaAgreesWithGo(t *testing.T) {
 		mod(`"withdrawn":true`), mod(`"withdrawn":false`), mod(`"withdrawn":"yes"`), mod(`"withdrawn":1`),
 		`{"id":"a","revision":3,"withdrawn":true}`, `{"id":"a","withdrawn":false}`, `{"revision":3,"withdrawn":true}`,
 		`{"id":"a","withdrawn":true,"category":"picnic"}`, `{"id":"a","withdrawn":true,"lat":91}`,
+		mod(`"incident_of":{"partner_id":"tr-obs","id":"X1"}`), mod(`"incident_of":{"partner_id":"sn4hr","id":"r2"}`),
+		mod(`"incident_of":{"id":"X1"}`), mod(`"incident_of":{"partner_id":"tr-obs"}`), mod(`"incident_of":{}`),
+		mod(`"incident_of":{"partner_id":"","id":"X1"}`), mod(`"incident_of":{"partner_id":"tr","id":""}`),
+		mod(`"incident_of":{"partner_id":"-tr","id":"X1"}`), mod(`"incident_of":{"partner_id":"tr","id":"X 1"}`),
+		mod(`"incident_of":{"partner_id":"tr","id":"X1","note":"x"}`), mod(`"incident_of":"tr/X1"`), mod(`"incident_of":["tr","X1"]`),
+		mod(`"incident_of":{"partner_id":"` + strings.Repeat("p", 65) + `","id":"X1"}`),
+		mod(`"incident_of":{"partner_id":"tr","id":"` + strings.Repeat("ع", MaxIDLen+1) + `"}`),
+		mod(`"incident_of":{"partner_id":7,"id":"X1"}`), `{"id":"a","revision":2,"withdrawn":true,"incident_of":{"partner_id":"tr","id":"X1"}}`,
 	}
 	for i, doc := range corpus {
 		inst, err := jsonschema.UnmarshalJSON(strings.NewReader(doc))
