@@ -14,6 +14,7 @@ import (
 	"github.com/trucewatch/trucewatch/geo"
 	"github.com/trucewatch/trucewatch/report"
 	"github.com/trucewatch/trucewatch/storage"
+	"github.com/trucewatch/trucewatch/storage/read"
 )
 
 // Matcher places a point in its zones and admin areas at a time
@@ -87,6 +88,7 @@ func Flatten(r *report.Report, m *geo.Match) storage.Row {
 		Adm3:            m.Adm3,
 		AdmApprox:       m.AdmApprox,
 		Withdrawn:       r.Withdrawn,
+		IncidentOf:      read.ReportKey{PartnerID: r.IncidentOf.PartnerID, ReportID: r.IncidentOf.ID},
 	}
 	for _, z := range m.Zones {
 		if z.Possible {

@@ -257,3 +257,29 @@ func TestImportCSVMapping(t *testing.T) {
 		}
 	}
 }
+
+// TestMappingIncidentOf: a mapping reads a report's explicit link from
+// columns; without a partner it names another row of the same dataset;
+// the link goes through report.Decode's rules like every field.
+func TestMappingIncidentOf(t *testing.T) {
+	m, err := importer.ReadMapping(strings.NewReader(`{"name":"mon","columns":{"id":"No","observed_at":"Date","lat":"Lat","lon":"Lon",
+		"incident_of.id":"Same as","incident_of.partner_id":"Partner of"},"constants":{"category":"shelling"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	csv := "No,Date,Lat,Lon,Same as,Partner of\n" +
+		"1,2017-01-05,33.57,36.40,,\n" +
+		"2,2017-01-05,33.57,36.40,1,\n" +
+		"3,2017-01-05,33.57,36.40,X9,tr-obs\n" +
+		"4,2017-01-05,33.57,36.40,X 9,tr-obs\n"
+	reps, st, _ := importBytes(t, []byte(csv), importer.Options{Dataset: "csv", Mapping: m})
+	if st.Read != 4 || st.Rejected != 1 || len(reps) != 3 {
+		t.Fatalf("read %d, rejected %d (%v), mapped %d; want 4, 1, 3", st.Read, st.Rejected, st.Reasons, len(reps))
+	}
+	want := []report.Key{{}, {PartnerID: "mon", ID: "mon-1"}, {PartnerID: "tr-obs", ID: "X9"}}
+	for i, r := range reps {
+		if r.IncidentOf != want[i] {
+			t.Errorf("report %s: incident_of %+v, want %+v", r.ID, r.IncidentOf, want[i])
+		}
+	}
+}

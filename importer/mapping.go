@@ -24,7 +24,9 @@ type Mapping struct {
 	// from: id (required), revision, observed_at, observed_until,
 	// time_precision, lat, lon, accuracy_m, geo_precision, category,
 	// perpetrator.name, perpetrator.side, target.name, target.side,
-	// killed, injured, description, sources.
+	// killed, injured, description, sources, incident_of.partner_id,
+	// incident_of.id (a link to another report of the same event: without
+	// a partner, one of this dataset's, NAME-<id> as the report ids).
 	Columns map[string]string `json:"columns"`
 	// Constants gives fields a fixed value instead of a column.
 	Constants map[string]string `json:"constants"`
@@ -41,7 +43,8 @@ type Mapping struct {
 // mappingFields are the report fields a Mapping can set.
 var mappingFields = []string{"id", "revision", "observed_at", "observed_until", "time_precision",
 	"lat", "lon", "accuracy_m", "geo_precision", "category", "perpetrator.name", "perpetrator.side",
-	"target.name", "target.side", "killed", "injured", "description", "sources"}
+	"target.name", "target.side", "killed", "injured", "description", "sources",
+	"incident_of.partner_id", "incident_of.id"}
 
 // MaxMappingBytes bounds a mapping file.
 const MaxMappingBytes = 1 << 20
@@ -138,6 +141,12 @@ func (m *Mapping) mapCSV(r row, o *Options) (report.Report, error) {
 		Target:      report.Actor{Name: clip(m.value(r, "target.name"), report.MaxActorNameLen), Side: report.Side(m.value(r, "target.side"))},
 		Description: clip(m.value(r, "description"), report.MaxDescriptionLen),
 		Sources:     splitSources(m.value(r, "sources"), m.SourcesSeparator)}
+	if to := m.value(r, "incident_of.id"); to != "" {
+		rep.IncidentOf = report.Key{PartnerID: m.value(r, "incident_of.partner_id"), ID: to}
+		if rep.IncidentOf.PartnerID == "" { // another event row of this dataset
+			rep.IncidentOf = report.Key{PartnerID: o.PartnerID, ID: m.Name + "-" + to}
+		}
+	}
 	var err error
 	if rep.ObservedAt, err = m.time(r, "observed_at", id); err != nil {
 		return rep, err

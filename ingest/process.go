@@ -64,6 +64,9 @@ func (in *Ingester) process(rt route, msgs []kafka.Message) processed {
 		if err == nil {
 			err = partnerOf(rt, &r, msg.Headers)
 		}
+		if err == nil { // a link to itself, now that the partner is known
+			err = report.CheckIncidentOf(&r)
+		}
 		if err != nil {
 			out.dead = append(out.dead, dlq.Make(rt.topic, msg, err, in.o.WriterID))
 			continue

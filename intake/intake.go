@@ -492,6 +492,11 @@ func (h *Handler) decode(partner string, items []item, now time.Time) (Response,
 	arena := getBuffer(size)
 	for i, it := range items {
 		rep, err := decodeItem(it.data, now)
+		if err == nil && rep.IncidentOf.ID == rep.ID { // a link to itself, with the partner of the key
+			own := rep
+			own.PartnerID = partner
+			err = report.CheckIncidentOf(&own)
+		}
 		if err != nil {
 			resp.Rejected = append(resp.Rejected, Rejected{Index: i, Line: it.line, ID: readableID(it.data), Errors: fieldErrors(err)})
 			continue

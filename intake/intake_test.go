@@ -383,14 +383,21 @@ func TestPartnerFromKey(t *testing.T) {
 		forged = append(forged, b)
 	}
 	noPartner := []byte(`{"id":"np-1","observed_at":"2017-01-04T13:30:00Z","lat":33.5,"lon":36.3,"category":"shelling"}`)
-	forged = append(forged, noPartner)
+	// A link to another partner's report goes; one to itself, the partner
+	// being the key's, is rejected.
+	linked := []byte(`{"id":"np-2","observed_at":"2017-01-04T13:30:00Z","lat":33.5,"lon":36.3,"category":"shelling","incident_of":{"partner_id":"partner-b","id":"np-2"}}`)
+	self := []byte(`{"id":"np-3","observed_at":"2017-01-04T13:30:00Z","lat":33.5,"lon":36.3,"category":"shelling","incident_of":{"partner_id":"partner-a","id":"np-3"}}`)
+	forged = append(forged, noPartner, linked, self)
 	res := e.post(t, e.keyA, "application/x-ndjson", ndjson(forged...))
-	if res.status != http.StatusAccepted || len(res.resp.Accepted) != 6 || res.resp.PartnerID != "partner-a" {
+	if res.status != http.StatusAccepted || len(res.resp.Accepted) != 7 || res.resp.PartnerID != "partner-a" {
 		t.Fatalf("%d %s", res.status, res.body)
 	}
+	if rj := res.resp.Rejected; len(rj) != 1 || rj[0].ID != "np-3" || rules(rj[0].Errors) != "incident_of:self" {
+		t.Fatalf("self link: %+v", rj)
+	}
 	msgs := readTopic(t, e.addr)
-	if len(msgs) != 6 {
-		t.Fatalf("%d messages, want 6", len(msgs))
+	if len(msgs) != 7 {
+		t.Fatalf("%d messages, want 7", len(msgs))
 	}
 	now := time.Now()
 	for _, m := range msgs {

@@ -94,7 +94,7 @@ func reportOf(r *Row) read.Report {
 		Killed: r.Killed, Injured: r.Injured, Zones: r.Zones, PossibleZones: r.PossibleZones,
 		Adm1: r.Adm1, Adm2: r.Adm2, Adm3: r.Adm3, Violation: r.Violation, ViolationReason: r.ViolationReason, Description: r.Description,
 		ObservedUntil: unixOrZero(r.ObservedUntil), TimePrecision: r.TimePrecision, GeoPrecision: r.GeoPrecision,
-		Sources: r.Sources, ZoneSet: r.ZoneSet, AdmApprox: r.AdmApprox, ReceivedAt: unixOrZero(r.ReceivedAt)}
+		Sources: r.Sources, ZoneSet: r.ZoneSet, AdmApprox: r.AdmApprox, ReceivedAt: unixOrZero(r.ReceivedAt), IncidentOf: r.IncidentOf}
 }
 
 // unixOrZero is t in Unix seconds, 0 for the zero time.

@@ -17,7 +17,8 @@ import (
 // reads (in scanIncidentReport's order).
 const incidentReportCols = `partner_id, report_id, revision, observed_at, observed_until, time_precision,
     lat, lon, accuracy_m, geo_precision, category, perpetrator_side, killed, injured,
-    zones, possible_zones, adm1, adm2, adm3, violation`
+    zones, possible_zones, adm1, adm2, adm3, violation, incident_of_partner_id, incident_of_report_id,
+    violation_reason`
 
 func scanIncidentReport(sc scanner) (read.Report, error) {
 	var (
@@ -27,7 +28,8 @@ func scanIncidentReport(sc scanner) (read.Report, error) {
 	)
 	err := sc.Scan(&r.PartnerID, &r.ReportID, &r.Revision, &obs, &until, &r.TimePrecision,
 		&r.Lat, &r.Lon, &r.AccuracyM, &r.GeoPrecision, &r.Category, &r.PerpetratorSide, &r.Killed, &r.Injured,
-		&r.Zones, &r.PossibleZones, &r.Adm1, &r.Adm2, &r.Adm3, &violation)
+		&r.Zones, &r.PossibleZones, &r.Adm1, &r.Adm2, &r.Adm3, &violation, &r.IncidentOf.PartnerID, &r.IncidentOf.ReportID,
+		&r.ViolationReason)
 	r.ObservedAt, r.ObservedUntil, r.Violation = obs.Unix(), until.Unix(), violation != 0 // 1970 = none: 0
 	return r, err
 }

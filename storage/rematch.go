@@ -103,7 +103,8 @@ func scanReportWith(sc interface{ Scan(...any) error }, extra ...any) (*storedRo
 		&r.Lat, &r.Lon, &r.AccuracyM, &r.GeoPrecision, &sr.tile, &r.Category,
 		&r.PerpetratorName, &r.PerpetratorSide, &r.TargetName, &r.TargetSide, &r.Killed, &r.Injured,
 		&r.Description, &r.Sources, &r.ZoneSet, &r.Zones, &r.PossibleZones,
-		&r.Adm1, &r.Adm2, &r.Adm3, &admApprox, &violation, &r.ViolationReason, &received}
+		&r.Adm1, &r.Adm2, &r.Adm3, &admApprox, &violation, &r.ViolationReason, &received,
+		&r.IncidentOf.PartnerID, &r.IncidentOf.ReportID}
 	if err := sc.Scan(append(dst, extra...)...); err != nil {
 		return nil, err
 	}

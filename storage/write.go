@@ -14,6 +14,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/ext"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/trucewatch/trucewatch/storage/read"
 )
 
 // Row is one report as stored, flattened, with the result of zone matching
@@ -48,6 +50,9 @@ type Row struct {
 	// ReceivedAt should come from the Kafka record (its timestamp), not the
 	// clock: a redone span must produce the same rows.
 	ReceivedAt time.Time
+	// IncidentOf is the report this one says it reports the same event as
+	// (report.Report.IncidentOf); zero for none.
+	IncidentOf read.ReportKey
 }
 
 // Source is one Kafka partition of one topic incarnation. Cluster is the
@@ -341,7 +346,8 @@ func withdrawal(w, base *Row) *Row {
 const reportColumns = `partner_id, report_id, revision, observed_at, observed_until, time_precision,
     lat, lon, accuracy_m, geo_precision, tile, category, perpetrator_name, perpetrator_side,
     target_name, target_side, killed, injured, description, sources, zone_set, zones,
-    possible_zones, adm1, adm2, adm3, adm_approx, violation, violation_reason, received_at`
+    possible_zones, adm1, adm2, adm3, adm_approx, violation, violation_reason, received_at,
+    incident_of_partner_id, incident_of_report_id`
 
 var epoch = time.Unix(0, 0).UTC()
 
@@ -463,6 +469,7 @@ func reportBlock(out []outRow) []any {
 		partnerID, reportID, timePrecision, geoPrecision, category = strs(), strs(), strs(), strs(), strs()
 		perpName, perpSide, targetName, targetSide, description    = strs(), strs(), strs(), strs(), strs()
 		zoneSet, adm1, adm2, adm3, reason, cluster, topic          = strs(), strs(), strs(), strs(), strs(), strs(), strs()
+		linkPartner, linkReport                                    = strs(), strs()
 		observedAt, observedUntil, receivedAt                      = times(), times(), times()
 		revision, killed, injured, gen                             = make([]uint32, n), make([]uint32, n), make([]uint32, n), make([]uint32, n)
 		lat, lon                                                   = make([]float64, n), make([]float64, n)
@@ -485,12 +492,13 @@ func reportBlock(out []outRow) []any {
 		adm1[i], adm2[i], adm3[i], admApprox[i] = r.Adm1, r.Adm2, r.Adm3, b2u(r.AdmApprox)
 		violation[i], reason[i], receivedAt[i], withdrawn[i], sign[i] = b2u(r.Violation), r.ViolationReason, dbTime(r.ReceivedAt), b2u(r.Withdrawn), o.sign
 		cluster[i], topic[i], partition[i], first[i], last[i], spanID[i], gen[i] = sp.Cluster, sp.Topic, int32(sp.Partition), sp.First, sp.Last, sp.id, o.gen
+		linkPartner[i], linkReport[i] = r.IncidentOf.PartnerID, r.IncidentOf.ReportID
 	}
 	return []any{partnerID, reportID, revision, observedAt, observedUntil, timePrecision,
 		lat, lon, accuracy, geoPrecision, tile, category, perpName, perpSide,
 		targetName, targetSide, killed, injured, description, sources, zoneSet, zones,
 		possible, adm1, adm2, adm3, admApprox, violation, reason, receivedAt,
-		withdrawn, sign, cluster, topic, partition, first, last, spanID, gen}
+		linkPartner, linkReport, withdrawn, sign, cluster, topic, partition, first, last, spanID, gen}
 }
 
 // storedRow is a stored revision, as read back.

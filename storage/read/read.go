@@ -154,8 +154,9 @@ type Report struct {
 	ObservedUntil                    int64 // Unix seconds, 0 = none
 	TimePrecision, GeoPrecision      string
 	Sources                          []string
-	ZoneSet                          string // the zone-set version the zones were matched against
-	AdmApprox                        bool   // adm1..3 from the nearest area, not one containing the point
-	ReceivedAt                       int64  // Unix seconds
-	Withdrawn                        bool   // a withdrawal (History only: current reports never are)
+	ZoneSet                          string    // the zone-set version the zones were matched against
+	AdmApprox                        bool      // adm1..3 from the nearest area, not one containing the point
+	ReceivedAt                       int64     // Unix seconds
+	Withdrawn                        bool      // a withdrawal (History only: current reports never are)
+	IncidentOf                       ReportKey // the report it says it reports the same event as; zero for none
 }
