@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -60,6 +61,7 @@ func feed(rng *rand.Rand) (rows []storage.Row, final map[read.ReportKey]storage.
 		}
 	}
 	partners := []string{"ru", "tr", "ngo"}
+	var firsts []storage.Row // the events' first revisions
 	for e := range 120 {
 		lon, lat := 36.30+rng.Float64()*0.3, 33.45+rng.Float64()*0.2
 		at := base.Add(time.Duration(rng.Int64N(4*86400)) * time.Second)
@@ -82,6 +84,7 @@ func feed(rng *rand.Rand) (rows []storage.Row, final map[read.ReportKey]storage.
 				r.TimePrecision = "hour"
 			}
 			add(r)
+			firsts = append(firsts, r)
 			switch rng.IntN(8) {
 			case 0: // corrected: moved out of the incident
 				c := r
@@ -105,6 +108,30 @@ func feed(rng *rand.Rand) (rows []storage.Row, final map[read.ReportKey]storage.
 		if e%10 == 9 { // a report of the same partner with another id: a second event nearby
 			add(storage.Row{PartnerID: "ru", ReportID: fmt.Sprintf("ru-%d-b", e), Revision: 1, ObservedAt: at,
 				Lat: lat, Lon: lon + 0.001, Category: cat, ReceivedAt: base})
+		}
+	}
+	// Explicit links: a report corrected to name another event's report,
+	// kilometres and days away (the rule alone never joins them), of its
+	// partner or another's; a third of them corrected again to drop the
+	// link; some naming a report never sent.
+	linked := map[read.ReportKey]bool{}
+	for i := 0; i < 40; i++ {
+		src, dst := firsts[rng.IntN(len(firsts))], firsts[rng.IntN(len(firsts))]
+		k := read.ReportKey{PartnerID: src.PartnerID, ReportID: src.ReportID}
+		if linked[k] || src.ReportID == dst.ReportID && src.PartnerID == dst.PartnerID {
+			continue
+		}
+		linked[k] = true
+		l := src
+		l.Revision, l.IncidentOf = 10, read.ReportKey{PartnerID: dst.PartnerID, ReportID: dst.ReportID}
+		if i%8 == 7 {
+			l.IncidentOf.ReportID += "-never"
+		}
+		add(l)
+		if i%3 == 0 {
+			d := l
+			d.Revision, d.IncidentOf = 11, read.ReportKey{}
+			add(d)
 		}
 	}
 	// Bridges: a partner places an event between two incidents 3 km
@@ -214,6 +241,9 @@ func TestResolverExactThreePartners(t *testing.T) {
 			ObservedAt: r.ObservedAt.Unix(), Lat: r.Lat, Lon: r.Lon, AccuracyM: r.AccuracyM, Category: r.Category,
 			PerpetratorSide: r.PerpetratorSide, Killed: r.Killed, Injured: r.Injured, TimePrecision: r.TimePrecision})
 	}
+	for i, r := range want { // the explicit links
+		want[i].IncidentOf = final[read.ReportKey{PartnerID: r.PartnerID, ReportID: r.ReportID}].IncidentOf
+	}
 	wantIncs := incident.Resolve(incident.Rule{}, groups, want)
 	ch, err := store.ChangedReports(ctx, time.Time{})
 	if err != nil {
@@ -257,8 +287,30 @@ func TestResolverExactThreePartners(t *testing.T) {
 	}
 	t.Logf("%d reports, %d batches, %d incremental passes: %d incidents, %d corroborated, %d by both guarantors, %d contested",
 		len(want), len(batches), incremental, len(got), multi, cross, contested)
-	if multi < 50 || cross < 30 || contested < 10 || bridged != 6 || incremental < 10 {
-		t.Fatalf("feed too thin: %d corroborated, %d cross, %d contested, %d bridged, %d incremental passes", multi, cross, contested, bridged, incremental)
+	// Explicit links joined reports kilometres apart.
+	incOf := map[read.ReportKey]string{}
+	for _, inc := range got {
+		for _, m := range inc.Members {
+			incOf[m] = inc.ID
+		}
+	}
+	far := 0
+	for k, r := range final {
+		to, ok := final[r.IncidentOf]
+		if r.IncidentOf == (read.ReportKey{}) || !ok {
+			continue
+		}
+		if incOf[k] != incOf[r.IncidentOf] {
+			t.Fatalf("%v links to %v, stored in %s and %s", k, r.IncidentOf, incOf[k], incOf[r.IncidentOf])
+		}
+		if math.Abs(r.Lon-to.Lon)+math.Abs(r.Lat-to.Lat) > 0.05 {
+			far++
+		}
+	}
+	t.Logf("%d explicit links between reports about 5 km apart or more", far)
+	if multi < 50 || cross < 30 || contested < 10 || bridged != 6 || incremental < 10 || far < 10 {
+		t.Fatalf("feed too thin: %d corroborated, %d cross, %d contested, %d bridged, %d incremental passes, %d far links",
+			multi, cross, contested, bridged, incremental, far)
 	}
 
 	// A new report is placed by the next pass.

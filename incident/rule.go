@@ -26,6 +26,12 @@
 //     report of the same event, not every report of that partner nearby,
 //     and dense places do not chain whole days of reports into one.
 //
+// Two current reports are also linked, whatever the conditions above say,
+// when one names the other as a report of the same event (incident_of,
+// report.Report.IncidentOf): an explicit link, also between two reports
+// of one partner. A link to a report not held (not yet sent, withdrawn)
+// links nothing until that report is current.
+//
 // An incident is a connected component of the graph of links over the
 // current reports. The links, and so the components, depend only on the
 // set of reports, never on the order they arrived in, so resolving again
@@ -112,10 +118,14 @@ type item struct {
 	radius float64 // max(u, DistanceM)
 	lo, hi int64   // widened window, Unix seconds
 	fuse   bool
+	link   read.ReportKey // the report it names as the same event (incident_of), zero for none
 }
 
 func (r Rule) item(rep read.Report) *item {
 	it := &item{key: read.ReportKey{PartnerID: rep.PartnerID, ReportID: rep.ReportID}, r: rep}
+	if rep.IncidentOf != it.key { // a link to itself is none
+		it.link = rep.IncidentOf
+	}
 	u := report.Report{AccuracyM: float64(rep.AccuracyM), GeoPrecision: report.GeoPrecision(rep.GeoPrecision)}
 	it.u = u.UncertaintyM()
 	it.radius = max(it.u, r.DistanceM)

@@ -145,73 +145,108 @@ func TestApplyOrderIndependent(t *testing.T) {
 				final[i].Lon, final[i].Lat = 36.3+(final[i].Lon-36.3)/5, 33.5+(final[i].Lat-33.5)/5
 			}
 		}
-		want := Resolve(Rule{}, nil, final)
-		s := NewSet(Rule{}, nil)
-		stored := map[string]uint64{}
-		write := func(put []read.Incident, del []string) {
-			for _, inc := range put {
-				stored[inc.ID] = inc.Digest
+		checkApplyOrder(t, rng, trial, final, false)
+	}
+}
+
+// With explicit links: some final reports link to others (near or far,
+// of their partner or another's, or to a report that never comes), and
+// decoy revisions carry links that their correction changes or drops.
+func TestApplyOrderIndependentLinks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for trial := range 20 {
+		final := randomReports(rng, 150)
+		for i := range final {
+			switch rng.IntN(10) {
+			case 0, 1:
+				final[i].IncidentOf = keyOf(final[rng.IntN(len(final))]) // itself now and then: no link
+			case 2:
+				final[i].IncidentOf = read.ReportKey{PartnerID: "p2", ReportID: fmt.Sprintf("never-%d", i)}
 			}
-			for _, id := range del {
-				if _, ok := stored[id]; !ok {
-					t.Fatalf("trial %d: deleted %s, not stored", trial, id)
+		}
+		checkApplyOrder(t, rng, trial, final, true)
+	}
+}
+
+// checkApplyOrder applies final in a random order, in batches, after
+// decoys (revisions corrected later, reports withdrawn; with links, the
+// corrected revisions link elsewhere and the withdrawn ones link to final
+// reports), and checks the Set's incidents, and what Apply reported as
+// written and deleted, against resolving final from scratch.
+func checkApplyOrder(t *testing.T, rng *rand.Rand, trial int, final []read.Report, links bool) {
+	t.Helper()
+	want := Resolve(Rule{}, nil, final)
+	s := NewSet(Rule{}, nil)
+	stored := map[string]uint64{}
+	write := func(put []read.Incident, del []string) {
+		for _, inc := range put {
+			stored[inc.ID] = inc.Digest
+		}
+		for _, id := range del {
+			if _, ok := stored[id]; !ok {
+				t.Fatalf("trial %d: deleted %s, not stored", trial, id)
+			}
+			delete(stored, id)
+		}
+	}
+	other := func() read.ReportKey { return keyOf(final[rng.IntN(len(final))]) }
+	order := rng.Perm(len(final))
+	for i := 0; i < len(order); {
+		n := 1 + rng.IntN(20)
+		var batch []read.Report
+		var gone []read.ReportKey
+		for _, j := range order[i:min(i+n, len(order))] {
+			r := final[j]
+			switch rng.IntN(6) {
+			case 0: // first somewhere else, corrected later
+				d := r
+				d.Lon += 0.05
+				if links {
+					d.IncidentOf = other()
 				}
-				delete(stored, id)
-			}
-		}
-		// Decoys first: reports later moved away or removed.
-		order := rng.Perm(len(final))
-		for i := 0; i < len(order); {
-			n := 1 + rng.IntN(20)
-			var batch []read.Report
-			var gone []read.ReportKey
-			for _, j := range order[i:min(i+n, len(order))] {
-				r := final[j]
-				switch rng.IntN(6) {
-				case 0: // first somewhere else, corrected later
-					d := r
-					d.Lon += 0.05
-					write(s.Apply(nil, []read.Report{d}))
-				case 1: // a decoy that is withdrawn
-					d := r
-					d.ReportID += "-withdrawn"
-					write(s.Apply(nil, []read.Report{d}))
-					gone = append(gone, keyOf(d))
+				write(s.Apply(nil, []read.Report{d}))
+			case 1: // a decoy that is withdrawn
+				d := r
+				d.ReportID += "-withdrawn"
+				if links {
+					d.IncidentOf = other()
 				}
-				batch = append(batch, r)
+				write(s.Apply(nil, []read.Report{d}))
+				gone = append(gone, keyOf(d))
 			}
-			write(s.Apply(gone, batch))
-			i += n
+			batch = append(batch, r)
 		}
-		got := s.Incidents()
-		if len(got) != len(want) {
-			t.Fatalf("trial %d: %d incidents, want %d", trial, len(got), len(want))
+		write(s.Apply(gone, batch))
+		i += n
+	}
+	got := s.Incidents()
+	if len(got) != len(want) {
+		t.Fatalf("trial %d: %d incidents, want %d", trial, len(got), len(want))
+	}
+	for i := range got {
+		if got[i].ID != want[i].ID || got[i].Digest != want[i].Digest || stored[got[i].ID] != got[i].Digest {
+			t.Fatalf("trial %d: incident %d\n%+v\nwant\n%+v", trial, i, got[i], want[i])
 		}
-		for i := range got {
-			if got[i].ID != want[i].ID || got[i].Digest != want[i].Digest || stored[got[i].ID] != got[i].Digest {
-				t.Fatalf("trial %d: incident %d\n%+v\nwant\n%+v", trial, i, got[i], want[i])
-			}
+	}
+	if len(stored) != len(want) {
+		t.Fatalf("trial %d: %d stored, want %d", trial, len(stored), len(want))
+	}
+	// Reading every report again (a pass's overlap) changes nothing.
+	var keys []read.ReportKey
+	for _, r := range final {
+		keys = append(keys, keyOf(r))
+	}
+	if put, del := s.Apply(keys, final); len(put)+len(del) != 0 {
+		t.Fatalf("trial %d: the same reports again wrote %d, deleted %d", trial, len(put), len(del))
+	}
+	multi := 0
+	for _, inc := range want {
+		if len(inc.Partners) > 1 {
+			multi++
 		}
-		if len(stored) != len(want) {
-			t.Fatalf("trial %d: %d stored, want %d", trial, len(stored), len(want))
-		}
-		// Reading every report again (a pass's overlap) changes nothing.
-		var keys []read.ReportKey
-		for _, r := range final {
-			keys = append(keys, keyOf(r))
-		}
-		if put, del := s.Apply(keys, final); len(put)+len(del) != 0 {
-			t.Fatalf("trial %d: the same reports again wrote %d, deleted %d", trial, len(put), len(del))
-		}
-		multi := 0
-		for _, inc := range want {
-			if len(inc.Partners) > 1 {
-				multi++
-			}
-		}
-		if multi < len(want)/3 {
-			t.Fatalf("trial %d: only %d of %d incidents corroborated", trial, multi, len(want))
-		}
+	}
+	if multi < len(want)/3 {
+		t.Fatalf("trial %d: only %d of %d incidents corroborated", trial, multi, len(want))
 	}
 }
 

@@ -25,13 +25,17 @@ type Set struct {
 	levels    []int                     // indexed reports per level
 	of        map[read.ReportKey]string // incident id of each report
 	incidents map[string]*read.Incident
+	// linkedBy is the reverse of the explicit links: the held reports
+	// whose incident_of names a key (held or not yet).
+	linkedBy map[read.ReportKey][]read.ReportKey
 }
 
 // NewSet is an empty set resolving by rule; groups maps a partner id to
 // its group (partners without one are in none).
 func NewSet(rule Rule, groups map[string]string) *Set {
 	s := &Set{rule: rule.withDefaults(), groups: groups, items: map[read.ReportKey]*item{},
-		cells: map[cell][]*item{}, cats: map[string]int32{}, of: map[read.ReportKey]string{}, incidents: map[string]*read.Incident{}}
+		cells: map[cell][]*item{}, cats: map[string]int32{}, of: map[read.ReportKey]string{}, incidents: map[string]*read.Incident{},
+		linkedBy: map[read.ReportKey][]read.ReportKey{}}
 	s.levels = make([]int, s.topLevel()+1)
 	return s
 }
@@ -71,7 +75,10 @@ func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.In
 	oldIDs := map[string]bool{}
 	var starts, touched []read.ReportKey
 	// touch records the reports compatible with it: their nearest report
-	// of it's partner, and so their links, may change with it.
+	// of it's partner, and so their links, may change with it. An
+	// explicit link changes only with a report at one of its ends: the
+	// component of a new revision reaches the other end (component follows
+	// linkedBy), and the old incident of a dropped one holds it.
 	touch := func(it *item) {
 		s.neighbours(it, func(n *item) {
 			if compatible(it, n) {
@@ -89,6 +96,7 @@ func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.In
 		}
 		touch(it)
 		s.unindex(it)
+		s.unlink(it)
 		delete(s.items, k)
 		delete(s.of, k)
 	}
@@ -115,6 +123,7 @@ func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.In
 		drop(it.key)
 		s.items[it.key] = it
 		s.index(it)
+		s.link(it)
 		starts = append(starts, it.key)
 		added = append(added, it)
 	}
@@ -188,8 +197,44 @@ func (s *Set) component(start *item, seen map[read.ReportKey]bool, near map[*ite
 				comp = append(comp, n)
 			}
 		}
+		// and explicitly to the report it names and those naming it.
+		visit := func(k read.ReportKey) {
+			if n := s.items[k]; n != nil && !seen[k] {
+				seen[k] = true
+				comp = append(comp, n)
+			}
+		}
+		if a.link != (read.ReportKey{}) {
+			visit(a.link)
+		}
+		for _, k := range s.linkedBy[a.key] {
+			visit(k)
+		}
 	}
 	return comp
+}
+
+// link records it's explicit link in linkedBy.
+func (s *Set) link(it *item) {
+	if it.link != (read.ReportKey{}) {
+		s.linkedBy[it.link] = append(s.linkedBy[it.link], it.key)
+	}
+}
+
+func (s *Set) unlink(it *item) {
+	if it.link == (read.ReportKey{}) {
+		return
+	}
+	list := s.linkedBy[it.link]
+	if i := slices.Index(list, it.key); i >= 0 {
+		list[i] = list[len(list)-1]
+		list = list[:len(list)-1]
+	}
+	if len(list) == 0 {
+		delete(s.linkedBy, it.link)
+	} else {
+		s.linkedBy[it.link] = list
+	}
 }
 
 // nearest is the report of partner compatible with x nearest to it (see
