@@ -24,6 +24,12 @@ type Store interface {
 	// WriteIncidents stores put and deletes del, at version (higher than
 	// any before): idempotent, a redo at a higher version replaces.
 	WriteIncidents(ctx context.Context, version uint64, put []read.Incident, del []string) error
+	// StoredIncidentCells returns every stored cell of the incident
+	// aggregates holding incidents, and the highest version written.
+	StoredIncidentCells(ctx context.Context) ([]read.IncidentCell, uint64, error)
+	// WriteIncidentCells stores the whole sums of cells (each once) at
+	// version: idempotent, as WriteIncidents.
+	WriteIncidentCells(ctx context.Context, version uint64, cells []read.IncidentCell) error
 }
 
 // Defaults of Options.
@@ -54,6 +60,7 @@ type Pass struct {
 	Full      bool // a full resolution (the first pass, or after an error)
 	Changed   int  // keys read
 	Put, Del  int  // incidents written, deleted
+	Cells     int  // incident aggregate cells written
 	Reports   int  // current reports held
 	Incidents int
 	Took      time.Duration
@@ -68,9 +75,15 @@ type Pass struct {
 // neighbourhood (Set.Apply). Every write carries a higher version, so a
 // pass that crashed half-way is completed by the next full pass. Run one
 // Resolver per database.
+//
+// It keeps the incident aggregates (incident_counts_*) too: every cell of
+// its incidents in memory, written whole after the incidents: by a full
+// pass those that differ from the stored cells, by a later pass those its
+// changed incidents leave or enter (cells.go).
 type Resolver struct {
 	o       Options
 	set     *Set
+	cells   *cells // the incident aggregates of set
 	since   time.Time
 	version uint64
 }
@@ -165,11 +178,21 @@ func (r *Resolver) full(ctx context.Context) (Pass, error) {
 			del = append(del, d.ID)
 		}
 	}
+	storedCells, version, err := r.o.Store.StoredIncidentCells(ctx)
+	if err != nil {
+		return Pass{}, fmt.Errorf("incident: read cells: %w", err)
+	}
+	r.version = max(r.version, version)
 	if err := r.write(ctx, put, del); err != nil {
 		return Pass{}, err
 	}
-	r.set, r.since = set, ch.Now.Add(-r.o.Overlap)
-	return Pass{Changed: len(ch.Keys), Put: len(put), Del: len(del)}, nil
+	cs := newCells(set)
+	diff := cs.diff(storedCells)
+	if err := r.writeCells(ctx, diff); err != nil {
+		return Pass{}, err
+	}
+	r.set, r.cells, r.since = set, cs, ch.Now.Add(-r.o.Overlap)
+	return Pass{Changed: len(ch.Keys), Put: len(put), Del: len(del), Cells: len(diff)}, nil
 }
 
 func (r *Resolver) incremental(ctx context.Context) (Pass, error) {
@@ -181,8 +204,12 @@ func (r *Resolver) incremental(ctx context.Context) (Pass, error) {
 	if err := r.write(ctx, put, del); err != nil {
 		return Pass{}, err
 	}
+	touched := r.cells.update(r.set, put, del, ch.Keys)
+	if err := r.writeCells(ctx, touched); err != nil {
+		return Pass{}, err
+	}
 	r.since = ch.Now.Add(-r.o.Overlap)
-	return Pass{Changed: len(ch.Keys), Put: len(put), Del: len(del)}, nil
+	return Pass{Changed: len(ch.Keys), Put: len(put), Del: len(del), Cells: len(touched)}, nil
 }
 
 func (r *Resolver) write(ctx context.Context, put []read.Incident, del []string) error {
@@ -192,6 +219,20 @@ func (r *Resolver) write(ctx context.Context, put []read.Incident, del []string)
 	r.version = max(r.version+1, uint64(time.Now().UnixNano()))
 	if err := r.o.Store.WriteIncidents(ctx, r.version, put, del); err != nil {
 		return fmt.Errorf("incident: write: %w", err)
+	}
+	return nil
+}
+
+// writeCells writes the incident aggregate cells of a pass, after its
+// incidents (a pass that fails between the two is followed by a full
+// one, which writes the cells that differ).
+func (r *Resolver) writeCells(ctx context.Context, cells []read.IncidentCell) error {
+	if len(cells) == 0 {
+		return nil
+	}
+	r.version = max(r.version+1, uint64(time.Now().UnixNano()))
+	if err := r.o.Store.WriteIncidentCells(ctx, r.version, cells); err != nil {
+		return fmt.Errorf("incident: write cells: %w", err)
 	}
 	return nil
 }

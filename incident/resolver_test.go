@@ -21,11 +21,12 @@ func TestMain(m *testing.M) { chtest.Main(m) }
 
 var groups = map[string]string{"ru": "guarantor:ru", "tr": "guarantor:tr", "ngo": "ngo"}
 
-// crashingStore is a real store whose next WriteIncidents writes only the
-// first half of what it is given and fails: a resolver killed mid-write.
+// crashingStore is a real store whose next WriteIncidents (crash) or
+// WriteIncidentCells (crashCells) writes only the first half of what it
+// is given and fails: a resolver killed mid-write.
 type crashingStore struct {
 	*storage.Store
-	crash bool
+	crash, crashCells bool
 }
 
 var errCrash = errors.New("resolver crashed")
@@ -83,6 +84,7 @@ func feed(rng *rand.Rand) (rows []storage.Row, final map[read.ReportKey]storage.
 			if rng.IntN(6) == 0 {
 				r.TimePrecision = "hour"
 			}
+			placeIn(&r, e, pi)
 			add(r)
 			firsts = append(firsts, r)
 			switch rng.IntN(8) {
@@ -217,8 +219,8 @@ func TestResolverExactThreePartners(t *testing.T) {
 		if i%3 != 0 {
 			continue
 		}
-		if i == len(batches)/3 || i == 2*len(batches)/3 {
-			cs.crash = true
+		if i == len(batches)/3 || i == len(batches)/2 || i == 2*len(batches)/3 {
+			cs.crash, cs.crashCells = i != len(batches)/2, i == len(batches)/2
 			if err := res.Step(ctx); !errors.Is(err, errCrash) {
 				t.Fatalf("crashing pass: %v", err)
 			}
@@ -239,7 +241,9 @@ func TestResolverExactThreePartners(t *testing.T) {
 	for _, r := range final {
 		want = append(want, read.Report{PartnerID: r.PartnerID, ReportID: r.ReportID, Revision: r.Revision,
 			ObservedAt: r.ObservedAt.Unix(), Lat: r.Lat, Lon: r.Lon, AccuracyM: r.AccuracyM, Category: r.Category,
-			PerpetratorSide: r.PerpetratorSide, Killed: r.Killed, Injured: r.Injured, TimePrecision: r.TimePrecision})
+			PerpetratorSide: r.PerpetratorSide, Killed: r.Killed, Injured: r.Injured, TimePrecision: r.TimePrecision,
+			Zones: r.Zones, PossibleZones: r.PossibleZones, Adm1: r.Adm1, Adm2: r.Adm2, Adm3: r.Adm3,
+			Violation: r.Violation, ViolationReason: r.ViolationReason})
 	}
 	for i, r := range want { // the explicit links
 		want[i].IncidentOf = final[read.ReportKey{PartnerID: r.PartnerID, ReportID: r.ReportID}].IncidentOf
@@ -268,6 +272,7 @@ func TestResolverExactThreePartners(t *testing.T) {
 			t.Fatalf("incident %s read back differs from what was written: %+v", got[i].ID, got[i])
 		}
 	}
+	checkCells(ctx, t, store, wantIncs, want)
 
 	// The feed has what the test is about.
 	var multi, cross, contested, bridged int
@@ -327,6 +332,11 @@ func TestResolverExactThreePartners(t *testing.T) {
 	if !ok || err != nil || !slices.Contains(inc.Members, read.ReportKey{PartnerID: "tr", ReportID: "late"}) || len(reports) != len(inc.Members) {
 		t.Fatalf("late report not placed in %s: %+v %d reports %v", got[0].ID, inc, len(reports), err)
 	}
+	// And its incident's cells moved with it.
+	if ch, err = store.ChangedReports(ctx, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	checkCells(ctx, t, store, incident.Resolve(incident.Rule{}, groups, ch.Current), ch.Current)
 }
 
 func cmpString(a, b string) int {

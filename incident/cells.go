@@ -1,0 +1,189 @@
+package incident
+
+import (
+	"strings"
+
+	"github.com/trucewatch/trucewatch/storage/read"
+)
+
+// cells are the incident aggregates of a Set's incidents (the
+// incident_counts_* tables, storage/incident_cells.go), kept in memory by
+// the Resolver beside the incidents so that it writes each cell's whole
+// sums, never a delta: a cell written twice, or half a write redone,
+// cannot count twice.
+type cells struct {
+	sums map[read.IncidentCellKey]read.IncidentSums
+	// placed is each incident as it was placed (the Set's own pointer:
+	// no copy) and its violation class, so that its old cells can be
+	// computed again when it changes.
+	placed map[string]placed
+}
+
+type placed struct {
+	inc   *read.Incident
+	class uint8
+}
+
+// placement is where one incident counts and what it adds there.
+type placement struct {
+	keys []read.IncidentCellKey
+	sums read.IncidentSums
+}
+
+// newCells places every incident of s.
+func newCells(s *Set) *cells {
+	c := &cells{sums: map[read.IncidentCellKey]read.IncidentSums{}, placed: map[string]placed{}}
+	for _, inc := range s.incidents {
+		c.place(inc.ID, placed{inc, s.violationClass(inc)}, nil)
+	}
+	return c
+}
+
+// placementOf is where inc, of violation class class, counts: its
+// representative point's tile and admin areas on its day, each zone it
+// lies in (or only possibly in) in its hour, by category, violation class
+// and precision (IncidentPrecision of its uncertainty).
+func placementOf(inc *read.Incident, class uint8) placement {
+	prec := read.IncidentPrecision(inc.UncertaintyM)
+	day, hour := floorTo(inc.ObservedAt, 86400), floorTo(inc.ObservedAt, 3600)
+	key := read.IncidentCellKey{Time: day, Category: inc.Category, ViolationClass: class, Precision: prec}
+	tile, adm := key, key
+	tile.Kind, tile.Tile = read.CellTileDay, read.TileOf(inc.Lon, inc.Lat, read.IncidentTileZoom).Quadkey()
+	adm.Kind, adm.Adm1, adm.Adm2, adm.Adm3 = read.CellAdmDay, inc.Adm1, inc.Adm2, inc.Adm3
+	p := placement{keys: []read.IncidentCellKey{tile, adm}, sums: sumsOf(inc)}
+	zone := func(z string, possible uint8) {
+		k := read.IncidentCellKey{Kind: read.CellZoneHour, Zone: z, Possible: possible, Time: hour, Category: inc.Category, Precision: prec}
+		if class != read.NotViolation {
+			k.ViolationClass = 1
+		}
+		p.keys = append(p.keys, k)
+	}
+	for _, z := range inc.Zones {
+		zone(z, 0)
+	}
+	for _, z := range inc.PossibleZones {
+		zone(z, 1)
+	}
+	return p
+}
+
+// violationClass is DefiniteViolation when a member of inc is a definite
+// candidate violation, PossibleViolation when one is a possible one
+// (violation_reason possibly_in_zone..., as the report aggregates tell
+// them) and none definite, else NotViolation.
+func (s *Set) violationClass(inc *read.Incident) uint8 {
+	class := read.NotViolation
+	for _, m := range inc.Members {
+		it := s.items[m]
+		if it == nil || !it.r.Violation {
+			continue
+		}
+		if !strings.HasPrefix(it.r.ViolationReason, "possibly_in_zone") {
+			return read.DefiniteViolation
+		}
+		class = read.PossibleViolation
+	}
+	return class
+}
+
+func sumsOf(inc *read.Incident) read.IncidentSums {
+	b := func(ok bool) int64 {
+		if ok {
+			return 1
+		}
+		return 0
+	}
+	return read.IncidentSums{Incidents: 1, Reports: int64(len(inc.Members)), Single: b(len(inc.Partners) == 1),
+		Corroborated: b(len(inc.Partners) >= 2), CrossGroups: b(len(inc.Groups) >= 2), Contested: b(inc.Contested),
+		Killed: int64(inc.Killed), KilledMin: int64(inc.KilledMin), Injured: int64(inc.Injured)}
+}
+
+// floorTo is t rounded down to a multiple of d.
+func floorTo(t, d int64) int64 {
+	r := t % d
+	if r < 0 {
+		r += d
+	}
+	return t - r
+}
+
+// place makes incident id count as p instead of as it counted (p.inc
+// nil: nowhere), adding the keys whose sums changed to touched.
+func (c *cells) place(id string, p placed, touched map[read.IncidentCellKey]bool) {
+	old, had := c.placed[id]
+	if had && p.inc != nil && old.class == p.class && old.inc.Digest == p.inc.Digest {
+		return // the digest covers every field placementOf reads
+	}
+	move := func(pl placement, sign int64) {
+		for _, k := range pl.keys {
+			s := c.sums[k]
+			if sign > 0 {
+				s.Add(pl.sums)
+			} else {
+				s.Sub(pl.sums)
+			}
+			if s == (read.IncidentSums{}) {
+				delete(c.sums, k)
+			} else {
+				c.sums[k] = s
+			}
+			if touched != nil {
+				touched[k] = true
+			}
+		}
+	}
+	if had {
+		move(placementOf(old.inc, old.class), -1)
+		delete(c.placed, id)
+	}
+	if p.inc != nil {
+		move(placementOf(p.inc, p.class), 1)
+		c.placed[id] = p
+	}
+}
+
+// update places again the incidents put, those deleted (del) and those
+// holding a report of changed (whose violation class may have changed
+// with no field of the incident), and returns the cells whose sums
+// changed, with their new sums (zeros for an emptied cell).
+func (c *cells) update(s *Set, put []read.Incident, del []string, changed []read.ReportKey) []read.IncidentCell {
+	touched := map[read.IncidentCellKey]bool{}
+	for _, id := range del {
+		c.place(id, placed{}, touched)
+	}
+	again := func(id string) {
+		if inc := s.incidents[id]; inc != nil {
+			c.place(id, placed{inc, s.violationClass(inc)}, touched)
+		}
+	}
+	for i := range put {
+		again(put[i].ID)
+	}
+	for _, k := range changed {
+		again(s.IncidentOf(k))
+	}
+	out := make([]read.IncidentCell, 0, len(touched))
+	for k := range touched {
+		out = append(out, read.IncidentCell{IncidentCellKey: k, IncidentSums: c.sums[k]})
+	}
+	return out
+}
+
+// diff returns the cells whose stored sums differ from c's: c's own, and
+// zeros for a stored cell c does not hold.
+func (c *cells) diff(stored []read.IncidentCell) []read.IncidentCell {
+	have := make(map[read.IncidentCellKey]read.IncidentSums, len(stored))
+	var out []read.IncidentCell
+	for _, sc := range stored {
+		have[sc.IncidentCellKey] = sc.IncidentSums
+		if _, ok := c.sums[sc.IncidentCellKey]; !ok {
+			out = append(out, read.IncidentCell{IncidentCellKey: sc.IncidentCellKey})
+		}
+	}
+	for k, s := range c.sums {
+		if h, ok := have[k]; !ok || h != s {
+			out = append(out, read.IncidentCell{IncidentCellKey: k, IncidentSums: s})
+		}
+	}
+	return out
+}
