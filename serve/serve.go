@@ -33,6 +33,7 @@ const (
 	DefaultMaxTotalsWindow = (20*365 + 5) * 24 * time.Hour
 	DefaultWindow          = 30 * 24 * time.Hour // window when from and to are omitted
 	DefaultQueryTimeout    = 10 * time.Second    // per ClickHouse query
+	DefaultBulkQueries     = 3                   // bulk queries at once (Options.BulkQueries)
 	DefaultTileMaxAge      = 60 * time.Second    // Cache-Control max-age of tiles
 	DefaultReportsLimit    = 100                 // reports per page
 	MaxReportsLimit        = 1000                //
@@ -67,6 +68,11 @@ type Options struct {
 	Window          time.Duration // default DefaultWindow
 	QueryTimeout    time.Duration // default DefaultQueryTimeout
 	TileMaxAge      time.Duration // default DefaultTileMaxAge
+	// BulkQueries bounds the bulk queries (week pyramids, area totals:
+	// see bulkQueries) running at once, default DefaultBulkQueries; the
+	// others wait, so that the store's connections stay free for the
+	// interactive ones.
+	BulkQueries int
 	// CacheBytes bounds the response cache (responses are kept for their
 	// max-age); default DefaultCacheBytes. Negative = no cache, and no
 	// week pieces or metatiles either: every answer is its own query.
@@ -104,6 +110,9 @@ func (o *Options) setDefaults() error {
 	if o.TileMaxAge <= 0 {
 		o.TileMaxAge = DefaultTileMaxAge
 	}
+	if o.BulkQueries <= 0 {
+		o.BulkQueries = DefaultBulkQueries
+	}
 	if o.CacheBytes == 0 {
 		o.CacheBytes = DefaultCacheBytes
 	}
@@ -135,6 +144,7 @@ type Server struct {
 	geoms      sync.Map             // geomKey -> *geomEntry: simplified geometries
 	geomJSONMu sync.Mutex           // guards geomEntry.js
 	cache      *cache               // nil = off
+	bulk       chan struct{}        // a slot per bulk query running
 	readTokens [][sha256.Size]byte  // digests of Options.ReadTokens
 
 	pyramids    pieceCache[*pyramid]          // week pyramids and metatiles, see pyramid.go
@@ -168,6 +178,7 @@ func New(o Options) (*Server, error) {
 	s.pyramids = pieceCache[*pyramid]{max: maxPyramidCells, size: (*pyramid).len}
 	s.adminPieces = pieceCache[map[string]counts]{max: maxAreaTotals, size: func(m map[string]counts) int { return len(m) }}
 	s.cache = newCache(o.CacheBytes)
+	s.bulk = make(chan struct{}, o.BulkQueries)
 	for _, zs := range o.ZoneSets {
 		for i := range zs.Zones {
 			z := &zs.Zones[i]
@@ -574,12 +585,30 @@ func (s *Server) observe(name, table string, start time.Time, err error) {
 	s.mErrors.WithLabelValues(name, kind).Inc()
 }
 
+// bulkQueries are the queries that fill the piece caches: each reads a
+// whole week of the country (or its areas), and many requests share it.
+// Under load they took most of ClickHouse's time, and a drill-down queued
+// behind them for a connection and for CPU; so they run in a lane of
+// their own (Options.BulkQueries at once) and at a lower priority.
+var bulkQueries = map[string]bool{"tile_week": true, "admin": true}
+
 // ask runs one Store call under queryCtx, records it as query name on
-// table, and names the query in its error.
+// table, and names the query in its error. A bulk query first waits for
+// its lane (within the query timeout).
 func (s *Server) ask(r *http.Request, name, table string, call func(ctx context.Context) error) error {
 	ctx, cancel := s.queryCtx(r)
 	defer cancel()
 	start := time.Now()
+	if bulkQueries[name] {
+		select {
+		case s.bulk <- struct{}{}:
+			defer func() { <-s.bulk }()
+		case <-ctx.Done():
+			s.observe(name, table, start, ctx.Err())
+			return fmt.Errorf("serve: %s query: waiting for a bulk slot: %w", name, ctx.Err())
+		}
+		ctx = read.Bulk(ctx)
+	}
 	err := call(ctx)
 	s.observe(name, table, start, err)
 	if err != nil {

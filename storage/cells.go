@@ -31,7 +31,7 @@ func (s *Store) TileCells(ctx context.Context, q read.CellQuery) ([]read.Cell, e
 		placed = read.PlacedAt(0, q.Area.Z)
 	}
 	if q.OneThread {
-		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_threads": 1}))
+		ctx = context.WithValue(ctx, oneThreadKey{}, true)
 	}
 	table := tileTable
 	if q.Raw {
@@ -163,9 +163,32 @@ func rawFilters(sql *strings.Builder, args []any, f *read.Filter) []any {
 
 type scanner interface{ Scan(dest ...any) error }
 
-// each runs a query and calls fn for every row; errors name op.
+type oneThreadKey struct{}
+
+// Query priorities (ClickHouse's priority setting: while a query of a
+// lower number runs, those of higher numbers wait). Interactive reads go
+// first, bulk ones (read.Bulk) behind them; writes set none (0), so they
+// never wait for reads.
+const (
+	priorityInteractive = 1
+	priorityBulk        = 2
+)
+
+// readSettings are the settings of a read query under ctx.
+func readSettings(ctx context.Context) clickhouse.Settings {
+	set := clickhouse.Settings{"priority": priorityInteractive}
+	if read.IsBulk(ctx) {
+		set["priority"] = priorityBulk
+	}
+	if one, _ := ctx.Value(oneThreadKey{}).(bool); one {
+		set["max_threads"] = 1
+	}
+	return set
+}
+
+// each runs a read query and calls fn for every row; errors name op.
 func (s *Store) each(ctx context.Context, op, sql string, args []any, fn func(scanner) error) error {
-	rows, err := s.conn.Query(ctx, sql, args...)
+	rows, err := s.conn.Query(clickhouse.Context(ctx, clickhouse.WithSettings(readSettings(ctx))), sql, args...)
 	if err != nil {
 		return fmt.Errorf("storage: %s: %w", op, readErr(err))
 	}

@@ -63,3 +63,6 @@ func MigrateUpTo(ctx context.Context, s *Store, v uint32) error {
 	_, err := s.applyMigrations(ctx, v)
 	return err
 }
+
+// ReadSettings are the ClickHouse settings of a read query under ctx.
+var ReadSettings = readSettings

@@ -25,6 +25,7 @@ type serveFlags struct {
 	zones        string
 	cors         string
 	maxWindow    time.Duration
+	bulkQueries  int
 	queryTimeout time.Duration
 	tileMaxAge   time.Duration
 	cacheBytes   int
@@ -46,6 +47,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cors, "cors-origins", "", "CORS allow-list: origins (https://map.example.org) or *, comma-separated; empty = no CORS")
 	fs.DurationVar(&f.maxWindow, "max-window", serve.DefaultMaxWindow, "longest from..to window a request may ask for")
 	fs.DurationVar(&f.queryTimeout, "query-timeout", serve.DefaultQueryTimeout, "longest a ClickHouse query may run")
+	fs.IntVar(&f.bulkQueries, "bulk-queries", serve.DefaultBulkQueries, "bulk queries (week pyramids, area totals) run at once, at a lower ClickHouse priority")
 	fs.DurationVar(&f.tileMaxAge, "tile-max-age", serve.DefaultTileMaxAge, "Cache-Control max-age of tiles, and how long tile cells are kept")
 	fs.IntVar(&f.cacheBytes, "cache-bytes", serve.DefaultCacheBytes, "bytes of responses kept for their max-age; -1 turns off every cache (responses, tile cells, area totals): a new report then shows as soon as ClickHouse has it")
 	fs.StringVar(&f.readTokens, "read-tokens", "", "bearer tokens the read API requires, comma-separated (empty: reads are open); prefer TRUCEWATCH_READ_TOKENS to the command line")
@@ -90,7 +92,7 @@ func runServe(ctx context.Context, args []string, std stdio) error {
 	defer store.Close()
 	o := serve.Options{
 		Store: store, Incidents: store, Admin: admin, ZoneSets: sets,
-		AllowOrigins: splitList(f.cors), MaxWindow: f.maxWindow, QueryTimeout: f.queryTimeout,
+		AllowOrigins: splitList(f.cors), MaxWindow: f.maxWindow, QueryTimeout: f.queryTimeout, BulkQueries: f.bulkQueries,
 		TileMaxAge: f.tileMaxAge, CacheBytes: f.cacheBytes, Logger: log, ReadTokens: splitList(f.readTokens),
 	}
 	if f.keys != "" {
