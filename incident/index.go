@@ -3,37 +3,45 @@ package incident
 import "math"
 
 // The index finds the reports that may be linked to one: a grid per level
-// (cells of DistanceM·4^level metres; a report sits at the first level
-// whose cell is at least its radius), per category and per four hours
-// (UTC) of its widened window. Reports that may not be fused are not
-// indexed.
+// (a report sits at the first level l whose size DistanceM·4^l is at
+// least its radius; the level's cells are twice that size, so that a
+// search of one size around a point reads at most 2×2 cells), per
+// category and per four hours (UTC) of its widened window. Reports that
+// may not be fused are not indexed.
 
 const (
 	metresPerDegree = 111_000 // a little under the true 111,319 m: the cells searched cover the radius
 	bucketSeconds   = 4 * 3600
 )
 
-type cell struct {
-	level  int8
-	x, y   int32
-	bucket int32 // of bucketSeconds
-	cat    int32 // Set.cats
+// cell is a cell's key: level, category, four-hour bucket and grid x, y
+// packed into 64 bits (a map of them hashes a word). Far-apart values
+// can share a key (x wraps every 2^18 cells, the bucket every 239
+// years): the cell then holds both, which only adds candidates, as the
+// caller checks the rule on every one.
+type cell uint64
+
+func cellOf(level int8, cat, bucket, x, y int32) cell {
+	const b18, b19 = 1<<18 - 1, 1<<19 - 1
+	return cell(uint64(level)&7<<61 | uint64(cat)&63<<55 | uint64(bucket)&b19<<36 | uint64(x)&b18<<18 | uint64(y)&b18)
 }
 
-func (s *Set) cellSize(level int8) float64 {
-	return s.rule.DistanceM * math.Pow(4, float64(level))
-}
-
-func (s *Set) levelOf(it *item) int8 {
+// levelOf is the level of a report of radius r.
+func (s *Set) levelOf(r float64) int8 {
 	var l int8
-	for s.cellSize(l) < it.radius {
+	for int(l) < len(s.sizes)-1 && s.sizes[l] < r {
 		l++
 	}
 	return l
 }
 
-func (s *Set) topLevel() int8 {
-	return s.levelOf(&item{radius: s.rule.MaxUncertaintyM})
+// levelSizes are DistanceM·4^l up to the first at least maxRadius.
+func levelSizes(distanceM, maxRadius float64) []float64 {
+	sizes := []float64{distanceM}
+	for sizes[len(sizes)-1] < maxRadius {
+		sizes = append(sizes, distanceM*math.Pow(4, float64(len(sizes))))
+	}
+	return sizes
 }
 
 func cellIndex(deg, sizeDeg float64) int32 { return int32(math.Floor(deg / sizeDeg)) }
@@ -51,12 +59,12 @@ func floorDiv(a, b int64) int64 {
 }
 
 func (s *Set) cellsOf(it *item, fn func(cell)) {
-	l := s.levelOf(it)
-	size := s.cellSize(l) / metresPerDegree
-	x, y := cellIndex(it.r.Lon, size), cellIndex(it.r.Lat, size)
+	l := it.level
+	side := 2 * s.sizes[l] / metresPerDegree
+	x, y := cellIndex(it.r.Lon, side), cellIndex(it.r.Lat, side)
 	b0, b1 := buckets(it)
 	for b := b0; b <= b1; b++ {
-		fn(cell{level: l, x: x, y: y, bucket: b, cat: s.cat(it.r.Category)})
+		fn(cellOf(l, it.cat, b, x, y))
 	}
 }
 
@@ -74,7 +82,8 @@ func (s *Set) index(it *item) {
 	if !it.fuse {
 		return
 	}
-	s.levels[s.levelOf(it)]++
+	it.level, it.cat = s.levelOf(it.radius), s.cat(it.r.Category)
+	s.levels[it.level]++
 	s.cellsOf(it, func(c cell) { s.cells[c] = append(s.cells[c], it) })
 }
 
@@ -82,12 +91,13 @@ func (s *Set) unindex(it *item) {
 	if !it.fuse {
 		return
 	}
-	s.levels[s.levelOf(it)]--
+	s.levels[it.level]--
 	s.cellsOf(it, func(c cell) {
 		list := s.cells[c]
 		for i, o := range list {
 			if o == it {
 				list[i] = list[len(list)-1]
+				list[len(list)-1] = nil
 				list = list[:len(list)-1]
 				break
 			}
@@ -101,30 +111,30 @@ func (s *Set) unindex(it *item) {
 }
 
 // neighbours calls fn with every indexed report that may be linked to it
-// (a superset: the caller checks the rule), possibly more than once.
+// (a superset: the caller checks the rule), possibly more than once. it
+// must be indexed.
 func (s *Set) neighbours(it *item, fn func(*item)) {
 	if !it.fuse {
 		return
 	}
 	b0, b1 := buckets(it)
-	cat := s.cat(it.r.Category)
-	for l := int8(0); l <= s.topLevel(); l++ {
+	for l := range s.levels {
 		if s.levels[l] == 0 {
 			continue
 		}
-		size := s.cellSize(l)
+		size := s.sizes[l]
 		// A report at level l has a radius of at most size.
 		reach := max(it.radius, size) / metresPerDegree
-		sizeDeg := size / metresPerDegree
+		side := 2 * size / metresPerDegree
 		lat0, lat1 := it.r.Lat-reach, it.r.Lat+reach
 		cos := max(math.Cos(math.Min(math.Max(math.Abs(lat0), math.Abs(lat1)), 89.9)*math.Pi/180), 0.001)
 		lonReach := 1.01 * reach / cos
-		x0, x1 := cellIndex(it.r.Lon-lonReach, sizeDeg), cellIndex(it.r.Lon+lonReach, sizeDeg)
-		y0, y1 := cellIndex(lat0, sizeDeg), cellIndex(lat1, sizeDeg)
+		x0, x1 := cellIndex(it.r.Lon-lonReach, side), cellIndex(it.r.Lon+lonReach, side)
+		y0, y1 := cellIndex(lat0, side), cellIndex(lat1, side)
 		for b := b0; b <= b1; b++ {
 			for y := y0; y <= y1; y++ {
 				for x := x0; x <= x1; x++ {
-					for _, n := range s.cells[cell{level: l, x: x, y: y, bucket: b, cat: cat}] {
+					for _, n := range s.cells[cellOf(int8(l), it.cat, b, x, y)] {
 						fn(n)
 					}
 				}

@@ -119,6 +119,13 @@ type item struct {
 	lo, hi int64   // widened window, Unix seconds
 	fuse   bool
 	link   read.ReportKey // the report it names as the same event (incident_of), zero for none
+	level  int8           // in the index, when fuse
+	cat    int32          // its category's number in the index
+
+	// Scratch of one Apply (Set.epoch): in a component already, and the
+	// nearest compatible report of each partner.
+	seen, nearAt uint64
+	near         []*item
 }
 
 func (r Rule) item(rep read.Report) *item {

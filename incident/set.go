@@ -3,11 +3,10 @@ package incident
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
-	"hash/fnv"
 	"math"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/trucewatch/trucewatch/report"
@@ -22,12 +21,16 @@ type Set struct {
 	items     map[read.ReportKey]*item
 	cells     map[cell][]*item
 	cats      map[string]int32          // category -> its number in cell keys
+	sizes     []float64                 // the index's levels (index.go)
 	levels    []int                     // indexed reports per level
 	of        map[read.ReportKey]string // incident id of each report
 	incidents map[string]*read.Incident
 	// linkedBy is the reverse of the explicit links: the held reports
 	// whose incident_of names a key (held or not yet).
 	linkedBy map[read.ReportKey][]read.ReportKey
+	// epoch numbers the calls of Apply: an item's scratch fields (seen,
+	// nearest) hold for the call whose number they carry.
+	epoch uint64
 }
 
 // NewSet is an empty set resolving by rule; groups maps a partner id to
@@ -36,7 +39,8 @@ func NewSet(rule Rule, groups map[string]string) *Set {
 	s := &Set{rule: rule.withDefaults(), groups: groups, items: map[read.ReportKey]*item{},
 		cells: map[cell][]*item{}, cats: map[string]int32{}, of: map[read.ReportKey]string{}, incidents: map[string]*read.Incident{},
 		linkedBy: map[read.ReportKey][]read.ReportKey{}}
-	s.levels = make([]int, s.topLevel()+1)
+	s.sizes = levelSizes(s.rule.DistanceM, s.rule.MaxUncertaintyM)
+	s.levels = make([]int, len(s.sizes))
 	return s
 }
 
@@ -72,6 +76,7 @@ func (s *Set) IncidentOf(k read.ReportKey) string { return s.of[k] }
 // resolved again: an incident with no changed report and no link to one
 // is a connected component of the old graph and of the new.
 func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.Incident, del []string) {
+	s.epoch++
 	oldIDs := map[string]bool{}
 	var starts, touched []read.ReportKey
 	// touch records the reports compatible with it: their nearest report
@@ -127,9 +132,11 @@ func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.In
 		starts = append(starts, it.key)
 		added = append(added, it)
 	}
+	// s no longer changes: one scan of each new revision's neighbours
+	// finds both what it touches and its nearest of each partner.
 	for _, it := range added {
 		if s.items[it.key] == it { // not replaced by a later revision in current
-			touch(it)
+			s.nearestAll(it, func(n *item) { touched = append(touched, n.key) })
 		}
 	}
 	for _, k := range touched {
@@ -149,14 +156,14 @@ func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.In
 			}
 		}
 	}
-	seen := map[read.ReportKey]bool{}
 	newIDs := map[string]bool{}
-	near := map[*item][]*item{}
+	var comp []*item
 	for _, k := range starts {
-		if seen[k] {
+		it := s.items[k]
+		if it == nil || it.seen == s.epoch {
 			continue
 		}
-		comp := s.component(s.items[k], seen, near)
+		comp = s.component(it, comp[:0])
 		for _, it := range comp {
 			if id := s.of[it.key]; id != "" {
 				oldIDs[id] = true
@@ -183,24 +190,25 @@ func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.In
 	return put, del
 }
 
-// component is the connected component of start, marking its members
-// seen; near caches nearest (valid while s does not change).
-func (s *Set) component(start *item, seen map[read.ReportKey]bool, near map[*item][]*item) []*item {
-	seen[start.key] = true
-	comp := []*item{start}
+// component appends to comp the connected component of start, marking
+// its members seen in this epoch. s must not change in the epoch (the
+// nearest reports are cached).
+func (s *Set) component(start *item, comp []*item) []*item {
+	start.seen = s.epoch
+	comp = append(comp, start)
 	for i := 0; i < len(comp); i++ {
 		a := comp[i]
 		// a is linked only to reports that are its nearest of their partner.
-		for _, n := range s.nearestAll(a, near) {
-			if !seen[n.key] && s.nearest(n, a.key.PartnerID, near) == a {
-				seen[n.key] = true
+		for _, n := range s.nearestAll(a, nil) {
+			if n.seen != s.epoch && s.nearest(n, a.key.PartnerID) == a {
+				n.seen = s.epoch
 				comp = append(comp, n)
 			}
 		}
 		// and explicitly to the report it names and those naming it.
 		visit := func(k read.ReportKey) {
-			if n := s.items[k]; n != nil && !seen[k] {
-				seen[k] = true
+			if n := s.items[k]; n != nil && n.seen != s.epoch {
+				n.seen = s.epoch
 				comp = append(comp, n)
 			}
 		}
@@ -238,10 +246,9 @@ func (s *Set) unlink(it *item) {
 }
 
 // nearest is the report of partner compatible with x nearest to it (see
-// closer), nil when there is none. One scan finds x's nearest of every
-// partner; near keeps them (valid while s does not change).
-func (s *Set) nearest(x *item, partner string, near map[*item][]*item) *item {
-	for _, b := range s.nearestAll(x, near) {
+// closer), nil when there is none.
+func (s *Set) nearest(x *item, partner string) *item {
+	for _, b := range s.nearestAll(x, nil) {
 		if b.key.PartnerID == partner {
 			return b
 		}
@@ -249,26 +256,32 @@ func (s *Set) nearest(x *item, partner string, near map[*item][]*item) *item {
 	return nil
 }
 
-// nearestAll is x's nearest compatible report of each partner that has one.
-func (s *Set) nearestAll(x *item, near map[*item][]*item) []*item {
-	all, ok := near[x]
-	if !ok {
-		s.neighbours(x, func(n *item) {
-			if !compatible(x, n) {
+// nearestAll is x's nearest compatible report of each partner that has
+// one. One scan finds them all, kept for the epoch (s must not change in
+// it); the scan calls compatible, when set, with every compatible report.
+func (s *Set) nearestAll(x *item, compatibleFn func(*item)) []*item {
+	if x.nearAt == s.epoch {
+		return x.near
+	}
+	all := x.near[:0]
+	s.neighbours(x, func(n *item) {
+		if !compatible(x, n) {
+			return
+		}
+		if compatibleFn != nil {
+			compatibleFn(n)
+		}
+		for i, b := range all {
+			if b.key.PartnerID == n.key.PartnerID {
+				if b != n && closer(x, n, b) {
+					all[i] = n
+				}
 				return
 			}
-			for i, b := range all {
-				if b.key.PartnerID == n.key.PartnerID {
-					if b != n && closer(x, n, b) {
-						all[i] = n
-					}
-					return
-				}
-			}
-			all = append(all, n)
-		})
-		near[x] = all
-	}
+		}
+		all = append(all, n)
+	})
+	x.near, x.nearAt = all, s.epoch
 	return all
 }
 
@@ -331,11 +344,62 @@ func sortedSet(xs []string) []string {
 	return slices.Compact(xs)
 }
 
-// Digest hashes every field of inc but Digest.
+// Digest hashes every field of inc but Digest: FNV-1a (64) of its fmt
+// %v form with Digest 0, in which a nil and an empty slice hash the same.
+// The form is written out field by field (fmt's reflection took a fifth
+// of Apply); TestDigestIsFmt holds it to fmt's.
 func Digest(inc *read.Incident) uint64 {
-	c := *inc
-	c.Digest = 0
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%v", c) // %v: a nil and an empty slice hash the same
-	return h.Sum64()
+	var buf [512]byte
+	b := append(buf[:0], '{')
+	b = append(append(b, inc.ID...), ' ')
+	b = append(strconv.AppendInt(b, inc.ObservedAt, 10), ' ')
+	b = append(strconv.AppendInt(b, inc.ObservedUntil, 10), ' ')
+	b = append(appendFloat(b, inc.Lat, 64), ' ')
+	b = append(appendFloat(b, inc.Lon, 64), ' ')
+	b = append(appendFloat(b, float64(inc.UncertaintyM), 32), ' ')
+	b = append(strconv.AppendUint(b, inc.Tile, 10), ' ')
+	b = append(append(b, inc.Category...), ' ')
+	b = append(appendStrings(b, inc.Zones), ' ')
+	b = append(appendStrings(b, inc.PossibleZones), ' ')
+	b = append(append(b, inc.Adm1...), ' ')
+	b = append(append(b, inc.Adm2...), ' ')
+	b = append(append(b, inc.Adm3...), ' ')
+	b = append(strconv.AppendBool(b, inc.Violation), ' ')
+	b = append(appendStrings(b, inc.Partners), ' ')
+	b = append(appendStrings(b, inc.Groups), ' ')
+	b = append(b, '[')
+	for i, m := range inc.Members {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(append(append(append(append(b, '{'), m.PartnerID...), ' '), m.ReportID...), '}')
+	}
+	b = append(b, "] "...)
+	for _, n := range []uint32{inc.Killed, inc.KilledMin, inc.Injured, inc.InjuredMin} {
+		b = append(strconv.AppendUint(b, uint64(n), 10), ' ')
+	}
+	b = append(appendStrings(b, inc.Sides), ' ')
+	b = append(strconv.AppendBool(b, inc.Contested), " 0}"...)
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return h
+}
+
+// appendFloat is fmt's %v of a float of size bits.
+func appendFloat(b []byte, f float64, size int) []byte {
+	return strconv.AppendFloat(b, f, 'g', -1, size)
+}
+
+// appendStrings is fmt's %v of a []string.
+func appendStrings(b []byte, xs []string) []byte {
+	b = append(b, '[')
+	for i, x := range xs {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, x...)
+	}
+	return append(b, ']')
 }
