@@ -299,31 +299,29 @@ func (s *Server) handleZones(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	measure, err := s.measureParam(q, f)
+	measure, err := s.measureParam(q)
 	if err != nil {
 		return err
 	}
 	key := "zones|" + set + "|" + win.From.String() + "|" + win.To.String() + "|" + fmt.Sprint(zoom) + "|" + filterKey(f) + "|" + measure
 	return s.cached(w, r, key, defaultChoroplethAge, func(r *http.Request) (response, error) {
 		if measure == "incidents" {
-			return s.buildZoneIncidents(r, hasSet, set, win, zoom)
+			return s.buildZoneIncidents(r, hasSet, set, f, win, zoom)
 		}
 		return s.buildZones(r, hasSet, set, f, win, zoom)
 	})
 }
 
-// measureParam reads measure (reports or incidents); incidents take no
-// filter of the report aggregates.
-func (s *Server) measureParam(q *query, f read.Filter) (string, error) {
+// measureParam reads measure (reports or incidents). The incident
+// aggregates hold the same filters as the report aggregates (category,
+// violation class, precision).
+func (s *Server) measureParam(q *query) (string, error) {
 	measure, err := q.enum("measure", "reports", "reports", "incidents")
 	if err != nil || measure != "incidents" {
 		return measure, err
 	}
 	if s.o.Incidents == nil {
 		return "", badParam("measure", "this server has no incident store (serve.Options.Incidents)")
-	}
-	if len(f.Categories) > 0 || len(f.Violations) > 0 || len(f.Precisions) > 0 {
-		return "", badParam("measure", "incidents take no category, violation or precision filter")
 	}
 	return measure, nil
 }
@@ -332,8 +330,8 @@ func (s *Server) measureParam(q *query, f read.Filter) (string, error) {
 // coarse_incidents, zones possible_incidents.
 func incidentCountProps(c read.IncidentCounts, p geojson.Properties, zone bool) {
 	p["incidents"], p["reports"], p["single"], p["corroborated"] = c.Incidents, c.Reports, c.Single, c.Corroborated
-	p["cross_groups"], p["contested"], p["violations"] = c.CrossGroups, c.Contested, c.Violations
-	p["killed"], p["killed_min"] = c.Killed, c.KilledMin
+	p["cross_groups"], p["contested"], p["violations"], p["possible_violations"] = c.CrossGroups, c.Contested, c.Violations, c.PossibleViolations
+	p["killed"], p["killed_min"], p["injured"] = c.Killed, c.KilledMin, c.Injured
 	if zone {
 		p["possible_incidents"] = c.Possible
 	} else {
@@ -342,11 +340,11 @@ func incidentCountProps(c read.IncidentCounts, p geojson.Properties, zone bool) 
 }
 
 // buildZoneIncidents is the zone choropleth counting incidents.
-func (s *Server) buildZoneIncidents(r *http.Request, hasSet bool, set string, win window, zoom int) (response, error) {
+func (s *Server) buildZoneIncidents(r *http.Request, hasSet bool, set string, f read.Filter, win window, zoom int) (response, error) {
 	zs, ids := s.zonesOf(hasSet, set)
 	var agg map[string]read.IncidentCounts
-	err := s.ask(r, "zones_incidents", "incidents", func(ctx context.Context) (err error) {
-		agg, err = s.o.Incidents.IncidentZoneCounts(ctx, ids, read.IncidentQuery{From: win.From, To: win.To})
+	err := s.ask(r, "zones_incidents", "incident_counts_zone_hour", func(ctx context.Context) (err error) {
+		agg, err = s.o.Incidents.IncidentZoneCounts(ctx, ids, inWindow(f, win))
 		return err
 	})
 	if err != nil {
@@ -505,14 +503,14 @@ func (s *Server) handleSeries(w http.ResponseWriter, r *http.Request) error {
 	if bucket == "hour" && win.To.Sub(win.From) > s.o.MaxWindow {
 		return badParam("bucket", "hourly series are limited to %s; use day, week, month or year", fmtDays(s.o.MaxWindow))
 	}
-	measure, err := s.measureParam(q, f)
+	measure, err := s.measureParam(q)
 	if err != nil {
 		return err
 	}
 	key := "series|" + zi.zone.ID + "|" + bucket + "|" + loc.String() + "|" + win.From.String() + "|" + win.To.String() + "|" + filterKey(f) + "|" + measure
 	return s.cached(w, r, key, defaultChoroplethAge, func(r *http.Request) (response, error) {
 		if measure == "incidents" {
-			return s.buildIncidentSeries(r, zi, bucket, loc, win)
+			return s.buildIncidentSeries(r, zi, bucket, loc, f, win)
 		}
 		return s.buildSeries(r, zi, bucket, loc, f, win)
 	})
@@ -520,26 +518,28 @@ func (s *Server) handleSeries(w http.ResponseWriter, r *http.Request) error {
 
 // incidentPoint is one bucket of a zone's incident series.
 type incidentPoint struct {
-	T                 string `json:"t"`
-	Incidents         int64  `json:"incidents"`
-	Reports           int64  `json:"reports"`
-	Single            int64  `json:"single"`
-	Corroborated      int64  `json:"corroborated"`
-	CrossGroups       int64  `json:"cross_groups"`
-	Contested         int64  `json:"contested"`
-	Violations        int64  `json:"violations"`
-	Killed            int64  `json:"killed"`
-	KilledMin         int64  `json:"killed_min"`
-	PossibleIncidents int64  `json:"possible_incidents"`
+	T                  string `json:"t"`
+	Incidents          int64  `json:"incidents"`
+	Reports            int64  `json:"reports"`
+	Single             int64  `json:"single"`
+	Corroborated       int64  `json:"corroborated"`
+	CrossGroups        int64  `json:"cross_groups"`
+	Contested          int64  `json:"contested"`
+	Violations         int64  `json:"violations"`
+	PossibleViolations int64  `json:"possible_violations"`
+	Killed             int64  `json:"killed"`
+	KilledMin          int64  `json:"killed_min"`
+	Injured            int64  `json:"injured"`
+	PossibleIncidents  int64  `json:"possible_incidents"`
 }
 
 // buildIncidentSeries is the zone's series counting incidents, by the
 // hour of their observed_at, in the same dense buckets as reports.
-func (s *Server) buildIncidentSeries(r *http.Request, zi *zoneInfo, bucket string, loc *time.Location, win window) (response, error) {
+func (s *Server) buildIncidentSeries(r *http.Request, zi *zoneInfo, bucket string, loc *time.Location, f read.Filter, win window) (response, error) {
 	pts, at := densePoints(win, bucket, loc, func(t string) incidentPoint { return incidentPoint{T: t} })
 	var hours []read.IncidentHour
-	err := s.ask(r, "series_incidents", "incidents", func(ctx context.Context) (err error) {
-		hours, err = s.o.Incidents.IncidentZoneSeries(ctx, zi.zone.ID, read.IncidentQuery{From: win.From, To: win.To})
+	err := s.ask(r, "series_incidents", "incident_counts_zone_hour", func(ctx context.Context) (err error) {
+		hours, err = s.o.Incidents.IncidentZoneSeries(ctx, zi.zone.ID, inWindow(f, win))
 		return err
 	})
 	if err != nil {
@@ -557,8 +557,10 @@ func (s *Server) buildIncidentSeries(r *http.Request, zi *zoneInfo, bucket strin
 		p.CrossGroups += h.CrossGroups
 		p.Contested += h.Contested
 		p.Violations += h.Violations
+		p.PossibleViolations += h.PossibleViolations
 		p.Killed += h.Killed
 		p.KilledMin += h.KilledMin
+		p.Injured += h.Injured
 		p.PossibleIncidents += h.Possible
 	}
 	body := map[string]any{"zone": zi.zone.ID, "bucket": bucket, "tz": loc.String(), "measure": "incidents",
@@ -644,14 +646,14 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	measure, err := s.measureParam(q, f)
+	measure, err := s.measureParam(q)
 	if err != nil {
 		return err
 	}
 	key := fmt.Sprintf("admin|%d|%s|%s|%d|%s|%s", level, win.From, win.To, zoom, filterKey(f), measure)
 	return s.cached(w, r, key, defaultChoroplethAge, func(r *http.Request) (response, error) {
 		if measure == "incidents" {
-			return s.buildAdminIncidents(r, level, win, zoom)
+			return s.buildAdminIncidents(r, level, f, win, zoom)
 		}
 		return s.buildAdmin(r, level, f, win, zoom)
 	})
@@ -677,10 +679,10 @@ func (s *Server) adminFeatures(level, zoom int, set func(pcode string, p geojson
 // buildAdminIncidents is the admin choropleth counting incidents: each at
 // its representative point, at a level only if its uncertainty allows
 // (read.LevelRadiusM), else in coarse_incidents.
-func (s *Server) buildAdminIncidents(r *http.Request, level int, win window, zoom int) (response, error) {
+func (s *Server) buildAdminIncidents(r *http.Request, level int, f read.Filter, win window, zoom int) (response, error) {
 	var agg map[string]read.IncidentCounts
-	err := s.ask(r, "admin_incidents", "incidents", func(ctx context.Context) (err error) {
-		agg, err = s.o.Incidents.IncidentAreaCounts(ctx, level, read.IncidentQuery{From: win.From, To: win.To})
+	err := s.ask(r, "admin_incidents", "incident_counts_adm_day", func(ctx context.Context) (err error) {
+		agg, err = s.o.Incidents.IncidentAreaCounts(ctx, level, inWindow(f, win))
 		return err
 	})
 	if err != nil {

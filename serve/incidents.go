@@ -20,12 +20,17 @@ type IncidentStore interface {
 	Incidents(ctx context.Context, q read.IncidentQuery) ([]read.Incident, error)
 	IncidentCounts(ctx context.Context, q read.IncidentQuery) (read.IncidentCounts, error)
 	Incident(ctx context.Context, id string) (read.Incident, []read.Report, bool, error)
-	// IncidentAreaCounts counts incidents per admin area of a level.
-	IncidentAreaCounts(ctx context.Context, level int, q read.IncidentQuery) (map[string]read.IncidentCounts, error)
-	// IncidentZoneCounts counts incidents in each of zones.
-	IncidentZoneCounts(ctx context.Context, zones []string, q read.IncidentQuery) (map[string]read.IncidentCounts, error)
-	// IncidentZoneSeries counts incidents in a zone per hour.
-	IncidentZoneSeries(ctx context.Context, zone string, q read.IncidentQuery) ([]read.IncidentHour, error)
+	// The incident aggregates (whole days, or hours for zones; f's
+	// categories, violation classes and precisions):
+	// IncidentAreaCounts counts incidents per admin area of a level,
+	IncidentAreaCounts(ctx context.Context, level int, f read.Filter) (map[string]read.IncidentCounts, error)
+	// IncidentZoneCounts in each of zones,
+	IncidentZoneCounts(ctx context.Context, zones []string, f read.Filter) (map[string]read.IncidentCounts, error)
+	// IncidentZoneSeries in a zone per hour,
+	IncidentZoneSeries(ctx context.Context, zone string, f read.Filter) ([]read.IncidentHour, error)
+	// IncidentTileCells in the cells of an area, by precision, ordered
+	// by key.
+	IncidentTileCells(ctx context.Context, q read.CellQuery) ([]read.IncidentTileCell, error)
 }
 
 // Limits of GET /v1/incidents.

@@ -226,7 +226,14 @@ func TestAdminIncidents(t *testing.T) {
 	if p := series.Points[0]; p["t"] != "2017-03-02T00:00:00+02:00" || p["incidents"] != 2.0 || p["possible_incidents"] != 1.0 || p["cross_groups"] != 1.0 || p["killed"] != 5.0 {
 		t.Errorf("incident series point: %v", p)
 	}
-	if resp, body := get(t, hs.URL+"/v1/admin/adm2.geojson?measure=incidents&category=shelling"); resp.StatusCode != 400 || !strings.Contains(string(body), `"param":"measure"`) {
-		t.Fatalf("incidents with a category filter: %d %s", resp.StatusCode, body)
+	// What the incident aggregates do not hold is refused, naming why.
+	for path, param := range map[string]string{
+		"/v1/tiles/6/38/25.mvt?measure=incidents&side=government":                         "measure",
+		"/v1/tiles/6/38/25.mvt?measure=incidents&from=2017-03-01T05:00:00Z&to=2017-03-08": "from",
+		"/v1/tiles/6/38/25.mvt?measure=events":                                            "measure",
+	} {
+		if resp, body := get(t, hs.URL+path); resp.StatusCode != 400 || !strings.Contains(string(body), `"param":"`+param+`"`) {
+			t.Errorf("%s: %d %s", path, resp.StatusCode, body)
+		}
 	}
 }

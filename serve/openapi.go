@@ -37,6 +37,7 @@ func (s *Server) routeTable() []*route {
 			desc: "Cells are the tiles at zoom z+4. Computed from the tile aggregate (counts_tile_day) when from and to " +
 				"are whole UTC days and the only filters are category and violation; from the raw reports table " +
 				"otherwise (side, zone, partner filters, windows not on day boundaries, zooms above 16). " +
+				"With measure=incidents, from the incident aggregate (incident_counts_tile_day) at every zoom. " +
 				"The X-Trucewatch-Source header says which. Empty cells are omitted.",
 			pathParams: []param{
 				{"z", "zoom", map[string]any{"type": "integer", "minimum": 0, "maximum": MaxZoom}},
@@ -117,8 +118,11 @@ var paramDocs = map[string]param{
 		"counts at an admin level or map zoom only if its precision places it there; the others are coarse_reports",
 		map[string]any{"type": "string", "x-values": read.Precisions}},
 	"measure": {"measure", "reports (default) or incidents: the incidents resolved from every partner's reports " +
-		"(docs/incidents.md), each counted once at its representative point, with incidents, reports, single, corroborated, " +
-		"cross_groups, contested, violations, killed, killed_min and coarse_incidents; no other filter applies",
+		"(docs/incidents.md), each counted once at its representative point, from the incident aggregates, with incidents, " +
+		"reports (in them), single, corroborated, cross_groups, contested, violations, possible_violations, killed, killed_min, " +
+		"injured and coarse_incidents (admin areas, tiles) or possible_incidents (zones). The filters the aggregates hold " +
+		"apply (category, violation, precision: the class of the incident's uncertainty radius); tiles counting incidents " +
+		"take no side, zone or partner filter and whole UTC days only",
 		map[string]any{"type": "string", "enum": []string{"reports", "incidents"}, "default": "reports"}},
 	"tz": {"tz", "IANA time zone of the buckets and of dates in from and to (default UTC); its offset must be whole hours",
 		map[string]any{"type": "string", "default": "UTC"}},

@@ -68,7 +68,7 @@ type narrowCell struct {
 func newPyramid(cells []tileCell, cz uint32) *pyramid {
 	fits := func(v int64) bool { return v >= math.MinInt32 && v <= math.MaxInt32 }
 	for _, c := range cells {
-		if c.byCategory != nil || !fits(c.reports) || !fits(c.killed) || !fits(c.injured) || !fits(c.violations) || !fits(c.possibleViolations) {
+		if c.byCategory != nil || c.incidents != 0 || !fits(c.reports) || !fits(c.killed) || !fits(c.injured) || !fits(c.violations) || !fits(c.possibleViolations) {
 			return &pyramid{wide: cells, cz: cz}
 		}
 	}
@@ -121,9 +121,11 @@ func (s *Server) pyramidFor(r *http.Request, tr *tileRequest, src string, region
 // tr.Z+GridBits, placed: a report whose precision is too coarse for the
 // tile's zoom (read.MaxZoom) counts only in coarse.
 func (p *pyramid) cellsOf(tr *tileRequest) []tileCell {
-	lo, hi := read.TileRange(read.Tile{X: tr.tile.X, Y: tr.tile.Y, Z: uint32(tr.tile.Z)})
-	shift := 2 * (read.TileZoom - p.cz)
-	lo, hi = lo>>shift<<precisionBits, hi>>shift<<precisionBits
+	// The tile's key range at the pyramid's zoom (which may be finer than
+	// read.TileZoom: the incident aggregate's key is).
+	t := read.Tile{X: tr.tile.X, Y: tr.tile.Y, Z: uint32(tr.tile.Z)}
+	d := 2 * (p.cz - t.Z)
+	lo, hi := t.Quadkey()<<d<<precisionBits, (t.Quadkey()+1)<<d<<precisionBits
 	up := 2*(p.cz-(uint32(tr.tile.Z)+GridBits)) + precisionBits
 	var placed [8]bool
 	for i, pr := range read.Precisions {
@@ -159,20 +161,13 @@ func (p *pyramid) cellsOf(tr *tileRequest) []tileCell {
 	j := sort.Search(len(p.wide), func(i int) bool { return p.wide[i].key >= hi })
 	for _, c := range p.wide[i:j] {
 		o, ok := add(c.key)
-		if !ok {
+		switch {
+		case !ok && c.incidents != 0: // an incident cell: coarse counts incidents
+			o.coarse += c.incidents
+		case !ok:
 			o.coarse += c.reports
-			continue
-		}
-		o.reports += c.reports
-		o.killed += c.killed
-		o.injured += c.injured
-		o.violations += c.violations
-		o.possibleViolations += c.possibleViolations
-		for cat, n := range c.byCategory {
-			if o.byCategory == nil {
-				o.byCategory = map[string]int64{}
-			}
-			o.byCategory[cat] += n
+		default:
+			o.merge(&c) // unplaced cells hold nothing coarse
 		}
 	}
 	return out

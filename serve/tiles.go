@@ -3,6 +3,7 @@ package serve
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -21,14 +22,15 @@ import (
 // Tile sources, as reported in the X-Trucewatch-Source header and the
 // "source" member of a GeoJSON tile.
 const (
-	sourceTileAgg = "counts_tile_day" // whole days, category and violation filters only
-	sourceRaw     = "reports"         // anything else
+	sourceTileAgg     = "counts_tile_day"          // whole days, category and violation filters only
+	sourceRaw         = "reports"                  // anything else
+	sourceIncidentAgg = "incident_counts_tile_day" // measure=incidents, at every zoom
 )
 
 // MVTLayer is the name of the layer in .mvt tiles.
 const MVTLayer = "cells"
 
-var tileParams = []string{"from", "to", "category", "side", "violation", "zone", "partner", "precision", "by"}
+var tileParams = []string{"from", "to", "category", "side", "violation", "zone", "partner", "precision", "by", "measure"}
 
 // tileCell is one grid cell of a tile with its aggregates. Before it is
 // placed (see pyramid.cellsOf), key holds the precision too.
@@ -37,6 +39,9 @@ type tileCell struct {
 	reports, killed, injured, violations int64
 	possibleViolations, coarse           int64
 	byCategory                           map[string]int64
+	// measure=incidents: the incidents, and reports means the reports in
+	// them, coarse the incidents too coarse; byCategory counts incidents.
+	incidents, single, corroborated, crossGroups, contested, killedMin int64
 }
 
 // parseUint parses a path segment of decimal digits only.
@@ -58,6 +63,8 @@ type tileRequest struct {
 	win    window
 	f      filters
 	byCat  bool
+	// incidents: measure=incidents, counted from the incident aggregate.
+	incidents bool
 }
 
 func (s *Server) parseTile(r *http.Request) (*tileRequest, error) {
@@ -94,7 +101,26 @@ func (s *Server) parseTile(r *http.Request) (*tileRequest, error) {
 		return nil, err
 	}
 	tr.byCat = by == "category"
+	if tr.incidents, err = s.incidentTile(q, tr); err != nil {
+		return nil, err
+	}
 	return tr, nil
+}
+
+// incidentTile reads measure; incident tiles take what their aggregate
+// holds: whole UTC days, category, violation and precision filters.
+func (s *Server) incidentTile(q *query, tr *tileRequest) (bool, error) {
+	measure, err := s.measureParam(q)
+	if err != nil || measure != "incidents" {
+		return false, err
+	}
+	if tr.f.NeedsRaw() {
+		return false, badParam("measure", "incident tiles take no side, zone or partner filter (their aggregate holds category, violation and precision)")
+	}
+	if !tr.win.dayAligned() {
+		return false, badParam("from", "incident tiles count whole days: from and to must be dates or UTC midnights")
+	}
+	return true, nil
 }
 
 func (s *Server) knownZone(id string) bool { _, ok := s.zones[id]; return ok }
@@ -104,6 +130,9 @@ func (s *Server) knownZone(id string) bool { _, ok := s.zones[id]; return ok }
 // category and violation and the cells are no finer than the storage tile
 // key; the raw reports otherwise.
 func (tr *tileRequest) source() string {
+	if tr.incidents {
+		return sourceIncidentAgg
+	}
 	if tr.f.NeedsRaw() || !tr.win.dayAligned() || uint32(tr.tile.Z)+GridBits > read.TileZoom {
 		return sourceRaw
 	}
@@ -137,6 +166,9 @@ func (s *Server) buildTile(r *http.Request, tr *tileRequest) (response, error) {
 		}
 		return response{ctype: "application/vnd.mapbox-vector-tile", body: b, cache: cache, route: "tile_mvt", source: src}, nil
 	}
+	if tr.incidents {
+		return incidentTileGeoJSON(tr, cells, src, cache)
+	}
 	b := appendTileGeoJSON(make([]byte, 0, 64+len(cells)*330), tr, cells, tileExtra(tr, src))
 	return response{ctype: "application/geo+json", body: append(b, '\n'), cache: cache, route: "tile_geojson", source: src}, nil
 }
@@ -162,6 +194,11 @@ func cellFeatures(tr *tileRequest, cells []tileCell) *geojson.FeatureCollection 
 		t := maptile.FromQuadkey(c.key, cz)
 		f := geojson.NewFeature(t.Bound().ToPolygon())
 		f.ID = int((t.Y-tr.tile.Y<<GridBits)<<GridBits + (t.X - tr.tile.X<<GridBits))
+		if tr.incidents {
+			f.Properties = incidentCellProps(t, &c)
+			fc.Features = append(fc.Features, f)
+			continue
+		}
 		f.Properties = geojson.Properties{
 			"cell":                fmt.Sprintf("%d/%d/%d", t.Z, t.X, t.Y),
 			"reports":             c.reports,
@@ -186,12 +223,12 @@ func cellFeatures(tr *tileRequest, cells []tileCell) *geojson.FeatureCollection 
 // tile's TileZoom ancestor (a few at most).
 func (s *Server) tileCells(r *http.Request, tr *tileRequest, src string) ([]tileCell, error) {
 	cz := uint32(tr.tile.Z) + GridBits
-	if cz > read.TileZoom {
+	if cz > read.TileZoom && !tr.incidents { // the incident aggregate's key is finer
 		return s.fineTileCells(r, tr)
 	}
 	switch z := uint32(tr.tile.Z); {
 	case s.cache == nil: // no caching: nothing is kept between requests
-	case src == sourceTileAgg && cz <= PyramidZoom:
+	case (src == sourceTileAgg || src == sourceIncidentAgg) && cz <= PyramidZoom:
 		return s.windowCells(r, tr, src)
 	case z >= MetatileLevels:
 		meta := read.Tile{X: tr.tile.X >> MetatileLevels, Y: tr.tile.Y >> MetatileLevels, Z: z - MetatileLevels}
@@ -223,26 +260,19 @@ func (s *Server) queryCells(r *http.Request, tr *tileRequest, src string, region
 		// A small key range: one thread is enough, and cheaper to start
 		// when many tiles are asked for at once.
 		OneThread: tr.tile.Z >= 10 && name == "tile"}
-	var rows []read.Cell
-	err := s.ask(r, name, src, func(ctx context.Context) (err error) {
-		rows, err = s.o.Store.TileCells(ctx, q)
-		return err
-	})
+	var cells []tileCell
+	var err error
+	if tr.incidents {
+		cells, err = s.incidentCells(r, name, q)
+	} else {
+		cells, err = s.reportCells(r, name, src, q)
+	}
 	if err != nil {
 		return nil, err
 	}
 	// One cell per cell and precision, ordered by the packed key: rows
 	// come by cell, category and precision (the precisions' order by
 	// name, not by index).
-	cells := make([]tileCell, 0, len(rows))
-	for _, rc := range rows {
-		c := tileCell{key: rc.Key<<precisionBits | uint64(max(read.PrecisionIndex(rc.Precision), 0))}
-		c.add(rc.Counts)
-		if tr.byCat && rc.Reports != 0 {
-			c.byCategory = map[string]int64{rc.Category: rc.Reports}
-		}
-		cells = append(cells, c)
-	}
 	slices.SortStableFunc(cells, func(a, b tileCell) int { return cmp.Compare(a.key, b.key) })
 	merged := cells[:0]
 	for i := range cells {
@@ -254,6 +284,48 @@ func (s *Server) queryCells(r *http.Request, tr *tileRequest, src string, region
 	}
 	cells = merged
 	return cells, nil
+}
+
+// reportCells are the unplaced cells of q from the report aggregate or
+// the raw reports (src), one per row.
+func (s *Server) reportCells(r *http.Request, name, src string, q read.CellQuery) ([]tileCell, error) {
+	var rows []read.Cell
+	err := s.ask(r, name, src, func(ctx context.Context) (err error) {
+		rows, err = s.o.Store.TileCells(ctx, q)
+		return err
+	})
+	cells := make([]tileCell, 0, len(rows))
+	for _, rc := range rows {
+		c := tileCell{key: rc.Key<<precisionBits | uint64(max(read.PrecisionIndex(rc.Precision), 0))}
+		c.add(rc.Counts)
+		if q.ByCategory && rc.Reports != 0 {
+			c.byCategory = map[string]int64{rc.Category: rc.Reports}
+		}
+		cells = append(cells, c)
+	}
+	return cells, err
+}
+
+// incidentCells are the unplaced cells of q from the incident aggregate,
+// one per row.
+func (s *Server) incidentCells(r *http.Request, name string, q read.CellQuery) ([]tileCell, error) {
+	var rows []read.IncidentTileCell
+	err := s.ask(r, name, sourceIncidentAgg, func(ctx context.Context) (err error) {
+		rows, err = s.o.Incidents.IncidentTileCells(ctx, q)
+		return err
+	})
+	cells := make([]tileCell, 0, len(rows))
+	for _, rc := range rows {
+		c := tileCell{key: rc.Key<<precisionBits | uint64(max(read.PrecisionIndex(rc.Precision), 0)),
+			incidents: rc.Incidents, reports: rc.Reports, single: rc.Single, corroborated: rc.Corroborated,
+			crossGroups: rc.CrossGroups, contested: rc.Contested, violations: rc.Violations,
+			possibleViolations: rc.PossibleViolations, killed: rc.Killed, killedMin: rc.KilledMin, injured: rc.Injured}
+		if q.ByCategory && rc.Incidents != 0 {
+			c.byCategory = map[string]int64{rc.Category: rc.Incidents}
+		}
+		cells = append(cells, c)
+	}
+	return cells, err
 }
 
 // precisionBits hold a precision index in the key of unplaced cells.
@@ -276,6 +348,12 @@ func (c *tileCell) merge(o *tileCell) {
 	c.violations += o.violations
 	c.possibleViolations += o.possibleViolations
 	c.coarse += o.coarse
+	c.incidents += o.incidents
+	c.single += o.single
+	c.corroborated += o.corroborated
+	c.crossGroups += o.crossGroups
+	c.contested += o.contested
+	c.killedMin += o.killedMin
 	for cat, n := range o.byCategory {
 		if c.byCategory == nil {
 			c.byCategory = map[string]int64{}
@@ -340,4 +418,37 @@ func (s *Server) fineTileCells(r *http.Request, tr *tileRequest) ([]tileCell, er
 	}
 	sort.Slice(cells, func(i, j int) bool { return cells[i].key < cells[j].key })
 	return dropEmpty(cells), nil
+}
+
+// incidentCellProps are an incident cell's measures: those of the
+// incident counts elsewhere (coarse_incidents for the incidents whose
+// precision is too coarse for the zoom), n_<category> counting incidents.
+func incidentCellProps(t maptile.Tile, c *tileCell) geojson.Properties {
+	p := geojson.Properties{
+		"cell":      fmt.Sprintf("%d/%d/%d", t.Z, t.X, t.Y),
+		"incidents": c.incidents, "reports": c.reports, "single": c.single, "corroborated": c.corroborated,
+		"cross_groups": c.crossGroups, "contested": c.contested, "violations": c.violations,
+		"possible_violations": c.possibleViolations, "killed": c.killed, "killed_min": c.killedMin,
+		"injured": c.injured, "coarse_incidents": c.coarse,
+	}
+	for cat, n := range c.byCategory {
+		p["n_"+cat] = n
+	}
+	return p
+}
+
+// incidentTileGeoJSON encodes an incident tile's features with
+// encoding/json (the hand-written appendTileGeoJSON knows only the
+// report measures; incident tiles are far fewer).
+func incidentTileGeoJSON(tr *tileRequest, cells []tileCell, src, cache string) (response, error) {
+	fc := cellFeatures(tr, cells)
+	fc.ExtraMembers = geojson.Properties{}
+	for _, kv := range tileExtra(tr, src) {
+		fc.ExtraMembers[kv[0]] = kv[1]
+	}
+	b, err := json.Marshal(fc)
+	if err != nil {
+		return response{}, fmt.Errorf("serve: encode incident tile: %w", err)
+	}
+	return response{ctype: "application/geo+json", body: append(b, '\n'), cache: cache, route: "tile_geojson", source: src}, nil
 }

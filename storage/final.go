@@ -51,7 +51,8 @@ func (s *Store) partCounts(ctx context.Context) (map[string]map[string]uint64, e
 		return pc.counts, nil
 	}
 	rows, err := s.conn.Query(ctx, `SELECT table, partition, count() FROM system.parts
-WHERE database = ? AND active AND table IN ('reports', 'counts_tile_day', 'counts_adm_day', 'counts_zone_hour')
+WHERE database = ? AND active AND table IN ('reports', 'counts_tile_day', 'counts_adm_day', 'counts_zone_hour',
+    'incident_counts_tile_day', 'incident_counts_adm_day', 'incident_counts_zone_hour')
 GROUP BY table, partition`, s.db)
 	if err != nil {
 		return nil, err
