@@ -1,5 +1,6 @@
 // api.mjs — the API's URLs for a view state, and fetch (with the read token) with a count of requests in flight.
 import { token, headers, askToken } from './auth.mjs';
+import { countOf } from './state.mjs';
 
 export let pending = 0;
 
@@ -46,14 +47,16 @@ export function filters(s) {
   return { category: s.category, side: s.side, partner: s.partner, violation: s.violation, precision: s.precision };
 }
 
+// Counting incidents, the grid takes the filters the incident aggregate holds (no side or partner).
 export function tileURL(s) {
-  return `${location.origin}/v1/tiles/{z}/{x}/{y}.mvt?${qs({ from: s.from, to: s.to, ...filters(s) })}`;
+  const f = countOf(s) === 'incidents' ? { measure: 'incidents', category: s.category, violation: s.violation, precision: s.precision } : filters(s);
+  return `${location.origin}/v1/tiles/{z}/{x}/{y}.mvt?${qs({ from: s.from, to: s.to, ...f })}`;
 }
 
 // The choropleths take the filters their aggregates hold (zones: no violation class, it is per zone hit).
-// Incidents (count=incidents) take none of those filters.
-const areaFilters = (s, violation) => (s.count === 'incidents' ? { measure: 'incidents' }
-  : { category: s.category, violation: violation ? s.violation : '', precision: s.precision });
+// Counting incidents, the same filters (their aggregates hold them too).
+const areaFilters = (s, violation) => ({ measure: countOf(s) === 'incidents' ? 'incidents' : '',
+  category: s.category, violation: violation ? s.violation : '', precision: s.precision });
 export const adminURL = (level, s) => `/v1/admin/${level}.geojson?${qs({ from: s.from, to: s.to, zoom: 8, ...areaFilters(s, true) })}`;
 export const zonesURL = (s) => `/v1/zones.geojson?${qs({ set: s.set, from: s.from, to: s.to, zoom: 8, ...areaFilters(s, false) })}`;
 export const seriesURL = (id, s) => `/v1/zones/${encodeURIComponent(id)}/series?${qs({ bucket: 'week', from: s.from, to: s.to })}`;

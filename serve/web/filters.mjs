@@ -1,4 +1,5 @@
 // filters.mjs — the controls for what is drawn: measure, layers, and the API's filters (category, side, partner, violation, precision, definite/possible).
+import { countOf } from './state.mjs';
 
 // esc makes a value from the server safe inside HTML text and attributes.
 export const esc = (v) => String(v).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
@@ -14,7 +15,7 @@ export function createFilters(el, openapi, sets, s, onChange) {
     <label>show <select id="f-measure">${['reports', 'violations', 'possible_violations', 'killed', 'injured', 'coarse_reports'].map((v) => opt(v)).join('')}</select></label>
     <label><input id="f-grid" type="checkbox"> grid</label>
     <label>areas <select id="f-choro">${opt('none', 'none')}${opt('zones', 'zones')}${opt('adm1', 'governorates')}${opt('adm2', 'districts')}${opt('adm3', 'sub-districts')}</select></label>
-    <label title="what the areas count: every report, or every incident once (the reports of several partners fused)">count <select id="f-count">${opt('reports', 'reports')}${opt('incidents', 'incidents')}</select></label>
+    <label title="what the grid and the areas count: every report, or every incident once (the reports of several partners fused); violations count incidents unless chosen">count <select id="f-count">${opt('reports', 'reports')}${opt('incidents', 'incidents')}</select></label>
     <label>zone set <select id="f-set">${opt('', 'all')}${sets.map((v) => opt(v)).join('')}</select></label>
     <details><summary>category</summary><div id="f-cats">${docs.category.map((c) =>
       `<label><input type="checkbox" value="${esc(c)}"> ${esc(c.replace(/_/g, ' '))}</label>`).join('')}</div></details>
@@ -28,7 +29,7 @@ export function createFilters(el, openapi, sets, s, onChange) {
   const $ = (id) => el.querySelector(id);
   const set = (st) => {
     $('#f-measure').value = st.measure; $('#f-grid').checked = st.grid === '1'; $('#f-choro').value = st.choro;
-    $('#f-set').value = st.set; $('#f-count').value = st.count; $('#f-side').value = st.side; $('#f-partner').value = st.partner;
+    $('#f-set').value = st.set; $('#f-count').value = countOf(st); $('#f-side').value = st.side; $('#f-partner').value = st.partner;
     $('#f-viol').checked = st.violation === 'true'; $('#f-prec').value = st.precision; $('#f-live').checked = st.live === '1'; $('#f-poss').value = st.possible;
     const cats = st.category.split(',');
     for (const c of el.querySelectorAll('#f-cats input')) c.checked = cats.includes(c.value);

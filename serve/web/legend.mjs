@@ -1,6 +1,7 @@
 // legend.mjs — the legend, drawn from the same colour stops as the style (colors.mjs).
 import { densityColors, densityStops, choroColors, noDataColor, zoneKinds } from './colors.mjs';
 import { esc } from './filters.mjs';
+import { countOf } from './state.mjs';
 
 const names = { zones: 'zones', adm1: 'governorates', adm2: 'districts', adm3: 'sub-districts' };
 
@@ -18,14 +19,16 @@ function section(title, stops, colors, below) {
 // coarse is how many reports of the window the areas shown cannot place (too coarse for the level).
 export function renderLegend(el, s, choroStops, coarse) {
   let html = '';
-  if (s.grid === '1') html += section(`${s.measure} per grid cell`, densityStops, densityColors);
-  const choroMeasure = s.count === 'incidents' ? (s.measure === 'reports' ? 'incidents' : `${s.measure} (incidents)`) : s.measure;
-  if (choroStops) html += section(`${choroMeasure} per ${(names[s.choro] ?? s.choro).replace(/s$/, '')}`, choroStops, choroColors, noDataColor);
+  const incidents = countOf(s) === 'incidents';
+  const measure = incidents ? (s.measure === 'reports' ? 'incidents' : `${s.measure} (incidents)`) : s.measure;
+  if (s.grid === '1') html += section(`${measure} per grid cell`, densityStops, densityColors);
+  if (choroStops) html += section(`${measure} per ${(names[s.choro] ?? s.choro).replace(/s$/, '')}`, choroStops, choroColors, noDataColor);
   if (coarse > 0) {
-    html += s.count === 'incidents'
+    html += incidents
       ? `<p id="coarse">${coarse} incidents too coarse to place in ${esc(names[s.choro] ?? s.choro)}</p>`
       : `<p id="coarse">${coarse} reports too coarse to place in ${esc(names[s.choro] ?? s.choro)} (show coarse_reports to see where their points lie)</p>`;
   }
+  if (incidents && (s.side || s.partner)) html += '<p id="inc-note">the perpetrator and partner filters apply to reports only</p>';
   html += '<h2>zones in force</h2>' + Object.entries(zoneKinds).map(([k, c]) =>
     `<div class="row"><span class="sw line" data-c="${c}"></span>${k.replace(/_/g, ' ')}</div>`).join('');
   el.innerHTML = html;

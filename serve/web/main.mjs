@@ -22,8 +22,8 @@ const levelOf = { adm1: 1, adm2: 2, adm3: 3 };
 
 // value is what the choropleth colours a feature by.
 function value(p) {
-  if (s.count === 'incidents') {
-    const m = s.measure === 'reports' ? 'incidents' : s.measure;
+  if (state.countOf(s) === 'incidents') {
+    const m = state.measureOf(s);
     if (s.choro === 'zones' && m === 'incidents' && s.possible !== 'definite') {
       return (s.possible === 'both' ? p.incidents : 0) + p.possible_incidents;
     }
@@ -154,7 +154,7 @@ async function main() {
       showChoropleth(map, afc);
       if (rfc !== undefined) setData(map, 'reports', rfc);
       if (what !== 'style') incidents.refresh();
-      const coarseKey = s.count === 'incidents' ? 'coarse_incidents' : 'coarse_reports';
+      const coarseKey = state.countOf(s) === 'incidents' ? 'coarse_incidents' : 'coarse_reports';
       renderLegend(legend, s, choroStops, (choroFC?.features ?? []).reduce((n, f) => n + (f.properties[coarseKey] ?? 0), 0));
       if (filters) exportLink(map, filters);
     } catch (e) {
@@ -167,9 +167,12 @@ async function main() {
   const sets = [...new Set((await zonesP).features.map((f) => f.properties.set))];
   const slider = createSlider(document.getElementById('time'), ext, s, (from, to) => { Object.assign(s, { from, to }); refresh('window'); });
   filters = createFilters(document.getElementById('filters'), openapi, sets, s, (patch) => {
+    const counted = state.countOf(s);
     Object.assign(s, patch);
     if (Object.keys(patch).every((k) => k === 'live')) return state.write(s);
-    const style = Object.keys(patch).every((k) => ['measure', 'grid', 'choro', 'possible'].includes(k));
+    filters.set(s); // the count shown follows the measure unless chosen
+    // A measure that changes what is counted (violations count incidents) needs new tiles.
+    const style = state.countOf(s) === counted && Object.keys(patch).every((k) => ['measure', 'grid', 'choro', 'possible'].includes(k));
     refresh(style ? 'style' : 'filter');
   });
 

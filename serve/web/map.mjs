@@ -3,6 +3,7 @@ import * as maplibregl from './vendor/maplibre-gl/maplibre-gl.mjs';
 import { densityColors, densityStops, choroColors, noDataColor, zoneKinds, step } from './colors.mjs';
 import { tileURL } from './api.mjs';
 import { headers } from './auth.mjs';
+import { measureOf } from './state.mjs';
 
 const empty = { type: 'FeatureCollection', features: [] };
 
@@ -45,7 +46,7 @@ export function addLayers(map, s) {
 
 // styleCells colours the grid by the measure, with the stops the legend shows.
 export function styleCells(map, s) {
-  map.setPaintProperty('cells-fill', 'fill-color', step(['get', s.measure], densityStops, densityColors, 'rgba(0,0,0,0)'));
+  map.setPaintProperty('cells-fill', 'fill-color', step(['get', measureOf(s)], densityStops, densityColors, 'rgba(0,0,0,0)'));
   map.setLayoutProperty('cells-fill', 'visibility', s.grid === '1' ? 'visible' : 'none');
 }
 

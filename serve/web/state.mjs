@@ -5,7 +5,7 @@ export const defaults = {
   from: '', to: '',                      // window (dates, [from, to)); empty = the API's default
   measure: 'reports',                    // reports | violations | possible_violations | killed | injured | coarse_reports
   choro: 'adm2',                         // none | zones | adm1 | adm2 | adm3
-  count: 'reports',                      // what the areas count: reports | incidents (each event once, however many partners)
+  count: '',                             // what the grid and areas count: reports | incidents (each event once, however many partners); '' = countOf's default
   set: '',                               // zone set of the zone layers ('' = every set)
   grid: '1',                             // density grid shown
   category: '', side: '', partner: '',   // filters (comma-separated lists)
@@ -15,6 +15,14 @@ export const defaults = {
   sel: '',                               // selection: cell:z/x/y, area:adm2:SY0100, zone:astana-1
   live: '1',                             // redraw every 15 s while the window reaches the data's last day
 };
+
+// countOf is what the grid and the areas count: the count chosen, else incidents for violations
+// and possible violations (a violation reported by three partners is one violation), reports otherwise.
+export const countOf = (s) => s.count || (s.measure === 'violations' || s.measure === 'possible_violations' ? 'incidents' : 'reports');
+
+// measureOf is the property of a cell or area that holds s.measure under countOf(s).
+export const measureOf = (s) => (countOf(s) !== 'incidents' ? s.measure
+  : ({ reports: 'incidents', coarse_reports: 'coarse_incidents' })[s.measure] ?? s.measure);
 
 export function read() {
   const s = { ...defaults };
