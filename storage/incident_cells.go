@@ -51,12 +51,8 @@ func cellKeyOf(c *read.IncidentCell) []any {
 	return []any{c.Zone, t, c.Category, c.ViolationClass, c.Possible, c.Precision}
 }
 
-// MaxCellPartitions bounds the month partitions one INSERT of
-// WriteIncidentCells touches: current releases refuse more than 100.
-const MaxCellPartitions = 100
-
 // WriteIncidentCells stores cells (their whole sums) at version, one
-// INSERT per table and per MaxIncidentRows rows or MaxCellPartitions
+// INSERT per table and per MaxIncidentRows rows or MaxPartitionsPerInsert
 // months. Each cell must be given once. Writing the same again, or at a
 // higher version, is harmless: the tables keep each cell's highest
 // version.
@@ -88,7 +84,7 @@ func cellChunk(cs []read.IncidentCell) int {
 	for i, c := range cs {
 		m := time.Unix(c.Time, 0).UTC().Format("200601")
 		if m != last {
-			if months++; months > MaxCellPartitions {
+			if months++; months > MaxPartitionsPerInsert {
 				return i
 			}
 			last = m
@@ -121,46 +117,72 @@ func (s *Store) insertCells(ctx context.Context, kind uint8, version uint64, cs 
 
 // StoredIncidentCells returns every stored cell of the incident
 // aggregates that holds incidents (FINAL: each cell's latest sums) and
-// the highest version written.
+// the highest version written. It reads one month partition at a time:
+// FINAL on 18.16 opens every part it reads at once, each column with a
+// read buffer, too much memory over years of partitions.
 func (s *Store) StoredIncidentCells(ctx context.Context) ([]read.IncidentCell, uint64, error) {
 	var out []read.IncidentCell
 	var version uint64
 	for _, kind := range incidentCellKinds {
 		t := incidentCellTable[kind]
-		q := s.sql(fmt.Sprintf("SELECT %s, version, %s FROM {db}.%s FINAL", t.key, incidentSumCols, t.name))
-		err := s.each(ctx, "stored incident cells", q, nil, func(sc scanner) error {
-			c := read.IncidentCell{IncidentCellKey: read.IncidentCellKey{Kind: kind}}
-			var at time.Time
-			var v uint64
-			var dst []any
-			switch kind {
-			case read.CellTileDay:
-				dst = []any{&c.Tile, &at, &c.Category, &c.ViolationClass, &c.Precision}
-			case read.CellAdmDay:
-				dst = []any{&c.Adm1, &c.Adm2, &c.Adm3, &at, &c.Category, &c.ViolationClass, &c.Precision}
-			default:
-				dst = []any{&c.Zone, &at, &c.Category, &c.ViolationClass, &c.Possible, &c.Precision}
-			}
-			if err := sc.Scan(append(append(dst, &v), sumsDst(&c.IncidentSums)...)...); err != nil {
-				return err
-			}
-			if kind != read.CellZoneHour {
-				at = dateUTC(at)
-			}
-			c.Time, version = at.Unix(), max(version, v)
-			// An emptied cell (all zeros) is no cell: filtered here, not in
-			// SQL, where a condition on a non-key column could be applied
-			// before FINAL picks the latest version.
-			if c.IncidentSums != (read.IncidentSums{}) {
-				out = append(out, c)
-			}
-			return nil
+		var months []uint32
+		err := s.each(ctx, "stored incident cells: months", `SELECT DISTINCT toUInt32(partition) AS m FROM system.parts
+WHERE database = ? AND table = ? AND active ORDER BY m`, []any{s.db, t.name}, func(sc scanner) error {
+			var m uint32
+			err := sc.Scan(&m)
+			months = append(months, m)
+			return err
 		})
 		if err != nil {
 			return nil, 0, err
 		}
+		col := "day"
+		if kind == read.CellZoneHour {
+			col = "hour"
+		}
+		for _, m := range months {
+			q := s.sql(fmt.Sprintf("SELECT %s, version, %s FROM {db}.%s FINAL WHERE toYYYYMM(%s) = ?", t.key, incidentSumCols, t.name, col))
+			err := s.each(ctx, "stored incident cells", q, []any{m}, func(sc scanner) error {
+				c, v, err := scanStoredCell(sc, kind)
+				version = max(version, v)
+				// An emptied cell (all zeros) is no cell: filtered here, not
+				// in SQL, where a condition on a non-key column could be
+				// applied before FINAL picks the latest version.
+				if err == nil && c.IncidentSums != (read.IncidentSums{}) {
+					out = append(out, c)
+				}
+				return err
+			})
+			if err != nil {
+				return nil, 0, err
+			}
+		}
 	}
 	return out, version, nil
+}
+
+// scanStoredCell scans a row of StoredIncidentCells' query of kind.
+func scanStoredCell(sc scanner, kind uint8) (read.IncidentCell, uint64, error) {
+	c := read.IncidentCell{IncidentCellKey: read.IncidentCellKey{Kind: kind}}
+	var at time.Time
+	var v uint64
+	var dst []any
+	switch kind {
+	case read.CellTileDay:
+		dst = []any{&c.Tile, &at, &c.Category, &c.ViolationClass, &c.Precision}
+	case read.CellAdmDay:
+		dst = []any{&c.Adm1, &c.Adm2, &c.Adm3, &at, &c.Category, &c.ViolationClass, &c.Precision}
+	default:
+		dst = []any{&c.Zone, &at, &c.Category, &c.ViolationClass, &c.Possible, &c.Precision}
+	}
+	if err := sc.Scan(append(append(dst, &v), sumsDst(&c.IncidentSums)...)...); err != nil {
+		return c, 0, err
+	}
+	if kind != read.CellZoneHour {
+		at = dateUTC(at)
+	}
+	c.Time = at.Unix()
+	return c, v, nil
 }
 
 // Tables of the incident aggregates, as serve reads them.
