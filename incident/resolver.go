@@ -156,7 +156,7 @@ func (r *Resolver) full(ctx context.Context) (Pass, error) {
 		return Pass{}, fmt.Errorf("incident: read reports: %w", err)
 	}
 	set := NewSet(r.o.Rule, r.o.Groups)
-	set.Apply(nil, ch.Current)
+	all, _ := set.Apply(nil, ch.Current) // from an empty set: every incident
 	stored, version, err := r.o.Store.StoredIncidents(ctx)
 	if err != nil {
 		return Pass{}, fmt.Errorf("incident: read incidents: %w", err)
@@ -166,8 +166,8 @@ func (r *Resolver) full(ctx context.Context) (Pass, error) {
 	for _, d := range stored {
 		have[d.ID] = d.Digest
 	}
-	var put []read.Incident
-	for _, inc := range set.Incidents() {
+	put := all[:0]
+	for _, inc := range all {
 		if d, ok := have[inc.ID]; !ok || d != inc.Digest {
 			put = append(put, inc)
 		}

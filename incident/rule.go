@@ -122,6 +122,9 @@ type item struct {
 	level  int8           // in the index, when fuse
 	cat    int32          // its category's number in the index
 
+	added   uint64 // the Apply (Set.epoch) that added it
+	dropped bool   // no longer in the Set
+
 	// Scratch of one Apply (Set.epoch): in a component already, and the
 	// nearest compatible report of each partner.
 	seen, nearAt uint64

@@ -77,19 +77,22 @@ func (s *Set) IncidentOf(k read.ReportKey) string { return s.of[k] }
 // is a connected component of the old graph and of the new.
 func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.Incident, del []string) {
 	s.epoch++
+	if len(s.items) == 0 && len(current) > 1000 { // a full resolution: no map grows step by step
+		s.items = make(map[read.ReportKey]*item, len(current))
+		s.of = make(map[read.ReportKey]string, len(current))
+		s.cells = make(map[cell][]*item, len(current))
+	}
 	oldIDs := map[string]bool{}
-	var starts, touched []read.ReportKey
-	// touch records the reports compatible with it: their nearest report
-	// of it's partner, and so their links, may change with it. An
-	// explicit link changes only with a report at one of its ends: the
+	var starts, touched []*item
+	// touch records a report compatible with a changed one (old revision
+	// or new): its nearest report of that partner, and so its links, may
+	// change. An explicit link changes only with a report at one of its ends: the
 	// component of a new revision reaches the other end (component follows
 	// linkedBy), and the old incident of a dropped one holds it.
-	touch := func(it *item) {
-		s.neighbours(it, func(n *item) {
-			if compatible(it, n) {
-				touched = append(touched, n.key)
-			}
-		})
+	touch := func(n *item) {
+		if n.added != s.epoch { // a new revision is a start already
+			touched = append(touched, n)
+		}
 	}
 	drop := func(k read.ReportKey) {
 		it := s.items[k]
@@ -99,9 +102,14 @@ func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.In
 		if id := s.of[k]; id != "" {
 			oldIDs[id] = true
 		}
-		touch(it)
+		s.neighbours(it, func(n *item) {
+			if compatible(it, n) {
+				touch(n)
+			}
+		})
 		s.unindex(it)
 		s.unlink(it)
+		it.dropped = true
 		delete(s.items, k)
 		delete(s.of, k)
 	}
@@ -126,23 +134,24 @@ func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.In
 		}
 		it := s.rule.item(current[i])
 		drop(it.key)
+		it.added = s.epoch
 		s.items[it.key] = it
 		s.index(it)
 		s.link(it)
-		starts = append(starts, it.key)
+		starts = append(starts, it)
 		added = append(added, it)
 	}
 	// s no longer changes: one scan of each new revision's neighbours
 	// finds both what it touches and its nearest of each partner.
 	for _, it := range added {
-		if s.items[it.key] == it { // not replaced by a later revision in current
-			s.nearestAll(it, func(n *item) { touched = append(touched, n.key) })
+		if !it.dropped { // not replaced by a later revision in current
+			s.nearestAll(it, touch)
 		}
 	}
-	for _, k := range touched {
-		if s.items[k] != nil {
-			starts = append(starts, k)
-			if id := s.of[k]; id != "" {
+	for _, n := range touched {
+		if !n.dropped {
+			starts = append(starts, n)
+			if id := s.of[n.key]; id != "" {
 				oldIDs[id] = true
 			}
 		}
@@ -150,17 +159,17 @@ func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.In
 	for id := range oldIDs {
 		if inc := s.incidents[id]; inc != nil {
 			for _, m := range inc.Members {
-				if s.items[m] != nil {
-					starts = append(starts, m)
+				if it := s.items[m]; it != nil {
+					starts = append(starts, it)
 				}
 			}
 		}
 	}
 	newIDs := map[string]bool{}
 	var comp []*item
-	for _, k := range starts {
-		it := s.items[k]
-		if it == nil || it.seen == s.epoch {
+	var changed []*read.Incident
+	for _, it := range starts {
+		if it.dropped || it.seen == s.epoch {
 			continue
 		}
 		comp = s.component(it, comp[:0])
@@ -176,7 +185,7 @@ func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.In
 		}
 		if old := s.incidents[inc.ID]; old == nil || old.Digest != inc.Digest {
 			s.incidents[inc.ID] = inc
-			put = append(put, *inc)
+			changed = append(changed, inc)
 		}
 	}
 	for id := range oldIDs {
@@ -185,7 +194,12 @@ func (s *Set) Apply(gone []read.ReportKey, current []read.Report) (put []read.In
 			del = append(del, id)
 		}
 	}
-	slices.SortFunc(put, func(a, b read.Incident) int { return strings.Compare(a.ID, b.ID) })
+	// Sorted as pointers: an incident is a few hundred bytes.
+	slices.SortFunc(changed, func(a, b *read.Incident) int { return strings.Compare(a.ID, b.ID) })
+	put = make([]read.Incident, len(changed))
+	for i, inc := range changed {
+		put[i] = *inc
+	}
 	slices.Sort(del)
 	return put, del
 }

@@ -118,51 +118,69 @@ const incidentCols = `incident_id, version, deleted, observed_at, observed_until
 // the same again, or at a higher version, is harmless: the table keeps
 // each incident's highest version.
 func (s *Store) WriteIncidents(ctx context.Context, version uint64, put []read.Incident, del []string) error {
-	type row struct {
-		inc     *read.Incident
-		deleted string
-	}
-	rows := make([]row, 0, len(put)+len(del))
-	for i := range put {
-		rows = append(rows, row{inc: &put[i]})
-	}
-	for _, id := range del {
-		rows = append(rows, row{deleted: id})
-	}
-	for len(rows) > 0 {
-		n := min(len(rows), MaxIncidentRows)
+	for len(put)+len(del) > 0 {
+		np := min(len(put), MaxIncidentRows)
+		nd := min(len(del), MaxIncidentRows-np)
 		b, err := s.conn.PrepareBatch(ctx, s.sql("INSERT INTO {db}.incidents ("+incidentCols+")"))
 		if err != nil {
 			return fmt.Errorf("storage: write incidents: %w", readErr(err))
 		}
-		for _, r := range rows[:n] {
-			if r.inc == nil {
-				var empty []string
-				err = b.Append(r.deleted, version, uint8(1), time.Unix(0, 0).UTC(), time.Unix(0, 0).UTC(), 0.0, 0.0, float32(0), uint64(0),
-					"", empty, empty, "", "", "", uint8(0), empty, empty, empty, empty,
-					uint32(0), uint32(0), uint32(0), uint32(0), empty, uint8(0), uint64(0))
-			} else {
-				inc := r.inc
-				mp, mr := make([]string, len(inc.Members)), make([]string, len(inc.Members))
-				for i, m := range inc.Members {
-					mp[i], mr[i] = m.PartnerID, m.ReportID
-				}
-				err = b.Append(inc.ID, version, uint8(0), time.Unix(inc.ObservedAt, 0).UTC(), time.Unix(inc.ObservedUntil, 0).UTC(),
-					inc.Lat, inc.Lon, inc.UncertaintyM, inc.Tile, inc.Category, nonNil(inc.Zones), nonNil(inc.PossibleZones),
-					inc.Adm1, inc.Adm2, inc.Adm3, b2u(inc.Violation), nonNil(inc.Partners), nonNil(inc.Groups), mp, mr,
-					inc.Killed, inc.KilledMin, inc.Injured, inc.InjuredMin, nonNil(inc.Sides), b2u(inc.Contested), inc.Digest)
-			}
-			if err != nil {
+		for i, col := range incidentBlock(version, put[:np], del[:nd]) {
+			if err := b.Column(i).Append(col); err != nil {
 				b.Abort()
-				return fmt.Errorf("storage: write incidents: %w", err)
+				return fmt.Errorf("storage: write incidents: column %d: %w", i, err)
 			}
 		}
 		if err := b.Send(); err != nil {
 			return fmt.Errorf("storage: write incidents: %w", readErr(err))
 		}
-		rows = rows[n:]
+		put, del = put[np:], del[nd:]
 	}
 	return nil
+}
+
+// incidentBlock is put, then a deletion of each id of del, as the columns
+// of incidentCols: one Append of a slice per column, not 27 interface
+// values per row.
+func incidentBlock(version uint64, put []read.Incident, del []string) []any {
+	n := len(put) + len(del)
+	strs := func() []string { return make([]string, n) }
+	lists := func() [][]string { return make([][]string, n) }
+	u32 := func() []uint32 { return make([]uint32, n) }
+	var (
+		id, category, adm1, adm2, adm3                         = strs(), strs(), strs(), strs(), strs()
+		zones, possible, partners, groups, mPartners, mReports = lists(), lists(), lists(), lists(), lists(), lists()
+		sides                                                  = lists()
+		versions, tile, digest                                 = make([]uint64, n), make([]uint64, n), make([]uint64, n)
+		deleted, violation, contested                          = make([]uint8, n), make([]uint8, n), make([]uint8, n)
+		at, until                                              = make([]time.Time, n), make([]time.Time, n)
+		lat, lon                                               = make([]float64, n), make([]float64, n)
+		uncertainty                                            = make([]float32, n)
+		killed, killedMin, injured, injuredMin                 = u32(), u32(), u32(), u32()
+	)
+	empty, epoch := []string{}, time.Unix(0, 0).UTC()
+	for i := range n {
+		versions[i] = version
+		if i >= len(put) { // a deletion
+			id[i], deleted[i], at[i], until[i] = del[i-len(put)], 1, epoch, epoch
+			zones[i], possible[i], partners[i], groups[i], mPartners[i], mReports[i], sides[i] = empty, empty, empty, empty, empty, empty, empty
+			continue
+		}
+		inc := &put[i]
+		id[i], at[i], until[i] = inc.ID, time.Unix(inc.ObservedAt, 0).UTC(), time.Unix(inc.ObservedUntil, 0).UTC()
+		lat[i], lon[i], uncertainty[i], tile[i], category[i] = inc.Lat, inc.Lon, inc.UncertaintyM, inc.Tile, inc.Category
+		zones[i], possible[i], adm1[i], adm2[i], adm3[i] = nonNil(inc.Zones), nonNil(inc.PossibleZones), inc.Adm1, inc.Adm2, inc.Adm3
+		violation[i], partners[i], groups[i] = b2u(inc.Violation), nonNil(inc.Partners), nonNil(inc.Groups)
+		mPartners[i], mReports[i] = make([]string, len(inc.Members)), make([]string, len(inc.Members))
+		for j, m := range inc.Members {
+			mPartners[i][j], mReports[i][j] = m.PartnerID, m.ReportID
+		}
+		killed[i], killedMin[i], injured[i], injuredMin[i] = inc.Killed, inc.KilledMin, inc.Injured, inc.InjuredMin
+		sides[i], contested[i], digest[i] = nonNil(inc.Sides), b2u(inc.Contested), inc.Digest
+	}
+	return []any{id, versions, deleted, at, until, lat, lon, uncertainty, tile,
+		category, zones, possible, adm1, adm2, adm3, violation, partners, groups,
+		mPartners, mReports, killed, killedMin, injured, injuredMin, sides, contested, digest}
 }
 
 const incidentReadCols = `incident_id, observed_at, observed_until, lat, lon, uncertainty_m, tile,
