@@ -19,7 +19,7 @@ func TestBrowserViolationsCountIncidents(t *testing.T) {
 	}
 	at := time.Date(2017, 3, 2, 14, 0, 0, 0, time.UTC)
 	viol := func(r storage.Row) storage.Row {
-		r.Revision, r.ReceivedAt, r.Violation, r.ViolationReason = 1, at, true, "in_zone:astana-3"
+		r.Revision, r.ReceivedAt, r.Violation, r.ViolationReason, r.Zones = 1, at, true, "in_zone:astana-3", []string{"astana-3"}
 		return r
 	}
 	store := resolved(t, []storage.Row{
@@ -49,6 +49,12 @@ func TestBrowserViolationsCountIncidents(t *testing.T) {
 	}
 	if st := eval[pageState](t, b, `window.trucewatch.state()`); st.Measure != "violations" {
 		t.Errorf("state: %+v", st)
+	}
+	// The zone's panel: its weekly series counts incidents too.
+	b.load(t, hs.URL+"/#lon=38.6000&lat=34.9000&z=6.10&from=2017-03-01&to=2017-03-08&live=0&choro=adm1&measure=violations&sel=zone:astana-3")
+	if bars := eval[[]string](t, b, `[...document.querySelectorAll('#panel svg title')].map((t) => t.textContent)`); len(bars) != 2 ||
+		bars[0] != "week of 2017-02-27: 2 incidents, 2 violations" {
+		t.Errorf("the zone's series: %q", bars)
 	}
 	eval[bool](t, b, `(() => { const e = document.querySelector('#f-count'); e.value = 'reports'; e.dispatchEvent(new Event('change')); return true; })()`)
 	b.idle(t)

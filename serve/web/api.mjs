@@ -59,7 +59,8 @@ const areaFilters = (s, violation) => ({ measure: countOf(s) === 'incidents' ? '
   category: s.category, violation: violation ? s.violation : '', precision: s.precision });
 export const adminURL = (level, s) => `/v1/admin/${level}.geojson?${qs({ from: s.from, to: s.to, zoom: 8, ...areaFilters(s, true) })}`;
 export const zonesURL = (s) => `/v1/zones.geojson?${qs({ set: s.set, from: s.from, to: s.to, zoom: 8, ...areaFilters(s, false) })}`;
-export const seriesURL = (id, s) => `/v1/zones/${encodeURIComponent(id)}/series?${qs({ bucket: 'week', from: s.from, to: s.to })}`;
+export const seriesURL = (id, s) => `/v1/zones/${encodeURIComponent(id)}/series?${qs({ bucket: 'week', from: s.from, to: s.to,
+  measure: countOf(s) === 'incidents' ? 'incidents' : '' })}`;
 
 export function reportsURL(s, extra) {
   return `/v1/reports?${qs({ from: s.from, to: s.to, ...filters(s), ...extra })}`;

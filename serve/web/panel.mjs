@@ -70,20 +70,22 @@ function reportItem(f) {
   return li;
 }
 
+// chart draws a series of reports, or of incidents (measure=incidents: its points have incidents).
 function chart(points) {
   const ns = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(ns, 'svg');
-  const w = 300, h = 80, max = Math.max(1, ...points.map((p) => p.reports));
+  const unit = points[0]?.incidents !== undefined ? 'incidents' : 'reports';
+  const w = 300, h = 80, max = Math.max(1, ...points.map((p) => p[unit]));
   svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
   svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', 'reports per week');
+  svg.setAttribute('aria-label', `${unit} per week`);
   points.forEach((p, i) => {
     const r = document.createElementNS(ns, 'rect');
-    const bw = w / points.length, bh = (p.reports / max) * (h - 4);
+    const bw = w / points.length, bh = (p[unit] / max) * (h - 4);
     r.setAttribute('x', i * bw + 0.5); r.setAttribute('width', Math.max(bw - 1, 0.5));
     r.setAttribute('y', h - bh); r.setAttribute('height', bh);
     const t = document.createElementNS(ns, 'title');
-    t.textContent = `week of ${p.t.slice(0, 10)}: ${p.reports} reports, ${p.violations} violations`;
+    t.textContent = `week of ${p.t.slice(0, 10)}: ${p[unit]} ${unit}, ${p.violations} violations`;
     r.append(t);
     svg.append(r);
   });
