@@ -79,7 +79,8 @@ func runIncidents(ctx context.Context, args []string, std stdio) error {
 	}
 	o.Pass = func(p incident.Pass) {
 		if p.Full || *once {
-			fmt.Fprintf(std.out, "%d reports in %d incidents; wrote %d, deleted %d, in %v\n", p.Reports, p.Incidents, p.Put, p.Del, p.Took.Round(time.Millisecond))
+			fmt.Fprintf(std.out, "%d reports in %d incidents; wrote %d, deleted %d, %d aggregate cells, in %v\n",
+				p.Reports, p.Incidents, p.Put, p.Del, p.Cells, p.Took.Round(time.Millisecond))
 		}
 	}
 	r, err := incident.New(o)

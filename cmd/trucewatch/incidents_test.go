@@ -32,7 +32,7 @@ func TestIncidentsCommand(t *testing.T) {
 	var out, errb bytes.Buffer
 	code := run([]string{"incidents", "--clickhouse", srv.Addr(), "--database", db, "--once", "--partner-groups", "a=guarantor:ru,b=guarantor:tr"},
 		stdio{in: strings.NewReader(""), out: &out, err: &errb})
-	if code != 0 || !strings.Contains(out.String(), "3 reports in 2 incidents; wrote 2, deleted 0") {
+	if code != 0 || !strings.Contains(out.String(), "3 reports in 2 incidents; wrote 2, deleted 0, 3 aggregate cells") {
 		t.Fatalf("incidents: exit %d\n%s%s", code, out.String(), errb.String())
 	}
 	c, err := store.IncidentCounts(ctx, read.IncidentQuery{})
