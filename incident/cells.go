@@ -12,11 +12,53 @@ import (
 // sums, never a delta: a cell written twice, or half a write redone,
 // cannot count twice.
 type cells struct {
-	sums map[read.IncidentCellKey]read.IncidentSums
+	sums map[cellKey]read.IncidentSums
 	// placed is each incident as it was placed (the Set's own pointer:
 	// no copy) and its violation class, so that its old cells can be
 	// computed again when it changes.
 	placed map[string]placed
+	strs   []string          // interned strings of the keys
+	ids    map[string]uint32 // their indexes in strs
+}
+
+// cellKey is read.IncidentCellKey in memory, its strings interned: 40
+// bytes instead of 136, most of the cells' memory.
+type cellKey struct {
+	kind, class, possible uint8
+	cat, prec, a, b, c    uint32 // category, precision; adm1..3, or the zone in a
+	time                  int64
+	tile                  uint64
+}
+
+func (c *cells) intern(v string) uint32 {
+	id, ok := c.ids[v]
+	if !ok {
+		id = uint32(len(c.strs))
+		c.strs = append(c.strs, v)
+		c.ids[v] = id
+	}
+	return id
+}
+
+func (c *cells) key(k read.IncidentCellKey) cellKey {
+	a, b, cc := k.Adm1, k.Adm2, k.Adm3
+	if k.Kind == read.CellZoneHour {
+		a = k.Zone
+	}
+	return cellKey{kind: k.Kind, class: k.ViolationClass, possible: k.Possible, cat: c.intern(k.Category),
+		prec: c.intern(k.Precision), a: c.intern(a), b: c.intern(b), c: c.intern(cc), time: k.Time, tile: k.Tile}
+}
+
+// cell is k as storage writes it, with sums.
+func (c *cells) cell(k cellKey, sums read.IncidentSums) read.IncidentCell {
+	ck := read.IncidentCellKey{Kind: k.kind, Tile: k.tile, Possible: k.possible, Time: k.time,
+		Category: c.strs[k.cat], ViolationClass: k.class, Precision: c.strs[k.prec]}
+	if k.kind == read.CellZoneHour {
+		ck.Zone = c.strs[k.a]
+	} else if k.kind == read.CellAdmDay {
+		ck.Adm1, ck.Adm2, ck.Adm3 = c.strs[k.a], c.strs[k.b], c.strs[k.c]
+	}
+	return read.IncidentCell{IncidentCellKey: ck, IncidentSums: sums}
 }
 
 type placed struct {
@@ -32,7 +74,7 @@ type placement struct {
 
 // newCells places every incident of s.
 func newCells(s *Set) *cells {
-	c := &cells{sums: map[read.IncidentCellKey]read.IncidentSums{}, placed: map[string]placed{}}
+	c := &cells{sums: map[cellKey]read.IncidentSums{}, placed: map[string]placed{}, ids: map[string]uint32{}}
 	for _, inc := range s.incidents {
 		c.place(inc.ID, placed{inc, s.violationClass(inc)}, nil)
 	}
@@ -109,13 +151,14 @@ func floorTo(t, d int64) int64 {
 
 // place makes incident id count as p instead of as it counted (p.inc
 // nil: nowhere), adding the keys whose sums changed to touched.
-func (c *cells) place(id string, p placed, touched map[read.IncidentCellKey]bool) {
+func (c *cells) place(id string, p placed, touched map[cellKey]bool) {
 	old, had := c.placed[id]
 	if had && p.inc != nil && old.class == p.class && old.inc.Digest == p.inc.Digest {
 		return // the digest covers every field placementOf reads
 	}
 	move := func(pl placement, sign int64) {
-		for _, k := range pl.keys {
+		for _, ek := range pl.keys {
+			k := c.key(ek)
 			s := c.sums[k]
 			if sign > 0 {
 				s.Add(pl.sums)
@@ -147,7 +190,7 @@ func (c *cells) place(id string, p placed, touched map[read.IncidentCellKey]bool
 // with no field of the incident), and returns the cells whose sums
 // changed, with their new sums (zeros for an emptied cell).
 func (c *cells) update(s *Set, put []read.Incident, del []string, changed []read.ReportKey) []read.IncidentCell {
-	touched := map[read.IncidentCellKey]bool{}
+	touched := map[cellKey]bool{}
 	for _, id := range del {
 		c.place(id, placed{}, touched)
 	}
@@ -164,7 +207,7 @@ func (c *cells) update(s *Set, put []read.Incident, del []string, changed []read
 	}
 	out := make([]read.IncidentCell, 0, len(touched))
 	for k := range touched {
-		out = append(out, read.IncidentCell{IncidentCellKey: k, IncidentSums: c.sums[k]})
+		out = append(out, c.cell(k, c.sums[k]))
 	}
 	return out
 }
@@ -172,17 +215,18 @@ func (c *cells) update(s *Set, put []read.Incident, del []string, changed []read
 // diff returns the cells whose stored sums differ from c's: c's own, and
 // zeros for a stored cell c does not hold.
 func (c *cells) diff(stored []read.IncidentCell) []read.IncidentCell {
-	have := make(map[read.IncidentCellKey]read.IncidentSums, len(stored))
+	have := make(map[cellKey]read.IncidentSums, len(stored))
 	var out []read.IncidentCell
 	for _, sc := range stored {
-		have[sc.IncidentCellKey] = sc.IncidentSums
-		if _, ok := c.sums[sc.IncidentCellKey]; !ok {
-			out = append(out, read.IncidentCell{IncidentCellKey: sc.IncidentCellKey})
+		k := c.key(sc.IncidentCellKey)
+		have[k] = sc.IncidentSums
+		if _, ok := c.sums[k]; !ok {
+			out = append(out, c.cell(k, read.IncidentSums{}))
 		}
 	}
 	for k, s := range c.sums {
 		if h, ok := have[k]; !ok || h != s {
-			out = append(out, read.IncidentCell{IncidentCellKey: k, IncidentSums: s})
+			out = append(out, c.cell(k, s))
 		}
 	}
 	return out
