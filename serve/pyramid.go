@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sync/errgroup"
 
@@ -80,7 +81,12 @@ func newPyramid(cells []tileCell, cz uint32) *pyramid {
 	return &pyramid{narrow: narrow, cz: cz}
 }
 
-func (p *pyramid) len() int { return len(p.narrow) + len(p.wide) }
+// len is the pyramid's size in narrow cells: a wide cell (categories,
+// incidents) counts as the narrow cells its memory would hold, so that
+// maxPyramidCells bounds memory whatever the pyramids hold.
+func (p *pyramid) len() int { return len(p.narrow) + len(p.wide)*wideCost }
+
+const wideCost = int(unsafe.Sizeof(tileCell{}) / unsafe.Sizeof(narrowCell{}))
 
 func (tr *tileRequest) pyramidKey(src string, region read.Tile, cz uint32) string {
 	return fmt.Sprintf("%s|%d/%d/%d|%d|%s|%s|%s|%s|%s|%s|%v|%s|%s", src, region.Z, region.X, region.Y, cz,
