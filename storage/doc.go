@@ -96,6 +96,12 @@
 //	incidents         ReplacingMergeTree(version) ORDER BY incident_id: package
 //	                  incident's resolution of the current reports (incidents.go,
 //	                  docs/incidents.md); read with FINAL and deleted = 0
+//	incident_counts_tile_day, incident_counts_adm_day, incident_counts_zone_hour
+//	                  ReplacingMergeTree(version) PARTITION BY toYYYYMM of the day or
+//	                  hour, ORDER BY the keys of counts_* without span_id (the tile a
+//	                  quadkey at read.IncidentTileZoom, 30): the incidents' counts,
+//	                  each cell written whole by the resolver (incident_cells.go,
+//	                  migration 0008)
 //	schema_migrations ReplacingMergeTree ORDER BY version
 //
 // Aggregates carry n_reports = sum(sign), n_killed = sum(sign*killed),
