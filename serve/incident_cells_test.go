@@ -265,6 +265,14 @@ func checkIncidentTiles(t *testing.T, base, q string, counts []incidentCount, in
 			if len(got) != len(want) {
 				t.Errorf("%s: %d cells, want %d", u, len(got), len(want))
 			}
+			if z == 9 { // by category: each cell's incidents split by category
+				for _, f := range getFC(t, u+"&by=category").Features {
+					p := f.Properties
+					if n, _ := p["n_shelling"].(float64); n+numOr0(p["n_airstrike"]) != numOr0(p["incidents"]) {
+						t.Errorf("%s&by=category: %v", u, p)
+					}
+				}
+			}
 			for cell, w := range want {
 				sameMeasures(t, u+" cell "+cell, got[cell], w, "coarse_incidents")
 			}
@@ -341,3 +349,5 @@ func checkIncidentAreas(t *testing.T, base string, f url.Values, counts []incide
 		}
 	}
 }
+
+func numOr0(v any) float64 { f, _ := v.(float64); return f }
