@@ -47,6 +47,7 @@ var (
 	loadWarmup   = flag.Duration("load.warmup", 30*time.Second, "how long the same clients drive the server before the measured run, from cold caches (reported apart; 0: none)")
 	loadClients  = flag.Int("load.clients", 32, "concurrent clients")
 	loadConns    = flag.Int("load.conns", storage.DefaultMaxOpenConns, "ClickHouse connections of the server (serve's default unless set)")
+	loadBulk     = flag.Int("load.bulk", serve.DefaultBulkQueries, "bulk queries the server runs at once (serve.Options.BulkQueries)")
 	loadBaseline = flag.Duration("load.baseline", 10*time.Second, "how long to drive the raw GROUP BY baseline")
 	loadFresh    = flag.Duration("load.freshness", 20*time.Second, "how long to measure freshness while ~10,000 reports/s are ingested through Kafka (0: skip)")
 	loadShared   = flag.Float64("load.shared", 0.5, "fraction of sessions that start at the default view (the latest 60 days); the others start at a random Monday")
@@ -69,7 +70,7 @@ func BenchmarkServeLoad(b *testing.B) {
 	tableSizes(b, store)
 
 	reg := prometheus.NewRegistry()
-	s, err := serve.New(serve.Options{Store: store, Admin: admin, ZoneSets: sets, Registry: reg})
+	s, err := serve.New(serve.Options{Store: store, Admin: admin, ZoneSets: sets, Registry: reg, BulkQueries: *loadBulk})
 	if err != nil {
 		b.Fatal(err)
 	}
