@@ -465,7 +465,12 @@ func TestPartnerTopics(t *testing.T) {
 	msg := func(r report.Report) kafka.Message { return kafka.Message{Key: []byte(r.ID), Value: enc(r)} }
 	withBravo := msg(headerBravo)
 	withBravo.Headers = []kafka.Header{{Key: report.HeaderPartner, Value: []byte("bravo")}}
-	if err := crc.WriteMessages(e.ctx, msg(corrected), msg(own), msg(unnamed), msg(asBravo), withBravo); err != nil {
+	// An explicit link to bravo's report is kept; one to the report itself,
+	// its partner known only from the topic, is refused.
+	linked, selfLinked := newReport(""), newReport("")
+	linked.IncidentOf = report.Key{PartnerID: "bravo", ID: "b-1"}
+	selfLinked.IncidentOf = report.Key{PartnerID: "alpha", ID: selfLinked.ID}
+	if err := crc.WriteMessages(e.ctx, msg(corrected), msg(own), msg(unnamed), msg(asBravo), withBravo, msg(linked), msg(selfLinked)); err != nil {
 		t.Fatal(err)
 	}
 	if crc32Partition(corrected.ID, 6) == int32(home(corrected.ID, seq(6))) {
@@ -483,24 +488,27 @@ func TestPartnerTopics(t *testing.T) {
 
 	st := e.run(ingest.Options{Dialer: adminDialer, Transport: adminTr}, 90*time.Second)
 	t.Logf("%+v", st)
-	rows, err := e.store.Conn().Query(e.ctx, fmt.Sprintf("SELECT partner_id, report_id, revision FROM %s.reports_current", e.store.Database()))
+	rows, err := e.store.Conn().Query(e.ctx, fmt.Sprintf("SELECT partner_id, report_id, revision, incident_of_partner_id, incident_of_report_id FROM %s.reports_current", e.store.Database()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]string{}
 	for rows.Next() {
-		var partner, id string
+		var partner, id, toPartner, toID string
 		var rev uint32
-		if err := rows.Scan(&partner, &id, &rev); err != nil {
+		if err := rows.Scan(&partner, &id, &rev, &toPartner, &toID); err != nil {
 			t.Fatal(err)
 		}
 		got[id] = partner + "/" + strconv.Itoa(int(rev))
+		if toID != "" {
+			got[id] += " of " + toPartner + "/" + toID
+		}
 		if !report.ValidPartnerID(partner) {
 			t.Errorf("stored partner id %q", partner)
 		}
 	}
 	rows.Close()
-	want := map[string]string{viaHTTPS.ID: "alpha/2", own.ID: "alpha/1", unnamed.ID: "alpha/1"}
+	want := map[string]string{viaHTTPS.ID: "alpha/2", own.ID: "alpha/1", unnamed.ID: "alpha/1", linked.ID: "alpha/1 of bravo/b-1"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("stored %v, want %v", got, want)
 	}
@@ -511,7 +519,7 @@ func TestPartnerTopics(t *testing.T) {
 	}
 	wantRules := map[string]string{
 		asBravo.ID: "partner:partner_id", headerBravo.ID: "partner:" + report.HeaderPartner,
-		future.ID:    "future:observed_at",
+		future.ID: "future:observed_at", selfLinked.ID: "self:incident_of",
 		"no-partner": "required:partner_id", "long-partner": "format:" + report.HeaderPartner,
 		"rlo-partner": "format:" + report.HeaderPartner, "ctl-partner": "format:" + report.HeaderPartner,
 	}
