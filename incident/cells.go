@@ -187,10 +187,9 @@ func (c *cells) place(id string, p placed, touched map[cellKey]bool) {
 
 // update places again the incidents put, those deleted (del) and those
 // holding a report of changed (whose violation class may have changed
-// with no field of the incident), and returns the cells whose sums
-// changed, with their new sums (zeros for an emptied cell).
-func (c *cells) update(s *Set, put []read.Incident, del []string, changed []read.ReportKey) []read.IncidentCell {
-	touched := map[cellKey]bool{}
+// with no field of the incident), adding the cells whose sums changed to
+// touched.
+func (c *cells) update(s *Set, put []read.Incident, del []string, changed []read.ReportKey, touched map[cellKey]bool) {
 	for _, id := range del {
 		c.place(id, placed{}, touched)
 	}
@@ -205,8 +204,13 @@ func (c *cells) update(s *Set, put []read.Incident, del []string, changed []read
 	for _, k := range changed {
 		again(s.IncidentOf(k))
 	}
-	out := make([]read.IncidentCell, 0, len(touched))
-	for k := range touched {
+}
+
+// cellsOf returns the cells of keys with their sums now (zeros for an
+// emptied cell).
+func (c *cells) cellsOf(keys map[cellKey]bool) []read.IncidentCell {
+	out := make([]read.IncidentCell, 0, len(keys))
+	for k := range keys {
 		out = append(out, c.cell(k, c.sums[k]))
 	}
 	return out

@@ -34,8 +34,9 @@ type Store interface {
 
 // Defaults of Options.
 const (
-	DefaultInterval = time.Second
-	DefaultOverlap  = 10 * time.Second
+	DefaultInterval     = time.Second
+	DefaultOverlap      = 10 * time.Second
+	DefaultCellInterval = 10 * time.Second
 )
 
 // Options configure a Resolver. The zero value of each field but Store
@@ -50,7 +51,16 @@ type Options struct {
 	// the previous pass began, so that a row whose INSERT was still
 	// under way then is not missed (DefaultOverlap).
 	Overlap time.Duration
-	Logger  *slog.Logger
+	// CellInterval: a later pass writes the aggregate cells changed since
+	// the last cell write only when this long has passed since it, or
+	// when the pass itself changed none (the feed paused)
+	// (DefaultCellInterval). Each write is a part in every month
+	// partition it touches of three tables: written every second, a
+	// continuous feed spread over months made more parts than ingest
+	// itself. The maps' tiles are cached for a minute anyway; the
+	// incidents themselves are written every pass.
+	CellInterval time.Duration
+	Logger       *slog.Logger
 	// Pass, when set, is called after every pass with its figures.
 	Pass func(Pass)
 }
@@ -79,11 +89,14 @@ type Pass struct {
 // It keeps the incident aggregates (incident_counts_*) too: every cell of
 // its incidents in memory, written whole after the incidents: by a full
 // pass those that differ from the stored cells, by a later pass those its
-// changed incidents leave or enter (cells.go).
+// changed incidents left or entered since the last cell write, at most
+// every CellInterval (cells.go).
 type Resolver struct {
 	o       Options
 	set     *Set
-	cells   *cells // the incident aggregates of set
+	cells   *cells           // the incident aggregates of set
+	pending map[cellKey]bool // cells changed since the last cell write
+	cellsAt time.Time        // when the cells were last written
 	since   time.Time
 	version uint64
 }
@@ -98,6 +111,9 @@ func New(o Options) (*Resolver, error) {
 	}
 	if o.Overlap <= 0 {
 		o.Overlap = DefaultOverlap
+	}
+	if o.CellInterval <= 0 {
+		o.CellInterval = DefaultCellInterval
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -138,7 +154,7 @@ func (r *Resolver) Step(ctx context.Context) error {
 		p, err = r.incremental(ctx)
 	}
 	if err != nil {
-		r.set = nil
+		r.set, r.pending = nil, nil
 		return err
 	}
 	p.Full, p.Took = full, time.Since(start)
@@ -192,6 +208,7 @@ func (r *Resolver) full(ctx context.Context) (Pass, error) {
 		return Pass{}, err
 	}
 	r.set, r.cells, r.since = set, cs, ch.Now.Add(-r.o.Overlap)
+	r.pending, r.cellsAt = map[cellKey]bool{}, time.Now()
 	return Pass{Changed: len(ch.Keys), Put: len(put), Del: len(del), Cells: len(diff)}, nil
 }
 
@@ -204,12 +221,18 @@ func (r *Resolver) incremental(ctx context.Context) (Pass, error) {
 	if err := r.write(ctx, put, del); err != nil {
 		return Pass{}, err
 	}
-	touched := r.cells.update(r.set, put, del, ch.Keys)
-	if err := r.writeCells(ctx, touched); err != nil {
-		return Pass{}, err
+	n := len(r.pending)
+	r.cells.update(r.set, put, del, ch.Keys, r.pending)
+	var cells []read.IncidentCell
+	if len(r.pending) > 0 && (len(r.pending) == n || time.Since(r.cellsAt) >= r.o.CellInterval) {
+		cells = r.cells.cellsOf(r.pending)
+		if err := r.writeCells(ctx, cells); err != nil {
+			return Pass{}, err
+		}
+		r.pending, r.cellsAt = map[cellKey]bool{}, time.Now()
 	}
 	r.since = ch.Now.Add(-r.o.Overlap)
-	return Pass{Changed: len(ch.Keys), Put: len(put), Del: len(del), Cells: len(touched)}, nil
+	return Pass{Changed: len(ch.Keys), Put: len(put), Del: len(del), Cells: len(cells)}, nil
 }
 
 func (r *Resolver) write(ctx context.Context, put []read.Incident, del []string) error {

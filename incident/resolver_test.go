@@ -195,8 +195,12 @@ func TestResolverExactThreePartners(t *testing.T) {
 
 	cs := &crashingStore{Store: store}
 	var incremental int
+	var last incident.Pass
 	newResolver := func() *incident.Resolver {
-		r, err := incident.New(incident.Options{Store: cs, Groups: groups, Overlap: time.Second, Pass: func(p incident.Pass) {
+		// Cells are written by full passes and by passes that change
+		// none (CellInterval never passes): they accumulate across passes.
+		r, err := incident.New(incident.Options{Store: cs, Groups: groups, Overlap: time.Second, CellInterval: time.Hour, Pass: func(p incident.Pass) {
+			last = p
 			if !p.Full {
 				incremental++
 			}
@@ -220,6 +224,13 @@ func TestResolverExactThreePartners(t *testing.T) {
 			continue
 		}
 		if i == len(batches)/3 || i == len(batches)/2 || i == 2*len(batches)/3 {
+			if i == len(batches)/2 {
+				// The pass that writes the cells the passes before it
+				// changed is the one that crashes.
+				if err := res.Step(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
 			cs.crash, cs.crashCells = i != len(batches)/2, i == len(batches)/2
 			if err := res.Step(ctx); !errors.Is(err, errCrash) {
 				t.Fatalf("crashing pass: %v", err)
@@ -231,8 +242,10 @@ func TestResolverExactThreePartners(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := res.Step(ctx); err != nil {
-		t.Fatal(err)
+	for range 2 { // the second changes nothing: it writes the cells
+		if err := res.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// From scratch: the final reports as the test sent them, and as
@@ -325,8 +338,15 @@ func TestResolverExactThreePartners(t *testing.T) {
 	if _, err := store.WriteBatch(ctx, storage.Batch{Span: sp, Rows: []storage.Row{late}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := res.Step(ctx); err != nil {
-		t.Fatal(err)
+	var cellsWritten []int
+	for range 2 {
+		if err := res.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cellsWritten = append(cellsWritten, last.Cells)
+	}
+	if cellsWritten[0] != 0 || cellsWritten[1] == 0 {
+		t.Errorf("cells written by the pass placing the late report, then by the next: %v; want none, then its cells", cellsWritten)
 	}
 	inc, reports, ok, err := store.Incident(ctx, got[0].ID)
 	if !ok || err != nil || !slices.Contains(inc.Members, read.ReportKey{PartnerID: "tr", ReportID: "late"}) || len(reports) != len(inc.Members) {

@@ -17,6 +17,7 @@ type incidentFlags struct {
 	distance, maxUncertainty float64
 	slack, maxWindow         time.Duration
 	interval, overlap        time.Duration
+	cellInterval             time.Duration
 	groups                   string
 }
 
@@ -31,6 +32,7 @@ func (f *incidentFlags) register(fs *flag.FlagSet, groups string) {
 	fs.DurationVar(&f.slack, "incident-slack", incident.DefaultSlack, "every report's time window is widened by at least this on each side")
 	fs.DurationVar(&f.maxWindow, "incident-max-window", incident.DefaultMaxWindow, "a report whose widened window is longer is an incident of its own")
 	fs.DurationVar(&f.interval, "incident-interval", incident.DefaultInterval, "time between two resolver passes")
+	fs.DurationVar(&f.cellInterval, "incident-cell-interval", incident.DefaultCellInterval, "a pass writes the incident aggregates' changed cells at most this often (the incidents every pass)")
 	fs.DurationVar(&f.overlap, "incident-overlap", incident.DefaultOverlap, "each pass reads again the rows written this long before the previous pass (longer than any INSERT)")
 	fs.StringVar(&f.groups, "partner-groups", groups, "partner groups, comma-separated partner=group pairs (e.g. sn4hr=guarantor:tr,vdc-ghouta=ngo)")
 }
@@ -45,7 +47,7 @@ func (f *incidentFlags) options(store *storage.Store, log *slog.Logger) (inciden
 		}
 		groups[p] = g
 	}
-	return incident.Options{Store: store, Groups: groups, Interval: f.interval, Overlap: f.overlap, Logger: log,
+	return incident.Options{Store: store, Groups: groups, Interval: f.interval, CellInterval: f.cellInterval, Overlap: f.overlap, Logger: log,
 		Rule: incident.Rule{DistanceM: f.distance, Slack: f.slack, MaxUncertaintyM: f.maxUncertainty, MaxWindow: f.maxWindow}}, nil
 }
 
