@@ -113,19 +113,26 @@ func placementOf(inc *read.Incident, class uint8) placement {
 // candidate violation, PossibleViolation when one is a possible one
 // (violation_reason possibly_in_zone..., as the report aggregates tell
 // them) and none definite, else NotViolation.
-func (s *Set) violationClass(inc *read.Incident) uint8 {
-	class := read.NotViolation
-	for _, m := range inc.Members {
-		it := s.items[m]
-		if it == nil || !it.r.Violation {
-			continue
-		}
-		if !strings.HasPrefix(it.r.ViolationReason, "possibly_in_zone") {
-			return read.DefiniteViolation
-		}
-		class = read.PossibleViolation
+func (s *Set) violationClass(inc *read.Incident) uint8 { return inc.ViolationClass }
+
+// classOf is a report's violation class.
+func classOf(r *read.Report) uint8 {
+	switch {
+	case !r.Violation:
+		return read.NotViolation
+	case strings.HasPrefix(r.ViolationReason, "possibly_in_zone"):
+		return read.PossibleViolation
 	}
-	return class
+	return read.DefiniteViolation
+}
+
+// moreCertain is the class of an incident with members of classes a and
+// b: definite over possible over none.
+func moreCertain(a, b uint8) uint8 {
+	if a == read.DefiniteViolation || b == read.DefiniteViolation {
+		return read.DefiniteViolation
+	}
+	return max(a, b) // NotViolation 0 < PossibleViolation 2
 }
 
 func sumsOf(inc *read.Incident) read.IncidentSums {

@@ -34,7 +34,7 @@ func TestDigestIsFmt(t *testing.T) {
 			v.SetString(str())
 		case reflect.Int64:
 			v.SetInt(rng.Int64() - rng.Int64())
-		case reflect.Uint64, reflect.Uint32:
+		case reflect.Uint64, reflect.Uint32, reflect.Uint8:
 			v.SetUint(rng.Uint64() >> rng.IntN(64))
 		case reflect.Float64, reflect.Float32:
 			f := floats[rng.IntN(len(floats))]

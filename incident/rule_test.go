@@ -78,6 +78,31 @@ func TestCompatible(t *testing.T) {
 	}
 }
 
+// An incident's violation class is its most certain member's: definite
+// over possible over none.
+func TestSummaryViolationClass(t *testing.T) {
+	possible := func(r read.Report) read.Report {
+		r.Violation, r.ViolationReason = true, "possibly_in_zone:z1"
+		return r
+	}
+	definite := func(r read.Report) read.Report { r.Violation, r.ViolationReason = true, "in_zone:z1"; return r }
+	a, b := rep("p1", "a", east(0), 33.55, t0), rep("p2", "b", east(500), 33.55, t0)
+	for _, c := range []struct {
+		a, b read.Report
+		want uint8
+	}{
+		{a, b, read.NotViolation},
+		{possible(a), b, read.PossibleViolation},
+		{possible(a), definite(b), read.DefiniteViolation},
+		{definite(a), possible(b), read.DefiniteViolation},
+	} {
+		incs := Resolve(Rule{}, nil, []read.Report{c.a, c.b})
+		if len(incs) != 1 || incs[0].ViolationClass != c.want || incs[0].Violation != (c.want != read.NotViolation) {
+			t.Errorf("%s + %s: %+v, want one incident of class %d", c.a.ViolationReason, c.b.ViolationReason, incs, c.want)
+		}
+	}
+}
+
 func TestSummary(t *testing.T) {
 	a := rep("p1", "a", east(0), 33.55, t0)
 	a.Killed, a.PerpetratorSide, a.AccuracyM = 3, "government", 500
@@ -98,7 +123,7 @@ func TestSummary(t *testing.T) {
 	}
 	want := read.Incident{ID: ID(read.ReportKey{PartnerID: "p1", ReportID: "a"}), ObservedAt: t0 - 600, ObservedUntil: t0 + 600,
 		Lat: b.Lat, Lon: b.Lon, UncertaintyM: 100, Tile: read.TileKey(b.Lon, b.Lat), Category: "shelling", Zones: []string{"z1"},
-		Violation: true, Partners: []string{"p1", "p2", "p3"}, Groups: []string{"guarantor:ru", "guarantor:tr"},
+		Violation: true, ViolationClass: read.DefiniteViolation, Partners: []string{"p1", "p2", "p3"}, Groups: []string{"guarantor:ru", "guarantor:tr"},
 		Members: []read.ReportKey{{PartnerID: "p1", ReportID: "a"}, {PartnerID: "p2", ReportID: "b"}, {PartnerID: "p3", ReportID: "c"}},
 		Killed:  5, KilledMin: 3, Injured: 2, InjuredMin: 0, Sides: []string{"government", "opposition"}, Contested: true}
 	want.Digest = Digest(&want)

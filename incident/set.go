@@ -332,6 +332,7 @@ func (s *Set) summary(comp []*item) *read.Incident {
 		inc.ObservedAt = min(inc.ObservedAt, m.ObservedAt)
 		inc.ObservedUntil = max(inc.ObservedUntil, m.ObservedAt, m.ObservedUntil)
 		inc.Violation = inc.Violation || m.Violation
+		inc.ViolationClass = moreCertain(inc.ViolationClass, classOf(m))
 		inc.Partners = append(inc.Partners, m.PartnerID)
 		if g := s.groups[m.PartnerID]; g != "" {
 			inc.Groups = append(inc.Groups, g)
@@ -379,6 +380,7 @@ func Digest(inc *read.Incident) uint64 {
 	b = append(append(b, inc.Adm2...), ' ')
 	b = append(append(b, inc.Adm3...), ' ')
 	b = append(strconv.AppendBool(b, inc.Violation), ' ')
+	b = append(strconv.AppendUint(b, uint64(inc.ViolationClass), 10), ' ')
 	b = append(appendStrings(b, inc.Partners), ' ')
 	b = append(appendStrings(b, inc.Groups), ' ')
 	b = append(b, '[')

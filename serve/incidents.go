@@ -88,7 +88,7 @@ func (s *Server) handleIncidents(w http.ResponseWriter, r *http.Request) error {
 		"truncated": c.Incidents > int64(len(incs)),
 		"counts": map[string]int64{"incidents": c.Incidents, "reports": c.Reports, "single": c.Single,
 			"corroborated": c.Corroborated, "cross_groups": c.CrossGroups, "contested": c.Contested,
-			"violations": c.Violations, "killed": c.Killed, "killed_min": c.KilledMin}}
+			"violations": c.Violations, "possible_violations": c.PossibleViolations, "killed": c.Killed, "killed_min": c.KilledMin}}
 	b, err := json.Marshal(fc)
 	if err != nil {
 		return fmt.Errorf("serve: encode incidents: %w", err)
@@ -115,7 +115,8 @@ func incidentProps(inc *read.Incident) geojson.Properties {
 		"uncertainty_m": inc.UncertaintyM, "category": inc.Category,
 		"zones": nonNil(inc.Zones), "possible_zones": nonNil(inc.PossibleZones),
 		"adm1": inc.Adm1, "adm2": inc.Adm2, "adm3": inc.Adm3, "violation": inc.Violation,
-		"partners": nonNil(inc.Partners), "groups": nonNil(inc.Groups), "reports": len(inc.Members),
+		"violation_class": [...]string{read.NotViolation: "none", read.DefiniteViolation: "definite", read.PossibleViolation: "possible"}[inc.ViolationClass],
+		"partners":        nonNil(inc.Partners), "groups": nonNil(inc.Groups), "reports": len(inc.Members),
 		"corroboration": corroboration(inc), "killed": inc.Killed, "killed_min": inc.KilledMin,
 		"injured": inc.Injured, "injured_min": inc.InjuredMin, "sides": nonNil(inc.Sides), "contested": inc.Contested,
 	}

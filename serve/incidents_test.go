@@ -22,11 +22,14 @@ func incidentStore(t *testing.T) *storage.Store {
 	at := time.Date(2017, 3, 2, 14, 0, 0, 0, time.UTC)
 	rows := []storage.Row{
 		{PartnerID: "ru-obs", ReportID: "r1", Revision: 1, ObservedAt: at, Lat: 33.55, Lon: 36.40, AccuracyM: 300,
-			Category: "shelling", PerpetratorSide: "opposition", Killed: 2, ReceivedAt: at, Adm1: "SY03"},
+			Category: "shelling", PerpetratorSide: "opposition", Killed: 2, ReceivedAt: at, Adm1: "SY03",
+			Violation: true, ViolationReason: "in_zone:z1"},
 		{PartnerID: "tr-obs", ReportID: "t1", Revision: 1, ObservedAt: at.Add(40 * time.Minute), Lat: 33.556, Lon: 36.405,
-			Category: "shelling", PerpetratorSide: "government", Killed: 4, ReceivedAt: at, Adm1: "SY03"},
+			Category: "shelling", PerpetratorSide: "government", Killed: 4, ReceivedAt: at, Adm1: "SY03",
+			Violation: true, ViolationReason: "possibly_in_zone:z1"},
 		{PartnerID: "tr-obs", ReportID: "t2", Revision: 1, ObservedAt: at, Lat: 35.93, Lon: 36.63,
-			Category: "airstrike", Killed: 1, ReceivedAt: at, Adm1: "SY07"},
+			Category: "airstrike", Killed: 1, ReceivedAt: at, Adm1: "SY07",
+			Violation: true, ViolationReason: "possibly_in_zone:z2"},
 	}
 	return resolved(t, rows)
 }
@@ -72,7 +75,7 @@ func TestIncidentsAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]int64{"incidents": 2, "reports": 3, "single": 1, "corroborated": 1, "cross_groups": 1,
-		"contested": 1, "violations": 0, "killed": 5, "killed_min": 3}
+		"contested": 1, "violations": 1, "possible_violations": 1, "killed": 5, "killed_min": 3}
 	for k, v := range want {
 		if fc.Counts[k] != v {
 			t.Errorf("counts[%s] = %d, want %d (%s)", k, fc.Counts[k], v, body)
@@ -89,6 +92,13 @@ func TestIncidentsAPI(t *testing.T) {
 	}
 	if fused == "" {
 		t.Fatalf("no incident of both guarantors' partners: %s", body)
+	}
+	// A definite member makes the fused incident definite; the single
+	// report's incident is as possible as its report.
+	for _, f := range fc.Features {
+		if want := map[bool]string{true: "definite", false: "possible"}[f.ID == fused]; f.Properties["violation_class"] != want {
+			t.Errorf("%s: violation_class %v, want %s", f.ID, f.Properties["violation_class"], want)
+		}
 	}
 	_, body = get(t, hs.URL+"/v1/incidents?from=2017-03-01&to=2017-03-08&bbox=36,33,37,34&limit=1")
 	if err := json.Unmarshal(body, &fc); err != nil || len(fc.Features) != 1 || fc.Features[0].ID != fused || fc.Counts["incidents"] != 1 {

@@ -170,7 +170,7 @@ func incidentBlock(version uint64, put []read.Incident, del []string) []any {
 		id[i], at[i], until[i] = inc.ID, time.Unix(inc.ObservedAt, 0).UTC(), time.Unix(inc.ObservedUntil, 0).UTC()
 		lat[i], lon[i], uncertainty[i], tile[i], category[i] = inc.Lat, inc.Lon, inc.UncertaintyM, inc.Tile, inc.Category
 		zones[i], possible[i], adm1[i], adm2[i], adm3[i] = nonNil(inc.Zones), nonNil(inc.PossibleZones), inc.Adm1, inc.Adm2, inc.Adm3
-		violation[i], partners[i], groups[i] = b2u(inc.Violation), nonNil(inc.Partners), nonNil(inc.Groups)
+		violation[i], partners[i], groups[i] = inc.ViolationClass, nonNil(inc.Partners), nonNil(inc.Groups)
 		mPartners[i], mReports[i] = make([]string, len(inc.Members)), make([]string, len(inc.Members))
 		for j, m := range inc.Members {
 			mPartners[i][j], mReports[i][j] = m.PartnerID, m.ReportID
@@ -201,7 +201,9 @@ func scanIncident(sc scanner) (read.Incident, error) {
 		return inc, err
 	}
 	inc.ObservedAt, inc.ObservedUntil = obs.Unix(), until.Unix() // 1970 = none: 0
-	inc.Violation, inc.Contested = violation != 0, contest != 0
+	// violation holds the class (0001-0008 wrote 1 for any candidate:
+	// the resolver's next full pass rewrites those, their digest differs).
+	inc.Violation, inc.ViolationClass, inc.Contested = violation != 0, violation, contest != 0
 	for i := range mp {
 		inc.Members = append(inc.Members, read.ReportKey{PartnerID: mp[i], ReportID: mr[i]})
 	}
@@ -243,12 +245,12 @@ FROM {db}.incidents FINAL WHERE deleted = 0`+where), args, func(sc scanner) erro
 func incidentSums(cond string) string {
 	return strings.ReplaceAll(`toInt64(countIf({c})), toInt64(sumIf(length(member_reports), {c})),
     toInt64(countIf({c} AND length(partners) = 1)), toInt64(countIf({c} AND length(partners) >= 2)), toInt64(countIf({c} AND length(partner_groups) >= 2)),
-    toInt64(countIf({c} AND contested = 1)), toInt64(countIf({c} AND violation = 1)), toInt64(sumIf(killed, {c})), toInt64(sumIf(killed_min, {c}))`, "{c}", cond)
+    toInt64(countIf({c} AND contested = 1)), toInt64(countIf({c} AND violation = 1)), toInt64(countIf({c} AND violation = 2)), toInt64(sumIf(killed, {c})), toInt64(sumIf(killed_min, {c}))`, "{c}", cond)
 }
 
 // scanIncidentSums are the destinations of incidentSums' columns.
 func scanIncidentSums(c *read.IncidentCounts) []any {
-	return []any{&c.Incidents, &c.Reports, &c.Single, &c.Corroborated, &c.CrossGroups, &c.Contested, &c.Violations, &c.Killed, &c.KilledMin}
+	return []any{&c.Incidents, &c.Reports, &c.Single, &c.Corroborated, &c.CrossGroups, &c.Contested, &c.Violations, &c.PossibleViolations, &c.Killed, &c.KilledMin}
 }
 
 // Incidents returns the stored incidents matching q, in (observed_at, id)

@@ -28,14 +28,18 @@ type Incident struct {
 	Zones, PossibleZones      []string // the representative report's
 	Adm1, Adm2, Adm3          string   // the representative report's
 	Violation                 bool     // any of its reports is a candidate violation
-	Partners                  []string // sorted, distinct
-	Groups                    []string // the partner groups of Partners, sorted, distinct
-	Members                   []ReportKey
-	Killed, KilledMin         uint32 // the largest and smallest figure reported
-	Injured, InjuredMin       uint32
-	Sides                     []string // the perpetrator sides reported (sorted, distinct, without "" and unknown)
-	Contested                 bool     // partners name different perpetrator sides
-	Digest                    uint64   // hash of every field above: a changed incident has another
+	// ViolationClass: DefiniteViolation when one of its reports is a
+	// definite candidate, else PossibleViolation when one is a possible
+	// one, else NotViolation (as the report aggregates' classes).
+	ViolationClass      uint8
+	Partners            []string // sorted, distinct
+	Groups              []string // the partner groups of Partners, sorted, distinct
+	Members             []ReportKey
+	Killed, KilledMin   uint32 // the largest and smallest figure reported
+	Injured, InjuredMin uint32
+	Sides               []string // the perpetrator sides reported (sorted, distinct, without "" and unknown)
+	Contested           bool     // partners name different perpetrator sides
+	Digest              uint64   // hash of every field above: a changed incident has another
 }
 
 // IncidentDigest is what Store.StoredIncidents gives of a stored incident.
@@ -62,12 +66,11 @@ type IncidentCounts struct {
 	Corroborated int64 // by two partners or more
 	CrossGroups  int64 // by partners of two groups or more (both sides of the mechanism)
 	Contested    int64 // partners name different perpetrator sides
-	// Violations: candidate violations. In /v1/incidents' counts any
-	// candidate; in the aggregates (areas, zones, tiles) the definite
-	// ones, as for reports (a member inside a protected zone; in a zone:
-	// the candidates inside it), apart from PossibleViolations.
+	// Violations: definite candidate violations, as for reports (a
+	// member inside a protected zone; in a zone: the candidates inside
+	// it), apart from PossibleViolations.
 	Violations         int64
-	PossibleViolations int64 // aggregates only: no member definite, one possible (in a zone: candidates only possibly in it)
+	PossibleViolations int64 // no member definite, one possible (in a zone: candidates only possibly in it)
 	Killed             int64 // sum of each incident's largest figure
 	KilledMin          int64 // sum of each incident's smallest figure
 	Injured            int64 // aggregates only: sum of each incident's largest figure
