@@ -97,7 +97,7 @@
 //	                  incident's resolution of the current reports (incidents.go,
 //	                  docs/incidents.md); read with FINAL and deleted = 0
 //	incident_counts_tile_day, incident_counts_adm_day, incident_counts_zone_hour
-//	                  ReplacingMergeTree(version) PARTITION BY toYYYYMM of the day or
+//	                  ReplacingMergeTree(version) PARTITION BY toYear of the day or
 //	                  hour, ORDER BY the keys of counts_* without span_id (the tile a
 //	                  quadkey at read.IncidentTileZoom, 30): the incidents' counts,
 //	                  each cell written whole by the resolver (incident_cells.go,

@@ -77,24 +77,32 @@ GROUP BY table, partition`, s.db)
 	return counts, nil
 }
 
-// segments splits [from, to) by month (the tables are partitioned by
-// toYYYYMM of their time column) and says which runs of months need FINAL.
-// If the part counts cannot be read, everything is read with FINAL.
+// yearlyTables are partitioned by toYear of their time column, the
+// others by toYYYYMM (migration 0008 says why).
+var yearlyTables = map[string]bool{incTileTable: true, incAdmTable: true, incZoneTable: true}
+
+// segments splits [from, to) by partition (month, or year for
+// yearlyTables) and says which runs of partitions need FINAL. If the part
+// counts cannot be read, everything is read with FINAL.
 func (s *Store) segments(ctx context.Context, table string, from, to time.Time) []segment {
 	counts, err := s.partCounts(ctx)
 	if err != nil {
 		return []segment{{from: from, to: to, final: true}}
 	}
+	first, months, id := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC), 1, "200601"
+	if yearlyTables[table] {
+		first, months, id = time.Date(from.Year(), 1, 1, 0, 0, 0, 0, time.UTC), 12, "2006"
+	}
 	var segs []segment
-	for m := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC); m.Before(to); m = m.AddDate(0, 1, 0) {
-		lo, hi := m, m.AddDate(0, 1, 0)
+	for m := first; m.Before(to); m = m.AddDate(0, months, 0) {
+		lo, hi := m, m.AddDate(0, months, 0)
 		if lo.Before(from) {
 			lo = from
 		}
 		if hi.After(to) {
 			hi = to
 		}
-		final := counts[table][m.Format("200601")] > 1
+		final := counts[table][m.Format(id)] > 1
 		if n := len(segs); n > 0 && segs[n-1].final == final && segs[n-1].to.Equal(lo) {
 			segs[n-1].to = hi
 			continue

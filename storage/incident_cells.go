@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/trucewatch/trucewatch/storage/read"
@@ -54,7 +53,7 @@ func cellKeyOf(c *read.IncidentCell) []any {
 
 // WriteIncidentCells stores cells (their whole sums) at version, one
 // INSERT per table and per MaxIncidentRows rows or MaxPartitionsPerInsert
-// months. Each cell must be given once. Writing the same again, or at a
+// years (the tables' partitions). Each cell must be given once. Writing the same again, or at a
 // higher version, is harmless: the tables keep each cell's highest
 // version.
 func (s *Store) WriteIncidentCells(ctx context.Context, version uint64, cells []read.IncidentCell) error {
@@ -87,14 +86,14 @@ func (s *Store) WriteIncidentCells(ctx context.Context, version uint64, cells []
 
 // cellChunk is how many of cs (sorted by time) one INSERT takes.
 func cellChunk(cs []read.IncidentCell) int {
-	months, last := 0, ""
+	years, last := 0, -1
 	for i, c := range cs {
-		m := time.Unix(c.Time, 0).UTC().Format("200601")
-		if m != last {
-			if months++; months > MaxPartitionsPerInsert {
+		y := time.Unix(c.Time, 0).UTC().Year()
+		if y != last {
+			if years++; years > MaxPartitionsPerInsert {
 				return i
 			}
-			last = m
+			last = y
 		}
 		if i == MaxIncidentRows {
 			return i
@@ -124,20 +123,20 @@ func (s *Store) insertCells(ctx context.Context, kind uint8, version uint64, cs 
 
 // StoredIncidentCells returns every stored cell of the incident
 // aggregates that holds incidents (FINAL: each cell's latest sums) and
-// the highest version written. It reads one month partition at a time:
+// the highest version written. It reads one year partition at a time:
 // FINAL on 18.16 opens every part it reads at once, each column with a
-// read buffer, too much memory over years of partitions.
+// read buffer, too much memory over many partitions.
 func (s *Store) StoredIncidentCells(ctx context.Context) ([]read.IncidentCell, uint64, error) {
 	var out []read.IncidentCell
 	var version uint64
 	for _, kind := range incidentCellKinds {
 		t := incidentCellTable[kind]
-		var months []uint32
-		err := s.each(ctx, "stored incident cells: months", `SELECT DISTINCT toUInt32(partition) AS m FROM system.parts
-WHERE database = ? AND table = ? AND active ORDER BY m`, []any{s.db, t.name}, func(sc scanner) error {
-			var m uint32
-			err := sc.Scan(&m)
-			months = append(months, m)
+		var years []uint32
+		err := s.each(ctx, "stored incident cells: years", `SELECT DISTINCT toUInt32(partition) AS y FROM system.parts
+WHERE database = ? AND table = ? AND active ORDER BY y`, []any{s.db, t.name}, func(sc scanner) error {
+			var y uint32
+			err := sc.Scan(&y)
+			years = append(years, y)
 			return err
 		})
 		if err != nil {
@@ -147,9 +146,9 @@ WHERE database = ? AND table = ? AND active ORDER BY m`, []any{s.db, t.name}, fu
 		if kind == read.CellZoneHour {
 			col = "hour"
 		}
-		for _, m := range months {
-			q := s.sql(fmt.Sprintf("SELECT %s, version, %s FROM {db}.%s FINAL WHERE toYYYYMM(%s) = ?", t.key, incidentSumCols, t.name, col))
-			err := s.each(ctx, "stored incident cells", q, []any{m}, func(sc scanner) error {
+		for _, y := range years {
+			q := s.sql(fmt.Sprintf("SELECT %s, version, %s FROM {db}.%s FINAL WHERE toYear(%s) = ?", t.key, incidentSumCols, t.name, col))
+			err := s.each(ctx, "stored incident cells", q, []any{y}, func(sc scanner) error {
 				c, v, err := scanStoredCell(sc, kind)
 				version = max(version, v)
 				// An emptied cell (all zeros) is no cell: filtered here, not
@@ -247,7 +246,7 @@ func (s *Store) IncidentTileCells(ctx context.Context, q read.CellQuery) ([]read
 		by = ", category, precision"
 	}
 	if q.OneThread {
-		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_threads": 1}))
+		ctx = context.WithValue(ctx, oneThreadKey{}, true)
 	}
 	sums := incidentAggSums("1", "violation_class = 1", "violation_class = 2", "0")
 	segs := s.segments(ctx, incTileTable, q.From, q.To)

@@ -9,17 +9,18 @@ import (
 	"github.com/trucewatch/trucewatch/storage/read"
 )
 
-// Incident cells over 110 months are written in INSERTs of at most
-// MaxPartitionsPerInsert months, read back one month at a time; a higher
+// Incident cells over 110 years (their tables' partitions) are written in
+// INSERTs of at most MaxPartitionsPerInsert years, read back one year at a
+// time; a higher
 // version replaces a cell whole (zeros: gone), a lower one changes
 // nothing.
 func TestIncidentCellsRoundTrip(t *testing.T) {
 	s := openStore(t, nil)
 	ctx := t.Context()
-	from := time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)
+	from := time.Date(1985, 1, 1, 0, 0, 0, 0, time.UTC)
 	var cells []read.IncidentCell
 	for m := range 110 {
-		day := from.AddDate(0, m, 3).Unix()
+		day := from.AddDate(m, 0, 3).Unix()
 		sums := read.IncidentSums{Incidents: int64(m + 1), Reports: 2 * int64(m+1), Killed: 3}
 		cells = append(cells,
 			read.IncidentCell{IncidentCellKey: read.IncidentCellKey{Kind: read.CellTileDay, Tile: uint64(m) << 40, Time: day, Category: "shelling", ViolationClass: 1, Precision: "exact"}, IncidentSums: sums},
@@ -33,7 +34,7 @@ func TestIncidentCellsRoundTrip(t *testing.T) {
 		}
 	}
 	if n := storage.CellChunk(tiles); n != storage.MaxPartitionsPerInsert {
-		t.Fatalf("an INSERT of 110 months' cells takes %d, want %d", n, storage.MaxPartitionsPerInsert)
+		t.Fatalf("an INSERT of 110 years' cells takes %d, want %d", n, storage.MaxPartitionsPerInsert)
 	}
 	if err := s.WriteIncidentCells(ctx, 10, cells); err != nil {
 		t.Fatal(err)
@@ -55,7 +56,7 @@ func TestIncidentCellsRoundTrip(t *testing.T) {
 		}
 	}
 	check(cells, 10)
-	// The first month's cells emptied, the second's changed, at version
+	// The first year's cells emptied, the second's changed, at version
 	// 11; the third's written again at a lower version: stale.
 	emptied, changed, stale := cells[0:3], slices.Clone(cells[3:6]), slices.Clone(cells[6:9])
 	var upd []read.IncidentCell
@@ -75,4 +76,15 @@ func TestIncidentCellsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(append(slices.Clone(changed), cells[6:]...), 11)
+
+	// Readers take each cell's latest version too: those years'
+	// partitions now hold several parts (FINAL), the others one.
+	got, err := s.IncidentAreaCounts(ctx, 3, read.Filter{From: from, To: from.AddDate(4, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Year 0 emptied, year 1 changed to 99, year 2 kept (3), year 3 (4).
+	if n := got["SY030200"].Incidents; n != 99+3+4 {
+		t.Errorf("SY030200 over the first four years: %d incidents, want %d", n, 99+3+4)
+	}
 }

@@ -12,8 +12,11 @@
 -- precision is read.IncidentPrecision of the incident's uncertainty
 -- radius (incidents keep a radius, not a class); violation_class is 1
 -- when a member is a definite candidate violation, 2 when one is a
--- possible one and none definite. Partitioned by month like counts_*: a
--- pass writes mostly the current month, and WriteIncidentCells splits an
+-- possible one and none definite. Partitioned by year, not by month as
+-- counts_*: the resolver writes the cells its incidents changed every few
+-- seconds, a part in every partition they touch, and by month a feed
+-- spread over months (the demo's) made more parts than ingest itself.
+-- WriteIncidentCells splits an
 -- INSERT at 100 partitions. See storage/incident_cells.go.
 CREATE TABLE IF NOT EXISTS {db}.incident_counts_tile_day (
     tile            UInt64,                -- quadkey at zoom 30 (read.IncidentTileZoom) of the representative point
@@ -32,7 +35,7 @@ CREATE TABLE IF NOT EXISTS {db}.incident_counts_tile_day (
     n_killed_min    Int64,
     n_injured       Int64
 ) ENGINE = ReplacingMergeTree(version)
-PARTITION BY toYYYYMM(day)
+PARTITION BY toYear(day)
 ORDER BY (tile, day, category, violation_class, precision);
 
 CREATE TABLE IF NOT EXISTS {db}.incident_counts_adm_day (
@@ -54,7 +57,7 @@ CREATE TABLE IF NOT EXISTS {db}.incident_counts_adm_day (
     n_killed_min    Int64,
     n_injured       Int64
 ) ENGINE = ReplacingMergeTree(version)
-PARTITION BY toYYYYMM(day)
+PARTITION BY toYear(day)
 ORDER BY (adm1, adm2, adm3, day, category, violation_class, precision);
 
 -- violation: 0/1 (a candidate violation), possible: the incident's
@@ -77,5 +80,5 @@ CREATE TABLE IF NOT EXISTS {db}.incident_counts_zone_hour (
     n_killed_min    Int64,
     n_injured       Int64
 ) ENGINE = ReplacingMergeTree(version)
-PARTITION BY toYYYYMM(hour)
+PARTITION BY toYear(hour)
 ORDER BY (zone, hour, category, violation, possible, precision);
