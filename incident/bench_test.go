@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -75,7 +76,10 @@ func applyInBatches(s *incident.Set, rows []read.Report, n int) {
 // real ClickHouse: the reports written through WriteBatch, the
 // resolver's full pass over them, and 60 incremental passes each placing
 // a batch of 1,000 new reports (what ingest writes in 0.1 s at 10,000
-// reports/s): the latency from the batch's write to its placement.
+// reports/s): the latency from the batch's write to its placement. Last,
+// sustained: 300,000 more written through WriteBatch as fast as it takes
+// them while the resolver runs (Run) beside the writes, as a deployment
+// runs it beside ingest: how soon all are placed, against the write rate.
 var bench1M = flag.Bool("incidents.1m", false, "run BenchmarkResolve1M (make bench-incidents)")
 
 func BenchmarkResolve1M(b *testing.B) {
@@ -133,16 +137,21 @@ func BenchmarkResolve1M(b *testing.B) {
 	}
 	write(reps)
 	fmt.Printf("ClickHouse: %d reports written in %v\n", n, time.Since(start).Round(time.Millisecond))
-	var last incident.Pass
-	r, err := incident.New(incident.Options{Store: store, Pass: func(p incident.Pass) { last = p }})
+	var (
+		mu   sync.Mutex
+		last incident.Pass
+	)
+	lastPass := func() incident.Pass { mu.Lock(); defer mu.Unlock(); return last }
+	r, err := incident.New(incident.Options{Store: store, Pass: func(p incident.Pass) { mu.Lock(); last = p; mu.Unlock() }})
 	if err != nil {
 		b.Fatal(err)
 	}
 	if err := r.Step(ctx); err != nil {
 		b.Fatal(err)
 	}
-	fmt.Printf("full pass: %d reports, %d incidents written in %v (%.0f reports/s)\n", last.Reports, last.Put, last.Took.Round(time.Millisecond),
-		float64(last.Reports)/last.Took.Seconds())
+	full := lastPass()
+	fmt.Printf("full pass: %d reports, %d incidents written in %v (%.0f reports/s)\n", full.Reports, full.Put, full.Took.Round(time.Millisecond),
+		float64(full.Reports)/full.Took.Seconds())
 	// Where the pass's time goes: its read alone, and its resolution alone.
 	t0 := time.Now()
 	ch, err := store.ChangedReports(ctx, time.Time{})
@@ -164,9 +173,36 @@ func BenchmarkResolve1M(b *testing.B) {
 			b.Fatal(err)
 		}
 		lat = append(lat, time.Since(t0))
-		changed += last.Changed
+		changed += lastPass().Changed
 	}
 	fmt.Printf("incremental: 60 batches of 1,000 new reports, each written then placed in p50 %v, p95 %v, max %v (the pass re-reads %d keys on average, Overlap %v)\n",
 		pct(lat, 0.5).Round(time.Millisecond), pct(lat, 0.95).Round(time.Millisecond), pct(lat, 1).Round(time.Millisecond),
 		changed/60, incident.DefaultOverlap)
+	sustained(ctx, b, r, lastPass, write, benchReports(n + 60_000 + 300_000)[n+60_000:])
+}
+
+// sustained writes fresh (new reports) while r runs, and reports how soon
+// r holds them all.
+func sustained(ctx context.Context, b *testing.B, r *incident.Resolver, lastPass func() incident.Pass, write func([]report.Report), fresh []report.Report) {
+	want := lastPass().Reports + len(fresh)
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- r.Run(runCtx) }()
+	t0 := time.Now()
+	write(fresh)
+	wrote := time.Since(t0)
+	for lastPass().Reports < want {
+		if time.Since(t0) > 10*time.Minute {
+			b.Fatalf("sustained: %d of %d reports held after 10 minutes", lastPass().Reports, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	placed := time.Since(t0)
+	stop()
+	if err := <-ran; err != nil {
+		b.Fatal(err)
+	}
+	n := float64(len(fresh))
+	fmt.Printf("sustained: %d new reports written in %v (%.0f reports/s) with the resolver running; all placed %v after the first write (%.0f reports/s), %v after the last\n",
+		len(fresh), wrote.Round(time.Millisecond), n/wrote.Seconds(), placed.Round(time.Millisecond), n/placed.Seconds(), (placed - wrote).Round(time.Millisecond))
 }
