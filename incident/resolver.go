@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/trucewatch/trucewatch/storage/read"
@@ -14,10 +15,14 @@ import (
 // Store is what the Resolver reads and writes (storage.Store implements
 // it).
 type Store interface {
-	// ChangedReports returns the keys with a row of reports written at or
-	// after since and their current revisions; every current report for
-	// the zero time.
+	// ChangedReports returns every current report for the zero since
+	// (the full pass).
 	ChangedReports(ctx context.Context, since time.Time) (read.ReportChanges, error)
+	// ChangedRows returns the store's clock and the stamps of the rows
+	// written at or after since; CurrentSince the current revisions of
+	// keys among them.
+	ChangedRows(ctx context.Context, since time.Time) (time.Time, []read.RowStamp, error)
+	CurrentSince(ctx context.Context, since time.Time, keys []read.ReportKey) ([]read.Report, error)
 	// StoredIncidents returns the id and digest of every stored incident,
 	// and the highest version written.
 	StoredIncidents(ctx context.Context) ([]read.IncidentDigest, uint64, error)
@@ -68,7 +73,8 @@ type Options struct {
 // Pass is the figures of one pass.
 type Pass struct {
 	Full      bool // a full resolution (the first pass, or after an error)
-	Changed   int  // keys read
+	Changed   int  // keys whose current revision was read
+	Skipped   int  // keys with rows written since, all of them read before
 	Put, Del  int  // incidents written, deleted
 	Cells     int  // incident aggregate cells written
 	Reports   int  // current reports held
@@ -95,6 +101,7 @@ type Resolver struct {
 	o       Options
 	set     *Set
 	cells   *cells           // the incident aggregates of set
+	seen    stampsByKey      // the stamps of the previous pass's window
 	pending map[cellKey]bool // cells changed since the last cell write
 	cellsAt time.Time        // when the cells were last written
 	since   time.Time
@@ -208,15 +215,22 @@ func (r *Resolver) full(ctx context.Context) (Pass, error) {
 		return Pass{}, err
 	}
 	r.set, r.cells, r.since = set, cs, ch.Now.Add(-r.o.Overlap)
-	r.pending, r.cellsAt = map[cellKey]bool{}, time.Now()
+	r.pending, r.cellsAt, r.seen = map[cellKey]bool{}, time.Now(), nil
 	return Pass{Changed: len(ch.Keys), Put: len(put), Del: len(del), Cells: len(diff)}, nil
 }
 
 func (r *Resolver) incremental(ctx context.Context) (Pass, error) {
-	ch, err := r.o.Store.ChangedReports(ctx, r.since)
+	now, rows, err := r.o.Store.ChangedRows(ctx, r.since)
 	if err != nil {
 		return Pass{}, fmt.Errorf("incident: read changes: %w", err)
 	}
+	window := stampsOf(rows)
+	keys := window.newer(r.seen)
+	cur, err := r.o.Store.CurrentSince(ctx, r.since, keys)
+	if err != nil {
+		return Pass{}, fmt.Errorf("incident: read changes: %w", err)
+	}
+	ch := read.ReportChanges{Now: now, Keys: keys, Current: cur}
 	put, del := r.set.Apply(ch.Keys, ch.Current)
 	if err := r.write(ctx, put, del); err != nil {
 		return Pass{}, err
@@ -231,8 +245,8 @@ func (r *Resolver) incremental(ctx context.Context) (Pass, error) {
 		}
 		r.pending, r.cellsAt = map[cellKey]bool{}, time.Now()
 	}
-	r.since = ch.Now.Add(-r.o.Overlap)
-	return Pass{Changed: len(ch.Keys), Put: len(put), Del: len(del), Cells: len(cells)}, nil
+	r.since, r.seen = ch.Now.Add(-r.o.Overlap), window
+	return Pass{Changed: len(keys), Skipped: len(window) - len(keys), Put: len(put), Del: len(del), Cells: len(cells)}, nil
 }
 
 func (r *Resolver) write(ctx context.Context, put []read.Incident, del []string) error {
@@ -258,4 +272,45 @@ func (r *Resolver) writeCells(ctx context.Context, cells []read.IncidentCell) er
 		return fmt.Errorf("incident: write cells: %w", err)
 	}
 	return nil
+}
+
+// A pass reads again the rows of its Overlap, most of them read by the
+// pass before: under a sustained feed that made every pass read the
+// current revision of every key of the last 10 s again. A key's current
+// revision is decided by the set of its rows' stamps (identical rows
+// fold), and the rows written since this pass's start that existed at the
+// previous pass's read were in that pass's window too (its window began
+// earlier), so a key all of whose stamps in this window the previous
+// pass saw has no row the Set has not seen: it is skipped.
+
+type stamp struct {
+	revision, gen uint32
+	sign          int8
+}
+
+type stampsByKey map[read.ReportKey][]stamp
+
+func stampsOf(rows []read.RowStamp) stampsByKey {
+	m := stampsByKey{}
+	for _, r := range rows {
+		m[r.Key] = append(m[r.Key], stamp{r.Revision, r.Gen, r.Sign})
+	}
+	return m
+}
+
+// newer returns the keys of m with a stamp that seen does not hold for
+// them, sorted.
+func (m stampsByKey) newer(seen stampsByKey) []read.ReportKey {
+	var out []read.ReportKey
+	for k, st := range m {
+		old := seen[k]
+		for _, x := range st {
+			if !slices.Contains(old, x) {
+				out = append(out, k)
+				break
+			}
+		}
+	}
+	slices.SortFunc(out, keyLess)
+	return out
 }

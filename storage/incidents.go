@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/trucewatch/trucewatch/storage/read"
 )
 
@@ -81,6 +83,51 @@ WHERE written_at >= toDateTime(?)`), []any{since.UTC()}, func(sc scanner) error 
 		return nil
 	})
 	return ch, err
+}
+
+// ChangedRows returns ClickHouse's clock and the distinct stamps of the
+// rows of reports written at or after since: what the resolver needs to
+// tell a key with a new row from one it has read before (CurrentSince).
+func (s *Store) ChangedRows(ctx context.Context, since time.Time) (time.Time, []read.RowStamp, error) {
+	var now time.Time
+	if err := s.each(ctx, "changed rows: now", "SELECT now()", nil, func(sc scanner) error { return sc.Scan(&now) }); err != nil {
+		return now, nil, err
+	}
+	var out []read.RowStamp
+	err := s.each(ctx, "changed rows", s.sql(`SELECT DISTINCT partner_id, report_id, revision, gen, sign FROM {db}.reports
+WHERE written_at >= toDateTime(?)`), []any{since.UTC()}, func(sc scanner) error {
+		var r read.RowStamp
+		err := sc.Scan(&r.Key.PartnerID, &r.Key.ReportID, &r.Revision, &r.Gen, &r.Sign)
+		out = append(out, r)
+		return err
+	})
+	return now, out, err
+}
+
+// CurrentSince returns the current revision of those of keys that have
+// one, keys with a row of reports written at or after since: what
+// ChangedReports(since) returns for them, read for them alone.
+func (s *Store) CurrentSince(ctx context.Context, since time.Time, keys []read.ReportKey) ([]read.Report, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	rk := make([]reportKey, len(keys))
+	for i, k := range keys {
+		rk[i] = reportKey{k.PartnerID, k.ReportID}
+	}
+	where := ` AND (toDate(observed_at), tile) IN (SELECT toDate(observed_at), tile FROM {db}.reports WHERE written_at >= toDateTime(?))
+    AND (partner_id, report_id) IN batch_keys`
+	q := "SELECT " + incidentReportCols + "\nFROM (" + currentSQL(where) + ")"
+	var out []read.Report
+	err := s.withKeys(ctx, rk, q, []any{since.UTC()}, func(row driver.Rows) error {
+		r, err := scanIncidentReport(row)
+		out = append(out, r)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: current since: %w", readErr(err))
+	}
+	return out, nil
 }
 
 // StoredIncidents returns the id and digest of every stored incident (not

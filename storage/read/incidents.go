@@ -16,6 +16,17 @@ type ReportChanges struct {
 	Current []Report    // the current revisions of Keys that have one
 }
 
+// RowStamp identifies a row of the raw reports table as far as a
+// report's current revision goes: rows of a key with the same stamp fold
+// into one (a redone span writes them again, identically), so the set of
+// a key's stamps decides its current revision.
+type RowStamp struct {
+	Key      ReportKey
+	Revision uint32
+	Gen      uint32
+	Sign     int8
+}
+
 // Incident is the fusion of the reports of one event (package incident
 // decides which reports and computes every field).
 type Incident struct {
