@@ -80,13 +80,17 @@ func applyInBatches(s *incident.Set, rows []read.Report, n int) {
 // sustained: 300,000 more written through WriteBatch as fast as it takes
 // them while the resolver runs (Run) beside the writes, as a deployment
 // runs it beside ingest: how soon all are placed, against the write rate.
-var bench1M = flag.Bool("incidents.1m", false, "run BenchmarkResolve1M (make bench-incidents)")
+var (
+	bench1M    = flag.Bool("incidents.1m", false, "run BenchmarkResolve1M (make bench-incidents)")
+	benchN     = flag.Int("incidents.n", 1_000_000, "BenchmarkResolve1M's reports")
+	benchFresh = flag.Int("incidents.sustained", 300_000, "BenchmarkResolve1M's reports written while the resolver runs")
+)
 
 func BenchmarkResolve1M(b *testing.B) {
 	if !*bench1M {
 		b.Skip("a long run: make bench-incidents")
 	}
-	const n = 1_000_000
+	n := *benchN
 	reps := benchReports(n)
 	b.ResetTimer()
 	for range b.N {
@@ -138,11 +142,16 @@ func BenchmarkResolve1M(b *testing.B) {
 	write(reps)
 	fmt.Printf("ClickHouse: %d reports written in %v\n", n, time.Since(start).Round(time.Millisecond))
 	var (
-		mu   sync.Mutex
-		last incident.Pass
+		mu     sync.Mutex
+		last   incident.Pass
+		passes []incident.Pass
 	)
 	lastPass := func() incident.Pass { mu.Lock(); defer mu.Unlock(); return last }
-	r, err := incident.New(incident.Options{Store: store, Pass: func(p incident.Pass) { mu.Lock(); last = p; mu.Unlock() }})
+	r, err := incident.New(incident.Options{Store: store, Pass: func(p incident.Pass) {
+		mu.Lock()
+		last, passes = p, append(passes, p)
+		mu.Unlock()
+	}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -178,7 +187,16 @@ func BenchmarkResolve1M(b *testing.B) {
 	fmt.Printf("incremental: 60 batches of 1,000 new reports, each written then placed in p50 %v, p95 %v, max %v (the pass re-reads %d keys on average, Overlap %v)\n",
 		pct(lat, 0.5).Round(time.Millisecond), pct(lat, 0.95).Round(time.Millisecond), pct(lat, 1).Round(time.Millisecond),
 		changed/60, incident.DefaultOverlap)
-	sustained(ctx, b, r, lastPass, write, benchReports(n + 60_000 + 300_000)[n+60_000:])
+	mu.Lock()
+	passes = nil
+	mu.Unlock()
+	sustained(ctx, b, r, lastPass, write, benchReports(n + 60_000 + *benchFresh)[n+60_000:])
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range passes {
+		fmt.Printf("  pass: %v, %d keys read, %d skipped, %d incidents written, %d deleted, %d cells\n",
+			p.Took.Round(time.Millisecond), p.Changed, p.Skipped, p.Put, p.Del, p.Cells)
+	}
 }
 
 // sustained writes fresh (new reports) while r runs, and reports how soon
