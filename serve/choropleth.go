@@ -711,7 +711,7 @@ func (s *Server) adminCounts(r *http.Request, level int, f read.Filter, win wind
 	}
 	parts, err := eachWeek(win, func(w window) (map[string]counts, error) {
 		key := fmt.Sprintf("%d|%s|%s|%s", level, w.From, w.To, filterKey(f))
-		m, how, err := s.adminPieces.get(r.Context(), key, defaultChoroplethAge, s.o.QueryTimeout,
+		m, how, err := s.adminPieces.get(r.Context(), key, defaultChoroplethAge, s.o.QueryTimeout, s.dataVersion("counts_adm_day", w),
 			func(ctx context.Context) (map[string]counts, error) {
 				return s.queryAdminCounts(r.WithContext(ctx), level, f, w)
 			},

@@ -28,6 +28,7 @@ type pieceCache[V any] struct {
 
 type piece[V any] struct {
 	v          V
+	version    string // of the data it was built from ("": unknown)
 	units      int
 	expires    time.Time
 	used       time.Time
@@ -42,10 +43,17 @@ const (
 	pieceMiss   = "miss"
 )
 
+// versionFunc names the state of the data a piece is built from, in a
+// snapshot taken after notBefore ("": unknown).
+type versionFunc func(ctx context.Context, notBefore time.Time) string
+
 // get returns the piece under key, building it with build (under ctx, or
 // under a context of refresh's timeout in the background) when needed.
+// An expired piece whose data version has not changed since it was built
+// is kept for another maxAge without a query: most pieces are weeks of
+// the past, which change only when a late report lands in them.
 // onRefreshErr hears of background failures; the next request retries.
-func (c *pieceCache[V]) get(ctx context.Context, key string, maxAge, refresh time.Duration,
+func (c *pieceCache[V]) get(ctx context.Context, key string, maxAge, refresh time.Duration, version versionFunc,
 	build func(context.Context) (V, error), onRefreshErr func(error)) (V, string, error) {
 	now := time.Now()
 	c.mu.Lock()
@@ -54,7 +62,7 @@ func (c *pieceCache[V]) get(ctx context.Context, key string, maxAge, refresh tim
 		fresh := now.Before(p.expires)
 		if !fresh && !p.refreshing {
 			p.refreshing = true
-			go c.refresh(key, maxAge, refresh, build, onRefreshErr)
+			go c.refresh(key, maxAge, refresh, version, build, onRefreshErr)
 		}
 		v := p.v
 		c.mu.Unlock()
@@ -64,7 +72,7 @@ func (c *pieceCache[V]) get(ctx context.Context, key string, maxAge, refresh tim
 		return v, pieceStale, nil
 	}
 	c.mu.Unlock()
-	res, err, shared := c.load(ctx, key, maxAge, build)
+	res, err, shared := c.load(ctx, key, maxAge, version, build)
 	if shared && err != nil && errors.Is(err, context.Canceled) && ctx.Err() == nil {
 		// The request that ran the query went away; this one has not.
 		v, err := build(ctx)
@@ -80,10 +88,13 @@ func (c *pieceCache[V]) get(ctx context.Context, key string, maxAge, refresh tim
 	return res.(V), pieceMiss, nil
 }
 
-func (c *pieceCache[V]) refresh(key string, maxAge, timeout time.Duration, build func(context.Context) (V, error), onErr func(error)) {
+func (c *pieceCache[V]) refresh(key string, maxAge, timeout time.Duration, version versionFunc, build func(context.Context) (V, error), onErr func(error)) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	_, err, _ := c.load(ctx, key, maxAge, build)
+	if c.unchanged(ctx, key, maxAge, version) {
+		return
+	}
+	_, err, _ := c.load(ctx, key, maxAge, version, build)
 	if err != nil {
 		c.mu.Lock()
 		if p := c.items[key]; p != nil {
@@ -94,20 +105,44 @@ func (c *pieceCache[V]) refresh(key string, maxAge, timeout time.Duration, build
 	}
 }
 
+// unchanged extends the expired piece under key by maxAge if its data
+// version, in a snapshot taken since it expired (so after every write
+// that could have made it stale), is the one it was built from.
+func (c *pieceCache[V]) unchanged(ctx context.Context, key string, maxAge time.Duration, version versionFunc) bool {
+	c.mu.Lock()
+	p := c.items[key]
+	c.mu.Unlock()
+	if p == nil || p.version == "" {
+		return false
+	}
+	if version(ctx, p.expires) != p.version {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.items[key] != p {
+		return false
+	}
+	p.expires, p.refreshing = time.Now().Add(maxAge), false
+	return true
+}
+
 // load builds and stores the piece under key once for all its callers in
-// flight.
-func (c *pieceCache[V]) load(ctx context.Context, key string, maxAge time.Duration, build func(context.Context) (V, error)) (any, error, bool) {
+// flight, with the data version read before the build began (a write
+// during the build changes the version: the next refresh builds again).
+func (c *pieceCache[V]) load(ctx context.Context, key string, maxAge time.Duration, version versionFunc, build func(context.Context) (V, error)) (any, error, bool) {
 	return c.group.Do(key, func() (any, error) {
+		ver := version(ctx, time.Time{})
 		v, err := build(ctx)
 		if err != nil {
 			return nil, err
 		}
-		c.store(key, v, maxAge)
+		c.store(key, v, ver, maxAge)
 		return v, nil
 	})
 }
 
-func (c *pieceCache[V]) store(key string, v V, maxAge time.Duration) {
+func (c *pieceCache[V]) store(key string, v V, version string, maxAge time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.items == nil {
@@ -117,7 +152,7 @@ func (c *pieceCache[V]) store(key string, v V, maxAge time.Duration) {
 		c.units -= old.units
 	}
 	t := time.Now()
-	p := &piece[V]{v: v, units: c.size(v), expires: t.Add(maxAge), used: t}
+	p := &piece[V]{v: v, version: version, units: c.size(v), expires: t.Add(maxAge), used: t}
 	c.items[key] = p
 	c.units += p.units
 	for c.units > c.max && len(c.items) > 1 {

@@ -114,13 +114,26 @@ func (s *Server) pyramidFor(r *http.Request, tr *tileRequest, src string, region
 		}
 		return newPyramid(cells, cz), nil
 	}
-	p, how, err := s.pyramids.get(r.Context(), tr.pyramidKey(src, region, cz), s.o.TileMaxAge, s.o.QueryTimeout, build,
+	p, how, err := s.pyramids.get(r.Context(), tr.pyramidKey(src, region, cz), s.o.TileMaxAge, s.o.QueryTimeout,
+		s.dataVersion(src, trc.win), build,
 		func(err error) { s.o.Logger.Warn("serve: refresh cells", "err", err) })
 	if err != nil {
 		return nil, err
 	}
 	s.mCache.WithLabelValues("cells_" + how).Inc()
 	return p, nil
+}
+
+// dataVersion is the version of table's data over win, "" when the store
+// cannot tell (the piece is then built again when it expires).
+func (s *Server) dataVersion(table string, win window) versionFunc {
+	return func(ctx context.Context, notBefore time.Time) string {
+		v, err := s.o.Store.DataVersion(ctx, table, win.From, win.To, notBefore)
+		if err != nil {
+			return ""
+		}
+		return v
+	}
 }
 
 // cellsOf sums the pyramid cells inside tile tr into cells at zoom

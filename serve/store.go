@@ -29,6 +29,9 @@ type Store interface {
 	// History lists every stored revision of a report, withdrawals
 	// included, oldest first (none: no such report).
 	History(ctx context.Context, partnerID, reportID string) ([]read.Report, error)
+	// DataVersion names the state of table's data over [from, to) in a
+	// snapshot taken after notBefore: the same version, the same data.
+	DataVersion(ctx context.Context, table string, from, to, notBefore time.Time) (string, error)
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Extent returns the first and last UTC day that hold reports, or an

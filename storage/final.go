@@ -38,48 +38,100 @@ type partsCache struct {
 	mu      sync.Mutex
 	fetched time.Time
 	counts  map[string]map[string]uint64 // table -> partition (YYYYMM) -> active parts
+	blocks  map[string]map[string]uint64 // table -> partition -> highest block number
 	err     error
 }
 
 // partCounts returns the number of active parts per partition of each
 // table, from system.parts, refreshed at most every partsTTL.
 func (s *Store) partCounts(ctx context.Context) (map[string]map[string]uint64, error) {
+	counts, _, err := s.partsAfter(ctx, time.Time{})
+	return counts, err
+}
+
+// partsAfter returns partCounts and the highest block number of each
+// partition, from a snapshot of system.parts taken after notBefore (and
+// at most partsTTL old).
+func (s *Store) partsAfter(ctx context.Context, notBefore time.Time) (counts, blocks map[string]map[string]uint64, err error) {
 	pc := &s.parts
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	if time.Since(pc.fetched) < partsTTL && pc.counts != nil {
-		return pc.counts, nil
+	if time.Since(pc.fetched) < partsTTL && pc.fetched.After(notBefore) && pc.counts != nil {
+		return pc.counts, pc.blocks, nil
 	}
-	rows, err := s.conn.Query(ctx, `SELECT table, partition, count() FROM system.parts
+	start := time.Now()
+	rows, err := s.conn.Query(ctx, `SELECT table, partition, count(), max(max_block_number) FROM system.parts
 WHERE database = ? AND active AND table IN ('reports', 'counts_tile_day', 'counts_adm_day', 'counts_zone_hour',
     'incident_counts_tile_day', 'incident_counts_adm_day', 'incident_counts_zone_hour')
 GROUP BY table, partition`, s.db)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
-	counts := map[string]map[string]uint64{}
+	counts, blocks = map[string]map[string]uint64{}, map[string]map[string]uint64{}
 	for rows.Next() {
 		var table, part string
 		var n uint64
-		if err := rows.Scan(&table, &part, &n); err != nil {
-			return nil, err
+		var block int64
+		if err := rows.Scan(&table, &part, &n, &block); err != nil {
+			return nil, nil, err
 		}
 		if counts[table] == nil {
-			counts[table] = map[string]uint64{}
+			counts[table], blocks[table] = map[string]uint64{}, map[string]uint64{}
 		}
-		counts[table][part] = n
+		counts[table][part], blocks[table][part] = n, uint64(block)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	pc.counts, pc.fetched = counts, time.Now()
-	return counts, nil
+	// The snapshot's time is when its query began: every write that
+	// returned before then is in it.
+	pc.counts, pc.blocks, pc.fetched = counts, blocks, start
+	return counts, blocks, nil
+}
+
+// DataVersion names the state of table's partitions overlapping
+// [from, to) in a snapshot of system.parts taken after notBefore: the
+// partitions and the highest block number of each. Every INSERT into a
+// partition raises its block number and merges keep it, so an unchanged
+// version means unchanged data there: a cached answer over that range
+// needs no query again (serve's pieces).
+func (s *Store) DataVersion(ctx context.Context, table string, from, to, notBefore time.Time) (string, error) {
+	_, blocks, err := s.partsAfter(ctx, notBefore)
+	if err != nil {
+		return "", fmt.Errorf("storage: data version: %w", readErr(err))
+	}
+	var b strings.Builder
+	for _, p := range partitionsOf(table, from, to) {
+		if n, ok := blocks[table][p]; ok {
+			fmt.Fprintf(&b, "%s:%d;", p, n)
+		}
+	}
+	return b.String(), nil
 }
 
 // yearlyTables are partitioned by toYear of their time column, the
 // others by toYYYYMM (migration 0008 says why).
 var yearlyTables = map[string]bool{incTileTable: true, incAdmTable: true, incZoneTable: true}
+
+// partitionsOf lists the partition ids of table overlapping [from, to).
+func partitionsOf(table string, from, to time.Time) []string {
+	first, months, id := partitionStep(table, from)
+	var out []string
+	for m := first; m.Before(to); m = m.AddDate(0, months, 0) {
+		out = append(out, m.Format(id))
+	}
+	return out
+}
+
+// partitionStep is the first partition of table holding from, its length
+// in months and the layout of its id.
+func partitionStep(table string, from time.Time) (time.Time, int, string) {
+	if yearlyTables[table] {
+		return time.Date(from.Year(), 1, 1, 0, 0, 0, 0, time.UTC), 12, "2006"
+	}
+	return time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC), 1, "200601"
+}
 
 // segments splits [from, to) by partition (month, or year for
 // yearlyTables) and says which runs of partitions need FINAL. If the part
@@ -89,10 +141,7 @@ func (s *Store) segments(ctx context.Context, table string, from, to time.Time) 
 	if err != nil {
 		return []segment{{from: from, to: to, final: true}}
 	}
-	first, months, id := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC), 1, "200601"
-	if yearlyTables[table] {
-		first, months, id = time.Date(from.Year(), 1, 1, 0, 0, 0, 0, time.UTC), 12, "2006"
-	}
+	first, months, id := partitionStep(table, from)
 	var segs []segment
 	for m := first; m.Before(to); m = m.AddDate(0, months, 0) {
 		lo, hi := m, m.AddDate(0, months, 0)
