@@ -39,52 +39,46 @@ func scanIncidentReport(sc scanner) (read.Report, error) {
 // ChangedReports returns ClickHouse's clock, every report key with a row
 // in reports written at or after since (a new revision, its retraction, a
 // withdrawal, a rematch, a redone span) and the current revision of those
-// keys that have one (currentSQL). For the zero since: every current
-// report. written_at is the server's clock at INSERT, to the second.
+// keys that have one (currentSQL): ChangedRows' keys and CurrentSince.
+// For the zero since: every current report. written_at is the server's
+// clock at INSERT, to the second.
 func (s *Store) ChangedReports(ctx context.Context, since time.Time) (read.ReportChanges, error) {
+	if since.IsZero() {
+		return s.currentReports(ctx)
+	}
+	now, rows, err := s.ChangedRows(ctx, since)
+	ch := read.ReportChanges{Now: now}
+	if err != nil {
+		return ch, err
+	}
+	seen := make(map[read.ReportKey]bool, len(rows))
+	for _, r := range rows {
+		if !seen[r.Key] {
+			seen[r.Key] = true
+			ch.Keys = append(ch.Keys, r.Key)
+		}
+	}
+	ch.Current, err = s.CurrentSince(ctx, since, ch.Keys)
+	return ch, err
+}
+
+// currentReports is ChangedReports for the zero since: every current
+// report, and its key.
+func (s *Store) currentReports(ctx context.Context) (read.ReportChanges, error) {
 	var ch read.ReportChanges
 	err := s.each(ctx, "changed reports: now", "SELECT now()", nil, func(sc scanner) error { return sc.Scan(&ch.Now) })
 	if err != nil {
 		return ch, err
 	}
-	var where string
-	var args []any
-	if !since.IsZero() {
-		err := s.each(ctx, "changed reports: keys", s.sql(`SELECT DISTINCT partner_id, report_id FROM {db}.reports
-WHERE written_at >= toDateTime(?)`), []any{since.UTC()}, func(sc scanner) error {
-			var k read.ReportKey
-			if err := sc.Scan(&k.PartnerID, &k.ReportID); err != nil {
-				return err
-			}
-			ch.Keys = append(ch.Keys, k)
-			return nil
-		})
-		if err != nil || len(ch.Keys) == 0 {
-			return ch, err
-		}
-		// Every row of a revision has its (day, tile), and the current
-		// revision's +1 row of the highest gen was written since (a new
-		// revision, a rematch, a redone span; a withdrawal leaves none):
-		// the first condition lets the primary key skip the rest.
-		where = ` AND (toDate(observed_at), tile) IN (SELECT toDate(observed_at), tile FROM {db}.reports WHERE written_at >= toDateTime(?))
-    AND (partner_id, report_id) IN (SELECT partner_id, report_id FROM {db}.reports WHERE written_at >= toDateTime(?))`
-		args = []any{since.UTC(), since.UTC()}
-	}
-	q := s.sql("SELECT " + incidentReportCols + "\nFROM (" + currentSQL(where) + ")")
-	err = s.each(ctx, "changed reports", q, args, func(sc scanner) error {
+	q := s.sql("SELECT " + incidentReportCols + "\nFROM (" + currentSQL("") + ")")
+	err = s.each(ctx, "changed reports", q, nil, func(sc scanner) error {
 		r, err := scanIncidentReport(sc)
-		if err != nil {
-			return err
-		}
 		ch.Current = append(ch.Current, r)
-		if since.IsZero() {
-			ch.Keys = append(ch.Keys, read.ReportKey{PartnerID: r.PartnerID, ReportID: r.ReportID})
-		}
-		return nil
+		ch.Keys = append(ch.Keys, read.ReportKey{PartnerID: r.PartnerID, ReportID: r.ReportID})
+		return err
 	})
 	return ch, err
 }
-
 // ChangedRows returns ClickHouse's clock and the distinct stamps of the
 // rows of reports written at or after since: what the resolver needs to
 // tell a key with a new row from one it has read before (CurrentSince).
