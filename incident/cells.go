@@ -14,9 +14,9 @@ import (
 type cells struct {
 	sums map[cellKey]read.IncidentSums
 	// placed is each incident as it was placed (the Set's own pointer:
-	// no copy) and its violation class, so that its old cells can be
-	// computed again when it changes.
-	placed map[string]placed
+	// no copy), so that its old cells can be computed again when it
+	// changes.
+	placed map[string]*read.Incident
 	strs   []string          // interned strings of the keys
 	ids    map[string]uint32 // their indexes in strs
 }
@@ -61,11 +61,6 @@ func (c *cells) cell(k cellKey, sums read.IncidentSums) read.IncidentCell {
 	return read.IncidentCell{IncidentCellKey: ck, IncidentSums: sums}
 }
 
-type placed struct {
-	inc   *read.Incident
-	class uint8
-}
-
 // placement is where one incident counts and what it adds there.
 type placement struct {
 	keys []read.IncidentCellKey
@@ -74,18 +69,19 @@ type placement struct {
 
 // newCells places every incident of s.
 func newCells(s *Set) *cells {
-	c := &cells{sums: map[cellKey]read.IncidentSums{}, placed: map[string]placed{}, ids: map[string]uint32{}}
+	c := &cells{sums: map[cellKey]read.IncidentSums{}, placed: map[string]*read.Incident{}, ids: map[string]uint32{}}
 	for _, inc := range s.incidents {
-		c.place(inc.ID, placed{inc, s.violationClass(inc)}, nil)
+		c.place(inc.ID, inc, nil)
 	}
 	return c
 }
 
-// placementOf is where inc, of violation class class, counts: its
-// representative point's tile and admin areas on its day, each zone it
-// lies in (or only possibly in) in its hour, by category, violation class
-// and precision (IncidentPrecision of its uncertainty).
-func placementOf(inc *read.Incident, class uint8) placement {
+// placementOf is where inc counts: its representative point's tile and
+// admin areas on its day, each zone it lies in (or only possibly in) in
+// its hour, by category, violation class and precision (IncidentPrecision
+// of its uncertainty).
+func placementOf(inc *read.Incident) placement {
+	class := inc.ViolationClass
 	prec := read.IncidentPrecision(inc.UncertaintyM)
 	day, hour := floorTo(inc.ObservedAt, 86400), floorTo(inc.ObservedAt, 3600)
 	key := read.IncidentCellKey{Time: day, Category: inc.Category, ViolationClass: class, Precision: prec}
@@ -108,12 +104,6 @@ func placementOf(inc *read.Incident, class uint8) placement {
 	}
 	return p
 }
-
-// violationClass is DefiniteViolation when a member of inc is a definite
-// candidate violation, PossibleViolation when one is a possible one
-// (violation_reason possibly_in_zone..., as the report aggregates tell
-// them) and none definite, else NotViolation.
-func (s *Set) violationClass(inc *read.Incident) uint8 { return inc.ViolationClass }
 
 // classOf is a report's violation class.
 func classOf(r *read.Report) uint8 {
@@ -156,11 +146,11 @@ func floorTo(t, d int64) int64 {
 	return t - r
 }
 
-// place makes incident id count as p instead of as it counted (p.inc
+// place makes incident id count as inc instead of as it counted (inc
 // nil: nowhere), adding the keys whose sums changed to touched.
-func (c *cells) place(id string, p placed, touched map[cellKey]bool) {
+func (c *cells) place(id string, inc *read.Incident, touched map[cellKey]bool) {
 	old, had := c.placed[id]
-	if had && p.inc != nil && old.class == p.class && old.inc.Digest == p.inc.Digest {
+	if had && inc != nil && old.Digest == inc.Digest {
 		return // the digest covers every field placementOf reads
 	}
 	move := func(pl placement, sign int64) {
@@ -183,33 +173,27 @@ func (c *cells) place(id string, p placed, touched map[cellKey]bool) {
 		}
 	}
 	if had {
-		move(placementOf(old.inc, old.class), -1)
+		move(placementOf(old), -1)
 		delete(c.placed, id)
 	}
-	if p.inc != nil {
-		move(placementOf(p.inc, p.class), 1)
-		c.placed[id] = p
+	if inc != nil {
+		move(placementOf(inc), 1)
+		c.placed[id] = inc
 	}
 }
 
-// update places again the incidents put, those deleted (del) and those
-// holding a report of changed (whose violation class may have changed
-// with no field of the incident), adding the cells whose sums changed to
-// touched.
-func (c *cells) update(s *Set, put []read.Incident, del []string, changed []read.ReportKey, touched map[cellKey]bool) {
+// update places again the incidents put and those deleted (del), adding
+// the cells whose sums changed to touched. An incident's violation class
+// is one of its fields, so a report whose change moves no cell leaves its
+// incident's digest as it was.
+func (c *cells) update(s *Set, put []read.Incident, del []string, touched map[cellKey]bool) {
 	for _, id := range del {
-		c.place(id, placed{}, touched)
-	}
-	again := func(id string) {
-		if inc := s.incidents[id]; inc != nil {
-			c.place(id, placed{inc, s.violationClass(inc)}, touched)
-		}
+		c.place(id, nil, touched)
 	}
 	for i := range put {
-		again(put[i].ID)
-	}
-	for _, k := range changed {
-		again(s.IncidentOf(k))
+		if inc := s.incidents[put[i].ID]; inc != nil {
+			c.place(inc.ID, inc, touched)
+		}
 	}
 }
 

@@ -230,13 +230,12 @@ func (r *Resolver) incremental(ctx context.Context) (Pass, error) {
 	if err != nil {
 		return Pass{}, fmt.Errorf("incident: read changes: %w", err)
 	}
-	ch := read.ReportChanges{Now: now, Keys: keys, Current: cur}
-	put, del := r.set.Apply(ch.Keys, ch.Current)
+	put, del := r.set.Apply(keys, cur)
 	if err := r.write(ctx, put, del); err != nil {
 		return Pass{}, err
 	}
 	n := len(r.pending)
-	r.cells.update(r.set, put, del, ch.Keys, r.pending)
+	r.cells.update(r.set, put, del, r.pending)
 	var cells []read.IncidentCell
 	if len(r.pending) > 0 && (len(r.pending) == n || time.Since(r.cellsAt) >= r.o.CellInterval) {
 		cells = r.cells.cellsOf(r.pending)
@@ -245,7 +244,7 @@ func (r *Resolver) incremental(ctx context.Context) (Pass, error) {
 		}
 		r.pending, r.cellsAt = map[cellKey]bool{}, time.Now()
 	}
-	r.since, r.seen = ch.Now.Add(-r.o.Overlap), window
+	r.since, r.seen = now.Add(-r.o.Overlap), window
 	return Pass{Changed: len(keys), Skipped: len(window) - len(keys), Put: len(put), Del: len(del), Cells: len(cells)}, nil
 }
 
