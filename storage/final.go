@@ -39,7 +39,6 @@ type partsCache struct {
 	fetched time.Time
 	counts  map[string]map[string]uint64 // table -> partition (YYYYMM) -> active parts
 	blocks  map[string]map[string]uint64 // table -> partition -> highest block number
-	err     error
 }
 
 // partCounts returns the number of active parts per partition of each

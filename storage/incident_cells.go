@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -129,19 +130,21 @@ func (s *Store) insertCells(ctx context.Context, kind uint8, version uint64, cs 
 func (s *Store) StoredIncidentCells(ctx context.Context) ([]read.IncidentCell, uint64, error) {
 	var out []read.IncidentCell
 	var version uint64
+	parts, _, err := s.partsAfter(ctx, time.Now()) // every partition written before this call
+	if err != nil {
+		return nil, 0, fmt.Errorf("storage: stored incident cells: %w", readErr(err))
+	}
 	for _, kind := range incidentCellKinds {
 		t := incidentCellTable[kind]
-		var years []uint32
-		err := s.each(ctx, "stored incident cells: years", `SELECT DISTINCT toUInt32(partition) AS y FROM system.parts
-WHERE database = ? AND table = ? AND active ORDER BY y`, []any{s.db, t.name}, func(sc scanner) error {
-			var y uint32
-			err := sc.Scan(&y)
+		var years []int
+		for id := range parts[t.name] { // the partition ids: years
+			y, err := strconv.Atoi(id)
+			if err != nil {
+				return nil, 0, fmt.Errorf("storage: stored incident cells: %s partition %q is not a year", t.name, id)
+			}
 			years = append(years, y)
-			return err
-		})
-		if err != nil {
-			return nil, 0, err
 		}
+		slices.Sort(years)
 		col := "day"
 		if kind == read.CellZoneHour {
 			col = "hour"

@@ -79,6 +79,7 @@ func (s *Store) currentReports(ctx context.Context) (read.ReportChanges, error) 
 	})
 	return ch, err
 }
+
 // ChangedRows returns ClickHouse's clock and the distinct stamps of the
 // rows of reports written at or after since: what the resolver needs to
 // tell a key with a new row from one it has read before (CurrentSince).
