@@ -111,11 +111,13 @@ func (c *pieceCache[V]) refresh(key string, maxAge, timeout time.Duration, versi
 func (c *pieceCache[V]) unchanged(ctx context.Context, key string, maxAge time.Duration, version versionFunc) bool {
 	c.mu.Lock()
 	p := c.items[key]
-	c.mu.Unlock()
-	if p == nil || p.version == "" {
-		return false
+	var built string
+	var expired time.Time
+	if p != nil {
+		built, expired = p.version, p.expires
 	}
-	if version(ctx, p.expires) != p.version {
+	c.mu.Unlock()
+	if built == "" || version(ctx, expired) != built {
 		return false
 	}
 	c.mu.Lock()
