@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -18,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trucewatch/trucewatch/geo"
@@ -454,9 +454,7 @@ func (resp *response) prepare() {
 	if resp.etag != "" {
 		return
 	}
-	f := fnv.New64a()
-	f.Write(resp.body)
-	resp.etag = fmt.Sprintf(`"%016x"`, f.Sum64())
+	resp.etag = fmt.Sprintf(`"%016x"`, xxhash.Sum64(resp.body))
 	if len(resp.body) >= minGzipBytes {
 		var buf bytes.Buffer
 		buf.Grow(len(resp.body) / 4)

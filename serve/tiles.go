@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/maptile"
 
@@ -156,15 +155,7 @@ func (s *Server) buildTile(r *http.Request, tr *tileRequest) (response, error) {
 	}
 	cache := fmt.Sprintf("public, max-age=%d, stale-while-revalidate=%d", int(s.o.TileMaxAge/time.Second), 5*int(s.o.TileMaxAge/time.Second))
 	if tr.format == "mvt" {
-		layers := mvt.NewLayers(map[string]*geojson.FeatureCollection{MVTLayer: cellFeatures(tr, cells)})
-		layers[0].Version = 2 // spec v2 (orb says 1): ids set, rings wound as v2 wants once projected
-		layers.ProjectToTile(tr.tile)
-		layers.Clip(mvt.MapboxGLDefaultExtentBound)
-		b, err := mvt.Marshal(layers)
-		if err != nil {
-			return response{}, fmt.Errorf("serve: encode mvt: %w", err)
-		}
-		return response{ctype: "application/vnd.mapbox-vector-tile", body: b, cache: cache, route: "tile_mvt", source: src}, nil
+		return response{ctype: "application/vnd.mapbox-vector-tile", body: cellsMVT(tr, cells), cache: cache, route: "tile_mvt", source: src}, nil
 	}
 	if tr.incidents {
 		return incidentTileGeoJSON(tr, cells, src, cache)
@@ -185,32 +176,18 @@ func tileExtra(tr *tileRequest, src string) [][2]string {
 }
 
 // cellFeatures turns cells into polygon features (the cell's square) with
-// the aggregates as properties, in quadkey order.
+// the properties of cellProps, in quadkey order.
 func cellFeatures(tr *tileRequest, cells []tileCell) *geojson.FeatureCollection {
 	cz := maptile.Zoom(uint32(tr.tile.Z) + GridBits)
 	fc := geojson.NewFeatureCollection()
 	fc.Features = make([]*geojson.Feature, 0, len(cells))
-	for _, c := range cells {
-		t := maptile.FromQuadkey(c.key, cz)
+	var props []cellProp
+	for i := range cells {
+		t := maptile.FromQuadkey(cells[i].key, cz)
 		f := geojson.NewFeature(t.Bound().ToPolygon())
 		f.ID = int((t.Y-tr.tile.Y<<GridBits)<<GridBits + (t.X - tr.tile.X<<GridBits))
-		if tr.incidents {
-			f.Properties = incidentCellProps(t, &c)
-			fc.Features = append(fc.Features, f)
-			continue
-		}
-		f.Properties = geojson.Properties{
-			"cell":                fmt.Sprintf("%d/%d/%d", t.Z, t.X, t.Y),
-			"reports":             c.reports,
-			"killed":              c.killed,
-			"injured":             c.injured,
-			"violations":          c.violations,
-			"possible_violations": c.possibleViolations,
-			"coarse_reports":      c.coarse,
-		}
-		for cat, n := range c.byCategory {
-			f.Properties["n_"+cat] = n
-		}
+		props = cellProps(props[:0], tr.incidents, t, &cells[i])
+		f.Properties = propsMap(props)
 		fc.Features = append(fc.Features, f)
 	}
 	return fc
@@ -418,23 +395,6 @@ func (s *Server) fineTileCells(r *http.Request, tr *tileRequest) ([]tileCell, er
 	}
 	sort.Slice(cells, func(i, j int) bool { return cells[i].key < cells[j].key })
 	return dropEmpty(cells), nil
-}
-
-// incidentCellProps are an incident cell's measures: those of the
-// incident counts elsewhere (coarse_incidents for the incidents whose
-// precision is too coarse for the zoom), n_<category> counting incidents.
-func incidentCellProps(t maptile.Tile, c *tileCell) geojson.Properties {
-	p := geojson.Properties{
-		"cell":      fmt.Sprintf("%d/%d/%d", t.Z, t.X, t.Y),
-		"incidents": c.incidents, "reports": c.reports, "single": c.single, "corroborated": c.corroborated,
-		"cross_groups": c.crossGroups, "contested": c.contested, "violations": c.violations,
-		"possible_violations": c.possibleViolations, "killed": c.killed, "killed_min": c.killedMin,
-		"injured": c.injured, "coarse_incidents": c.coarse,
-	}
-	for cat, n := range c.byCategory {
-		p["n_"+cat] = n
-	}
-	return p
 }
 
 // incidentTileGeoJSON encodes an incident tile's features with

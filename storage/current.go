@@ -35,10 +35,23 @@ func currentSQL(where string) string {
 	}
 	return `SELECT partner_id, report_id, revision, observed_at` + outer.String() + `
 FROM (SELECT partner_id, report_id, revision, observed_at, sign, toInt64(gen) * 2 + (sign = 1) AS cur` + inner.String() + `
-    FROM {db}.reports FINAL
-    WHERE 1` + where + `)
+    FROM {db}.reports FINAL` + prewhere(where) + `)
 GROUP BY partner_id, report_id, revision, observed_at
 HAVING sum(sign) > 0`
+}
+
+// prewhere is where (conditions each starting with " AND ") as the
+// PREWHERE of a FINAL read: it filters the rows before the parts are
+// merged, so that FINAL merges and every other column is read for the
+// few rows in a drill-down's box, not for every row of its granules (a
+// third of its time). That is exact here: the rows FINAL folds are copies
+// of one write (the whole row is the sorting key's), so a condition keeps
+// all of them or none.
+func prewhere(where string) string {
+	if where == "" {
+		return "\n    WHERE 1" // as the view reports_current has it
+	}
+	return "\n    PREWHERE " + strings.TrimPrefix(where, " AND ")
 }
 
 // Reports returns the current revision of the reports matching q, in
