@@ -2,11 +2,11 @@ package serve
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"net/http"
 	"sort"
-	"strings"
+	"strconv"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -89,17 +89,29 @@ func (p *pyramid) len() int { return len(p.narrow) + len(p.wide)*wideCost }
 const wideCost = int(unsafe.Sizeof(tileCell{}) / unsafe.Sizeof(narrowCell{}))
 
 func (tr *tileRequest) pyramidKey(src string, region read.Tile, cz uint32) string {
-	return fmt.Sprintf("%s|%d/%d/%d|%d|%s|%s|%s|%s|%s|%s|%v|%s|%s", src, region.Z, region.X, region.Y, cz,
-		tr.win.From, tr.win.To, strings.Join(tr.f.Categories, ","), strings.Join(tr.f.Sides, ","),
-		strings.Join(tr.f.Zones, ","), strings.Join(tr.f.Partners, ","), tr.f.Violations,
-		strings.Join(tr.f.Precisions, ","), boolStr(tr.byCat))
-}
-
-func boolStr(b bool) string {
-	if b {
-		return "1"
+	// Built by hand: it is made for every week of every tile request.
+	b := make([]byte, 0, 128)
+	b = append(b, src...)
+	for _, n := range [...]uint32{region.Z, region.X, region.Y, cz} {
+		b = strconv.AppendUint(append(b, '|'), uint64(n), 10)
 	}
-	return "0"
+	for _, t := range [...]time.Time{tr.win.From, tr.win.To} {
+		b = strconv.AppendInt(append(b, '|'), t.UnixNano(), 10)
+	}
+	for _, l := range [...][]string{tr.f.Categories, tr.f.Sides, tr.f.Zones, tr.f.Partners, tr.f.Precisions} {
+		b = append(b, '|')
+		for i, v := range l {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, v...)
+		}
+	}
+	b = append(b, '|')
+	for _, v := range tr.f.Violations {
+		b = strconv.AppendUint(append(b, ','), uint64(v), 10)
+	}
+	return string(strconv.AppendBool(append(b, '|'), tr.byCat))
 }
 
 // pyramidFor returns the cells of zoom cz of region (a tile containing
@@ -140,6 +152,48 @@ func (s *Server) dataVersion(table string, win window) versionFunc {
 // tr.Z+GridBits, placed: a report whose precision is too coarse for the
 // tile's zoom (read.MaxZoom) counts only in coarse.
 func (p *pyramid) cellsOf(tr *tileRequest) []tileCell {
+	g := gridPool.Get().(*cellGrid)
+	defer gridPool.Put(g)
+	p.addTo(g, tr)
+	return g.take()
+}
+
+// cellGrid sums the cells of one tile at zoom z+GridBits: 2^(2 GridBits)
+// at most, each at the low bits of its quadkey, which are its place in
+// the tile's quadkey order. Summing the weeks of a window into it costs
+// no merge of sorted lists.
+type cellGrid struct {
+	cells [1 << (2 * GridBits)]tileCell
+	used  [1 << (2 * GridBits)]bool
+	n     int
+}
+
+var gridPool = sync.Pool{New: func() any { return new(cellGrid) }}
+
+// take returns the cells summed, in key order, and empties g.
+func (g *cellGrid) take() []tileCell {
+	out := make([]tileCell, 0, g.n)
+	for i := range g.cells {
+		if g.used[i] {
+			out = append(out, g.cells[i])
+			g.cells[i], g.used[i] = tileCell{}, false
+		}
+	}
+	g.n = 0
+	return out
+}
+
+func (g *cellGrid) at(key uint64) *tileCell {
+	i := key & (1<<(2*GridBits) - 1)
+	if !g.used[i] {
+		g.used[i], g.n = true, g.n+1
+		g.cells[i].key = key
+	}
+	return &g.cells[i]
+}
+
+// addTo adds the pyramid's cells inside tile tr to g.
+func (p *pyramid) addTo(g *cellGrid, tr *tileRequest) {
 	// The tile's key range at the pyramid's zoom (which may be finer than
 	// read.TileZoom: the incident aggregate's key is).
 	t := read.Tile{X: tr.tile.X, Y: tr.tile.Y, Z: uint32(tr.tile.Z)}
@@ -150,21 +204,12 @@ func (p *pyramid) cellsOf(tr *tileRequest) []tileCell {
 	for i, pr := range read.Precisions {
 		placed[i] = read.MaxZoom(pr) >= uint32(tr.tile.Z)
 	}
-	var out []tileCell
-	add := func(key uint64) (*tileCell, bool) {
-		ok := placed[key&(1<<precisionBits-1)]
-		key >>= up
-		if len(out) == 0 || out[len(out)-1].key != key {
-			out = append(out, tileCell{key: key})
-		}
-		return &out[len(out)-1], ok
-	}
 	if p.wide == nil {
 		i := sort.Search(len(p.narrow), func(i int) bool { return p.narrow[i].key >= lo })
 		j := sort.Search(len(p.narrow), func(i int) bool { return p.narrow[i].key >= hi })
 		for _, c := range p.narrow[i:j] {
-			o, ok := add(c.key)
-			if !ok {
+			o := g.at(c.key >> up)
+			if !placed[c.key&(1<<precisionBits-1)] {
 				o.coarse += int64(c.reports)
 				continue
 			}
@@ -174,12 +219,12 @@ func (p *pyramid) cellsOf(tr *tileRequest) []tileCell {
 			o.violations += int64(c.violations)
 			o.possibleViolations += int64(c.possibleViolations)
 		}
-		return out
+		return
 	}
 	i := sort.Search(len(p.wide), func(i int) bool { return p.wide[i].key >= lo })
 	j := sort.Search(len(p.wide), func(i int) bool { return p.wide[i].key >= hi })
 	for _, c := range p.wide[i:j] {
-		o, ok := add(c.key)
+		o, ok := g.at(c.key>>up), placed[c.key&(1<<precisionBits-1)]
 		switch {
 		case !ok && c.incidents != 0: // an incident cell: coarse counts incidents
 			o.coarse += c.incidents
@@ -189,7 +234,6 @@ func (p *pyramid) cellsOf(tr *tileRequest) []tileCell {
 			o.merge(&c) // unplaced cells hold nothing coarse
 		}
 	}
-	return out
 }
 
 // weeks splits w at the Mondays (UTC) inside it.
@@ -234,35 +278,10 @@ func (s *Server) windowCells(r *http.Request, tr *tileRequest, src string) ([]ti
 	if err != nil {
 		return nil, err
 	}
-	var cells []tileCell
+	g := gridPool.Get().(*cellGrid)
+	defer gridPool.Put(g)
 	for _, p := range ps {
-		cells = addCells(cells, p.cellsOf(tr))
+		p.addTo(g, tr)
 	}
-	return dropEmpty(cells), nil
-}
-
-// addCells sums two lists of cells sorted by key. Both are the caller's
-// own (cellsOf builds them), so their category maps may be reused.
-func addCells(a, b []tileCell) []tileCell {
-	if len(a) == 0 {
-		return b
-	}
-	out := make([]tileCell, 0, max(len(a), len(b)))
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		switch {
-		case j == len(b) || (i < len(a) && a[i].key < b[j].key):
-			out = append(out, a[i])
-			i++
-		case i == len(a) || b[j].key < a[i].key:
-			out = append(out, b[j])
-			j++
-		default:
-			c := a[i]
-			c.merge(&b[j])
-			out = append(out, c)
-			i, j = i+1, j+1
-		}
-	}
-	return out
+	return dropEmpty(g.take()), nil
 }

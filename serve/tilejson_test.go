@@ -11,6 +11,8 @@ import (
 
 	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/maptile"
+
+	"github.com/trucewatch/trucewatch/storage/read"
 )
 
 // TestTileGeoJSONMatchesOrb holds the hand-written tile encoder to the
@@ -90,15 +92,40 @@ func TestWeeks(t *testing.T) {
 	}
 }
 
-func TestAddCells(t *testing.T) {
-	a := []tileCell{{key: 1, reports: 1}, {key: 3, reports: 2, byCategory: map[string]int64{"shelling": 2}}, {key: 9, reports: 1}}
-	b := []tileCell{{key: 2, reports: 5}, {key: 3, reports: 1, killed: 4, byCategory: map[string]int64{"shelling": 1, "airstrike": 3}}, {key: 10, reports: 7}}
-	got := addCells(a, b)
-	want := []tileCell{{key: 1, reports: 1}, {key: 2, reports: 5}, {key: 3, reports: 3, killed: 4, byCategory: map[string]int64{"shelling": 3, "airstrike": 3}}, {key: 9, reports: 1}, {key: 10, reports: 7}}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("addCells:\ngot  %v\nwant %v", got, want)
+// TestCellGrid: the weeks of a window summed into one tile's grid, narrow
+// and wide pyramids alike, coarse reports apart, cells outside the tile
+// left out; the pyramids' own category maps are left as they were, and
+// the grid is empty again once taken.
+func TestCellGrid(t *testing.T) {
+	tile := read.TileOf(36.4, 33.55, 12)
+	tr := &tileRequest{tile: maptile.New(tile.X, tile.Y, 12)}
+	coarse := -1
+	for i, pr := range read.Precisions {
+		if read.MaxZoom(pr) < 12 {
+			coarse = i
+			break
+		}
 	}
-	if got := addCells(nil, b); fmt.Sprint(got) != fmt.Sprint(b) {
-		t.Errorf("addCells(nil, b) = %v", got)
+	base := tile.Quadkey() << (2 * GridBits)
+	key := func(cell uint64, prec int) uint64 { return (base+cell)<<precisionBits | uint64(prec) }
+	narrow := newPyramid([]tileCell{{key: key(1, 0), reports: 2, killed: 1}, {key: key(1, coarse), reports: 5},
+		{key: key(200, 0), reports: 1}, {key: key(256, 0), reports: 9}}, PyramidZoom)
+	cats := map[string]int64{"shelling": 3}
+	wide := newPyramid([]tileCell{{key: key(1, 0), reports: 3, byCategory: cats}}, PyramidZoom)
+	if narrow.wide != nil || wide.wide == nil {
+		t.Fatal("want one narrow and one wide pyramid")
+	}
+	want := fmt.Sprint([]tileCell{{key: base + 1, reports: 5, killed: 1, coarse: 5, byCategory: map[string]int64{"shelling": 3}}, {key: base + 200, reports: 1}})
+	for range 2 {
+		g := gridPool.Get().(*cellGrid)
+		narrow.addTo(g, tr)
+		wide.addTo(g, tr)
+		if got := fmt.Sprint(g.take()); got != want {
+			t.Errorf("summed %v, want %v", got, want)
+		}
+		if rest := g.take(); len(rest) != 0 || cats["shelling"] != 3 {
+			t.Errorf("after take: %v left, the pyramid's categories %v", rest, cats)
+		}
+		gridPool.Put(g)
 	}
 }
