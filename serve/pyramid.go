@@ -37,6 +37,25 @@ const maxAreaTotals = 150_000
 // single tile, which is dominated by the per-query overhead.
 const MetatileLevels = 2
 
+// metatile is the zoom of the region whose piece computes a tile of zoom
+// z, and the zoom of its cells: the ancestor MetatileLevels up, with the
+// tile's own cells; above the pyramids' zooms the zooms pair up (13 and
+// 14, 15 and 16), both computed from the odd zoom's metatile with the
+// even zoom's cells (when no finer than maxCell). A map zoomed in from 13
+// to 14 then reads nothing new, and a pan at 14 stays longer inside its
+// 8x8-tile metatile; under the load benchmark these queries were most of
+// the z13-14 tiles' p99.
+func metatile(z, maxCell uint32) (region, cells uint32) {
+	region, cells = z-MetatileLevels, z+GridBits
+	if first := uint32(PyramidZoom - GridBits + 1); z >= first {
+		odd := z - (z-first)%2
+		if c := odd + 1 + GridBits; c <= maxCell {
+			return odd - MetatileLevels, c
+		}
+	}
+	return region, cells
+}
+
 // A low-zoom tile covers a large part of the key space, so its query reads
 // most of the window's rows: a z6 tile over Syria costs as much as the
 // whole country. So the tiles of zoom <= PyramidZoom-GridBits (12) are

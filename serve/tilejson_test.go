@@ -129,3 +129,27 @@ func TestCellGrid(t *testing.T) {
 		gridPool.Put(g)
 	}
 }
+
+// TestMetatile: every tile's metatile contains it with cells no coarser
+// than the tile's own and no finer than the store's key; above the
+// pyramids, zooms 13 and 14 (and 15 and 16) share theirs.
+func TestMetatile(t *testing.T) {
+	for _, maxCell := range []uint32{read.TileZoom, read.IncidentTileZoom} {
+		for z := uint32(MetatileLevels); z+GridBits <= maxCell; z++ {
+			region, cells := metatile(z, maxCell)
+			if region > z || cells < z+GridBits || cells > maxCell || cells-region > 2*GridBits+2 {
+				t.Errorf("max %d: zoom %d: region %d, cells %d", maxCell, z, region, cells)
+			}
+		}
+	}
+	for _, pair := range [][2]uint32{{13, 14}, {15, 16}} {
+		r0, c0 := metatile(pair[0], read.TileZoom)
+		r1, c1 := metatile(pair[1], read.TileZoom)
+		if r0 != r1 || c0 != c1 {
+			t.Errorf("zooms %v: metatiles %d/%d and %d/%d", pair, r0, c0, r1, c1)
+		}
+	}
+	if r, c := metatile(12, read.TileZoom); r != 10 || c != 16 {
+		t.Errorf("zoom 12: %d/%d, want the ancestor two up with its own cells", r, c)
+	}
+}

@@ -208,8 +208,13 @@ func (s *Server) tileCells(r *http.Request, tr *tileRequest, src string) ([]tile
 	case (src == sourceTileAgg || src == sourceIncidentAgg) && cz <= PyramidZoom:
 		return s.windowCells(r, tr, src)
 	case z >= MetatileLevels:
-		meta := read.Tile{X: tr.tile.X >> MetatileLevels, Y: tr.tile.Y >> MetatileLevels, Z: z - MetatileLevels}
-		p, err := s.pyramidFor(r, tr, src, meta, cz)
+		maxCell := uint32(read.TileZoom)
+		if tr.incidents {
+			maxCell = read.IncidentTileZoom
+		}
+		mz, mcz := metatile(z, maxCell)
+		meta := read.Tile{X: tr.tile.X >> (z - mz), Y: tr.tile.Y >> (z - mz), Z: mz}
+		p, err := s.pyramidFor(r, tr, src, meta, mcz)
 		if err != nil {
 			return nil, err
 		}
