@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/maptile"
 )
 
@@ -56,19 +55,6 @@ func cellProps(dst []cellProp, incidents bool, t maptile.Tile, c *tileCell) []ce
 	}
 	slices.SortFunc(dst, func(a, b cellProp) int { return cmp.Compare(a.key, b.key) })
 	return dst
-}
-
-// propsMap is props as GeoJSON properties.
-func propsMap(props []cellProp) geojson.Properties {
-	m := make(geojson.Properties, len(props))
-	for _, p := range props {
-		if p.key == "cell" {
-			m[p.key] = p.str
-			continue
-		}
-		m[p.key] = p.n
-	}
-	return m
 }
 
 // mvtExtent is the tile's coordinate range (the spec's default): a cell is

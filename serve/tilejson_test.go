@@ -24,8 +24,10 @@ func TestTileGeoJSONMatchesOrb(t *testing.T) {
 		maptile.New(0, 0, 0), maptile.New(38, 25, 6), maptile.New(154, 100, 8), maptile.New(9847>>4, 6562>>4, 10),
 		maptile.New(1<<17, 1<<17, 18), maptile.New(0, 0, 18), maptile.New(2464, 1616, 12), maptile.New(3, 1, 2),
 	} {
-		for _, byCat := range []bool{false, true} {
-			tr := &tileRequest{tile: tile, win: window{From: time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2017, 3, 1, 0, 0, 0, 0, time.UTC)}, byCat: byCat}
+		for _, kind := range []struct{ byCat, incidents bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+			byCat := kind.byCat
+			tr := &tileRequest{tile: tile, win: window{From: time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2017, 3, 1, 0, 0, 0, 0, time.UTC)},
+				byCat: byCat, incidents: kind.incidents}
 			cz := maptile.Zoom(uint32(tile.Z) + GridBits)
 			var cells []tileCell
 			for i := 0; i < 1<<(2*GridBits); i++ {
@@ -34,6 +36,9 @@ func TestTileGeoJSONMatchesOrb(t *testing.T) {
 				}
 				ct := maptile.New(tile.X<<GridBits+uint32(i%16), tile.Y<<GridBits+uint32(i/16), cz)
 				c := tileCell{key: ct.Quadkey(), reports: rng.Int64N(1e6), killed: rng.Int64N(100), injured: rng.Int64N(1000), violations: -rng.Int64N(3)}
+				if kind.incidents {
+					c.incidents, c.single, c.corroborated, c.crossGroups, c.contested, c.killedMin = rng.Int64N(1e5), rng.Int64N(9), rng.Int64N(9), rng.Int64N(9), rng.Int64N(9), rng.Int64N(50)
+				}
 				if byCat {
 					c.byCategory = map[string]int64{}
 					for _, cat := range cats[:rng.IntN(len(cats)+1)] {
@@ -54,7 +59,7 @@ func TestTileGeoJSONMatchesOrb(t *testing.T) {
 				}
 				got := appendTileGeoJSON(nil, tr, cs, tileExtra(tr, sourceTileAgg))
 				if !bytes.Equal(got, want) {
-					t.Fatalf("tile %v byCat %v:\ngot  %.600s\nwant %.600s", tile, byCat, got, want)
+					t.Fatalf("tile %v %+v:\ngot  %.600s\nwant %.600s", tile, kind, got, want)
 				}
 			}
 		}
@@ -152,4 +157,36 @@ func TestMetatile(t *testing.T) {
 	if r, c := metatile(12, read.TileZoom); r != 10 || c != 16 {
 		t.Errorf("zoom 12: %d/%d, want the ancestor two up with its own cells", r, c)
 	}
+}
+
+// cellFeatures turns cells into orb polygon features, the cell's square
+// with the properties of cellProps, in quadkey order: the reference the
+// hand-written tile encoders are held to.
+func cellFeatures(tr *tileRequest, cells []tileCell) *geojson.FeatureCollection {
+	cz := maptile.Zoom(uint32(tr.tile.Z) + GridBits)
+	fc := geojson.NewFeatureCollection()
+	fc.Features = make([]*geojson.Feature, 0, len(cells))
+	var props []cellProp
+	for i := range cells {
+		t := maptile.FromQuadkey(cells[i].key, cz)
+		f := geojson.NewFeature(t.Bound().ToPolygon())
+		f.ID = int((t.Y-tr.tile.Y<<GridBits)<<GridBits + (t.X - tr.tile.X<<GridBits))
+		props = cellProps(props[:0], tr.incidents, t, &cells[i])
+		f.Properties = propsMap(props)
+		fc.Features = append(fc.Features, f)
+	}
+	return fc
+}
+
+// propsMap is props as GeoJSON properties.
+func propsMap(props []cellProp) geojson.Properties {
+	m := make(geojson.Properties, len(props))
+	for _, p := range props {
+		if p.key == "cell" {
+			m[p.key] = p.str
+			continue
+		}
+		m[p.key] = p.n
+	}
+	return m
 }

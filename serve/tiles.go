@@ -3,7 +3,6 @@ package serve
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -12,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/maptile"
 
 	"github.com/trucewatch/trucewatch/storage/read"
@@ -157,9 +155,6 @@ func (s *Server) buildTile(r *http.Request, tr *tileRequest) (response, error) {
 	if tr.format == "mvt" {
 		return response{ctype: "application/vnd.mapbox-vector-tile", body: cellsMVT(tr, cells), cache: cache, route: "tile_mvt", source: src}, nil
 	}
-	if tr.incidents {
-		return incidentTileGeoJSON(tr, cells, src, cache)
-	}
 	b := appendTileGeoJSON(make([]byte, 0, 64+len(cells)*330), tr, cells, tileExtra(tr, src))
 	return response{ctype: "application/geo+json", body: append(b, '\n'), cache: cache, route: "tile_geojson", source: src}, nil
 }
@@ -173,24 +168,6 @@ func tileExtra(tr *tileRequest, src string) [][2]string {
 		{"tile", fmt.Sprintf("%d/%d/%d", tr.tile.Z, tr.tile.X, tr.tile.Y)},
 		{"to", tr.win.To.Format(time.RFC3339)},
 	}
-}
-
-// cellFeatures turns cells into polygon features (the cell's square) with
-// the properties of cellProps, in quadkey order.
-func cellFeatures(tr *tileRequest, cells []tileCell) *geojson.FeatureCollection {
-	cz := maptile.Zoom(uint32(tr.tile.Z) + GridBits)
-	fc := geojson.NewFeatureCollection()
-	fc.Features = make([]*geojson.Feature, 0, len(cells))
-	var props []cellProp
-	for i := range cells {
-		t := maptile.FromQuadkey(cells[i].key, cz)
-		f := geojson.NewFeature(t.Bound().ToPolygon())
-		f.ID = int((t.Y-tr.tile.Y<<GridBits)<<GridBits + (t.X - tr.tile.X<<GridBits))
-		props = cellProps(props[:0], tr.incidents, t, &cells[i])
-		f.Properties = propsMap(props)
-		fc.Features = append(fc.Features, f)
-	}
-	return fc
 }
 
 // tileCells runs the tile query. Cells are tiles at zoom z+GridBits;
@@ -400,20 +377,4 @@ func (s *Server) fineTileCells(r *http.Request, tr *tileRequest) ([]tileCell, er
 	}
 	sort.Slice(cells, func(i, j int) bool { return cells[i].key < cells[j].key })
 	return dropEmpty(cells), nil
-}
-
-// incidentTileGeoJSON encodes an incident tile's features with
-// encoding/json (the hand-written appendTileGeoJSON knows only the
-// report measures; incident tiles are far fewer).
-func incidentTileGeoJSON(tr *tileRequest, cells []tileCell, src, cache string) (response, error) {
-	fc := cellFeatures(tr, cells)
-	fc.ExtraMembers = geojson.Properties{}
-	for _, kv := range tileExtra(tr, src) {
-		fc.ExtraMembers[kv[0]] = kv[1]
-	}
-	b, err := json.Marshal(fc)
-	if err != nil {
-		return response{}, fmt.Errorf("serve: encode incident tile: %w", err)
-	}
-	return response{ctype: "application/geo+json", body: append(b, '\n'), cache: cache, route: "tile_geojson", source: src}, nil
 }
