@@ -21,13 +21,10 @@ import (
 const PyramidZoom = 16
 
 // maxPyramidCells bounds the cells kept in week pyramids and metatiles
-// together: about 384 MB of narrow cells. A week of the 10-million-report
+// together: about 256 MB of narrow cells. A week of the 10-million-report
 // benchmark is about 55,000 cells; its year, whole and partial weeks, fits
-// with the metatiles of its hotspots (at 4,000,000 the pieces evicted each
-// other and tile p99 tripled; at 8,000,000, once zooms 13 and 14 shared
-// finer metatiles, the cache sat at its bound and missed 1,000 pieces a
-// minute instead of 650).
-const maxPyramidCells = 12_000_000
+// (at 4,000,000 the pieces evicted each other and tile p99 tripled).
+const maxPyramidCells = 8_000_000
 
 // maxAreaTotals bounds the areas' week totals kept (about 100 bytes each):
 // ten years of weeks of the 272 sub-districts.
