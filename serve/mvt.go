@@ -70,18 +70,27 @@ const mvtExtent = 4096
 // back (in a check over zooms 0-18, 44% of the cells had a corner one
 // unit off) and was three quarters of a grid tile's cost under load.
 func cellsMVT(tr *tileRequest, cells []tileCell) []byte {
-	cz := maptile.Zoom(uint32(tr.tile.Z) + GridBits)
 	w := mvtWriter{keys: map[string]uint32{}, strs: make(map[string]uint32, len(cells)), ints: make(map[int64]uint32, 2*len(cells)),
 		feats: make([]byte, 0, 40*len(cells)), vals: make([]byte, 0, 24*len(cells))}
 	var props []cellProp
 	for i := range cells {
-		t := maptile.FromQuadkey(cells[i].key, cz)
-		dx, dy := t.X-tr.tile.X<<GridBits, t.Y-tr.tile.Y<<GridBits
+		t, dx, dy := tr.cellPlace(cells[i].key)
 		props = cellProps(props[:0], tr.incidents, t, &cells[i])
-		w.feature(uint64(dy<<GridBits+dx), dx, dy, props)
+		w.feature(cellID(dx, dy), dx, dy, props)
 	}
 	return w.tile(MVTLayer)
 }
+
+// cellPlace is the tile of the cell with key at tr's cell zoom, and its
+// column and row in tr's grid.
+func (tr *tileRequest) cellPlace(key uint64) (t maptile.Tile, dx, dy uint32) {
+	t = maptile.FromQuadkey(key, tr.tile.Z+GridBits)
+	return t, t.X - tr.tile.X<<GridBits, t.Y - tr.tile.Y<<GridBits
+}
+
+// cellID is a cell's feature id in MVT and GeoJSON tiles: its place in
+// the grid, row-major.
+func cellID(dx, dy uint32) uint64 { return uint64(dy<<GridBits + dx) }
 
 // mvtWriter builds one layer: its features, and its keys and values,
 // each written once and referred to by index.
@@ -89,7 +98,7 @@ type mvtWriter struct {
 	feats, vals, keyBytes []byte
 	keys, strs            map[string]uint32
 	ints                  map[int64]uint32
-	tags, geom, feat      []byte
+	tags, geom, feat, msg []byte
 }
 
 // Protobuf wire types and the fields of vector_tile.proto used here.
@@ -150,23 +159,20 @@ func (w *mvtWriter) key(k string) uint32 {
 // the cell's name as a string, a count as a sint (as orb writes Go ints).
 func (w *mvtWriter) value(p cellProp) uint32 {
 	n := uint32(len(w.strs) + len(w.ints))
-	var v [16]byte
 	if p.key == "cell" {
 		if i, ok := w.strs[p.str]; ok {
 			return i
 		}
 		w.strs[p.str] = n
-		w.vals = appendTag(w.vals, fieldLayerValues, wireBytes)
-		w.vals = appendVarint(w.vals, uint64(1+varintLen(uint64(len(p.str)))+len(p.str)))
-		w.vals = appendString(appendTag(w.vals, fieldValueString, wireBytes), p.str)
-		return n
+		w.msg = appendString(appendTag(w.msg[:0], fieldValueString, wireBytes), p.str)
+	} else {
+		if i, ok := w.ints[p.n]; ok {
+			return i
+		}
+		w.ints[p.n] = n
+		w.msg = appendVarint(appendTag(w.msg[:0], fieldValueSint, wireVarint), zigzag(p.n))
 	}
-	if i, ok := w.ints[p.n]; ok {
-		return i
-	}
-	w.ints[p.n] = n
-	msg := appendVarint(appendTag(v[:0], fieldValueSint, wireVarint), zigzag(p.n))
-	w.vals = appendBytes(appendTag(w.vals, fieldLayerValues, wireBytes), msg)
+	w.vals = appendBytes(appendTag(w.vals, fieldLayerValues, wireBytes), w.msg)
 	return n
 }
 
@@ -199,13 +205,4 @@ func appendVarint(b []byte, v uint64) []byte {
 		v >>= 7
 	}
 	return append(b, byte(v))
-}
-
-func varintLen(v uint64) int {
-	n := 1
-	for v >= 0x80 {
-		v >>= 7
-		n++
-	}
-	return n
 }

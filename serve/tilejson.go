@@ -14,7 +14,6 @@ import (
 // their JSON, which cost a quarter of the server's CPU under the load
 // benchmark.
 func appendTileGeoJSON(b []byte, tr *tileRequest, cells []tileCell, extra [][2]string) []byte {
-	cz := maptile.Zoom(uint32(tr.tile.Z) + GridBits)
 	lines := gridLines(tr.tile)
 	b = append(b, `{"features":[`...)
 	var props []cellProp
@@ -22,10 +21,9 @@ func appendTileGeoJSON(b []byte, tr *tileRequest, cells []tileCell, extra [][2]s
 		if i > 0 {
 			b = append(b, ',')
 		}
-		t := maptile.FromQuadkey(cells[i].key, cz)
-		dx, dy := t.X-tr.tile.X<<GridBits, t.Y-tr.tile.Y<<GridBits
+		t, dx, dy := tr.cellPlace(cells[i].key)
 		b = append(b, `{"id":`...)
-		b = strconv.AppendUint(b, uint64(dy<<GridBits+dx), 10)
+		b = strconv.AppendUint(b, cellID(dx, dy), 10)
 		b = append(b, `,"type":"Feature","geometry":{"type":"Polygon","coordinates":[[`...)
 		// The cell's Bound, south-west corner first, anticlockwise.
 		for j, c := range [5][2]uint32{{dx, dy + 1}, {dx + 1, dy + 1}, {dx + 1, dy}, {dx, dy}, {dx, dy + 1}} {
