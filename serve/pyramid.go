@@ -30,11 +30,12 @@ const maxPyramidCells = 8_000_000
 // ten years of weeks of the 272 sub-districts.
 const maxAreaTotals = 150_000
 
-// MetatileLevels: a tile of zoom 2..16 is computed with the 4x4 block of
-// tiles around it (its ancestor two zooms up, the classic metatile of tile
-// servers): the tiles of one viewport mostly share a few metatiles, and a
-// query over a 16 times larger key range costs little more than one over a
-// single tile, which is dominated by the per-query overhead.
+// MetatileLevels: a tile of zoom 2 or more that no pyramid holds is
+// computed with at least the 4x4 block of tiles around it (its ancestor
+// two zooms up, the classic metatile of tile servers; see metatile): the
+// tiles of one viewport mostly share a few metatiles, and a query over a
+// 16 times larger key range costs little more than one over a single
+// tile, which is dominated by the per-query overhead.
 const MetatileLevels = 2
 
 // metatile is the zoom of the region whose piece computes a tile of zoom

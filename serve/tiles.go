@@ -170,6 +170,15 @@ func tileExtra(tr *tileRequest, src string) [][2]string {
 	}
 }
 
+// keyZoom is the zoom of the tile key of tr's aggregate: the finest cells
+// ClickHouse can group by (the incident aggregate's key is finer).
+func (tr *tileRequest) keyZoom() uint32 {
+	if tr.incidents {
+		return read.IncidentTileZoom
+	}
+	return read.TileZoom
+}
+
 // tileCells runs the tile query. Cells are tiles at zoom z+GridBits;
 // while that is no finer than read.TileZoom, a cell is a contiguous
 // range of the tile key and ClickHouse groups by the key shifted right.
@@ -177,7 +186,7 @@ func tileExtra(tr *tileRequest, src string) [][2]string {
 // tile's TileZoom ancestor (a few at most).
 func (s *Server) tileCells(r *http.Request, tr *tileRequest, src string) ([]tileCell, error) {
 	cz := uint32(tr.tile.Z) + GridBits
-	if cz > read.TileZoom && !tr.incidents { // the incident aggregate's key is finer
+	if cz > tr.keyZoom() {
 		return s.fineTileCells(r, tr)
 	}
 	switch z := uint32(tr.tile.Z); {
@@ -185,11 +194,7 @@ func (s *Server) tileCells(r *http.Request, tr *tileRequest, src string) ([]tile
 	case (src == sourceTileAgg || src == sourceIncidentAgg) && cz <= PyramidZoom:
 		return s.windowCells(r, tr, src)
 	case z >= MetatileLevels:
-		maxCell := uint32(read.TileZoom)
-		if tr.incidents {
-			maxCell = read.IncidentTileZoom
-		}
-		mz, mcz := metatile(z, maxCell)
+		mz, mcz := metatile(z, tr.keyZoom())
 		meta := read.Tile{X: tr.tile.X >> (z - mz), Y: tr.tile.Y >> (z - mz), Z: mz}
 		p, err := s.pyramidFor(r, tr, src, meta, mcz)
 		if err != nil {
