@@ -16,8 +16,10 @@ import (
 )
 
 // randomCells are up to 256 cells of tile t (some of the 16x16 grid, in
-// quadkey order) with random counts, and categories when cats.
+// quadkey order) with random counts (violations may be negative), and
+// some of four categories when cats.
 func randomCells(rng *rand.Rand, t maptile.Tile, incidents, cats bool) []tileCell {
+	names := []string{"airstrike", "shelling", "ground_clash", "arrest"}
 	var out []tileCell
 	for y := uint32(0); y < 1<<GridBits; y++ {
 		for x := uint32(0); x < 1<<GridBits; x++ {
@@ -26,12 +28,15 @@ func randomCells(rng *rand.Rand, t maptile.Tile, incidents, cats bool) []tileCel
 			}
 			n := func() int64 { return rng.Int64N(1 << uint(rng.IntN(40))) }
 			c := tileCell{key: maptile.New(t.X<<GridBits+x, t.Y<<GridBits+y, t.Z+GridBits).Quadkey(),
-				reports: n(), killed: n(), injured: n(), violations: n(), possibleViolations: n(), coarse: n()}
+				reports: n(), killed: n(), injured: n(), violations: n() - n(), possibleViolations: n(), coarse: n()}
 			if incidents {
 				c.incidents, c.single, c.corroborated, c.crossGroups, c.contested, c.killedMin = n(), n(), n(), n(), n(), n()
 			}
 			if cats {
-				c.byCategory = map[string]int64{"shelling": n(), "airstrike": n(), "zz_other": 0}
+				c.byCategory = map[string]int64{}
+				for _, cat := range names[:rng.IntN(len(names)+1)] {
+					c.byCategory[cat] = n()
+				}
 			}
 			out = append(out, c)
 		}

@@ -19,7 +19,6 @@ import (
 // bytes encoding/json gives for the orb features it replaced.
 func TestTileGeoJSONMatchesOrb(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	cats := []string{"airstrike", "shelling", "ground_clash", "arrest"}
 	for _, tile := range []maptile.Tile{
 		maptile.New(0, 0, 0), maptile.New(38, 25, 6), maptile.New(154, 100, 8), maptile.New(9847>>4, 6562>>4, 10),
 		maptile.New(1<<17, 1<<17, 18), maptile.New(0, 0, 18), maptile.New(2464, 1616, 12), maptile.New(3, 1, 2),
@@ -28,25 +27,7 @@ func TestTileGeoJSONMatchesOrb(t *testing.T) {
 			byCat := kind.byCat
 			tr := &tileRequest{tile: tile, win: window{From: time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2017, 3, 1, 0, 0, 0, 0, time.UTC)},
 				byCat: byCat, incidents: kind.incidents}
-			cz := maptile.Zoom(uint32(tile.Z) + GridBits)
-			var cells []tileCell
-			for i := 0; i < 1<<(2*GridBits); i++ {
-				if rng.IntN(3) != 0 {
-					continue
-				}
-				ct := maptile.New(tile.X<<GridBits+uint32(i%16), tile.Y<<GridBits+uint32(i/16), cz)
-				c := tileCell{key: ct.Quadkey(), reports: rng.Int64N(1e6), killed: rng.Int64N(100), injured: rng.Int64N(1000), violations: -rng.Int64N(3)}
-				if kind.incidents {
-					c.incidents, c.single, c.corroborated, c.crossGroups, c.contested, c.killedMin = rng.Int64N(1e5), rng.Int64N(9), rng.Int64N(9), rng.Int64N(9), rng.Int64N(9), rng.Int64N(50)
-				}
-				if byCat {
-					c.byCategory = map[string]int64{}
-					for _, cat := range cats[:rng.IntN(len(cats)+1)] {
-						c.byCategory[cat] = rng.Int64N(50)
-					}
-				}
-				cells = append(cells, c)
-			}
+			cells := randomCells(rng, tile, kind.incidents, byCat)
 			for _, cs := range [][]tileCell{cells, nil} {
 				fc := cellFeatures(tr, cs)
 				fc.ExtraMembers = geojson.Properties{}
